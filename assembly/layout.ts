@@ -1,0 +1,170 @@
+// The shared-memory layout: the one source of truth.
+//
+// Everything the vCPU workers, the signal worker and the I/O loop share lives
+// at these fixed offsets of the one shared WebAssembly.Memory. The constants
+// are exported as Wasm globals (assembly/index.ts); the TypeScript side reads
+// them from an instance (src/accel/layout.ts) and never hard-codes an offset.
+//
+//   [0, MACHINE_BASE)              AssemblyScript's own (no data segments, stub runtime)
+//   [MACHINE_BASE, +MACHINE_SIZE)  machine block: header, doorbells, UART, PLIC, MMIO table
+//   [VCPU_BASE, +n*VCPU_STRIDE)    one block per vCPU: registers, CSRs, run struct, TLB, decode cache
+//   [ramHost, +ramSize)            guest RAM (guest physical RAM_BASE..)
+
+export const LAYOUT_VERSION: u32 = 1;
+export const MAX_HARTS: u32 = 128;
+
+// ---- machine block --------------------------------------------------------
+export const MACHINE_BASE: u32 = 0x10000;
+export const MACHINE_SIZE: u32 = 0x10000;
+
+// header (written once by the accel layer before any vCPU starts)
+export const M_MAGIC: u32 = 0x000;        // u32 'WKVM'
+export const M_NHARTS: u32 = 0x004;       // u32
+export const M_RAM_BASE: u32 = 0x008;     // u64 guest-physical start of RAM
+export const M_RAM_SIZE: u32 = 0x010;     // u64 bytes
+export const M_RAM_HOST: u32 = 0x018;     // u64 linear-memory offset of RAM
+export const M_TOHOST: u32 = 0x020;       // u64 guest-physical HTIF tohost (0 = none)
+export const M_FROMHOST: u32 = 0x028;     // u64 guest-physical HTIF fromhost (0 = none)
+export const M_BOOT_FLAGS: u32 = 0x030;   // u32 BOOT_* flags
+export const M_TIME_BASE: u32 = 0x038;    // f64 ms: host performance clock at mtime 0 (per-process epoch)
+// doorbells (i32, Atomics.wait/notify targets)
+export const M_IO_DOORBELL: u32 = 0x040;  // bumped by a vCPU that left an exit for the I/O loop
+export const M_SIG_DOORBELL: u32 = 0x044; // bumped when a timer deadline changes (signal worker)
+export const M_UART_DOORBELL: u32 = 0x048;// bumped when the UART TX ring goes non-empty
+export const M_RUNSTATE: u32 = 0x04c;     // i32 machine run state (RUNSTATE_*)
+export const M_EXIT_CODE: u32 = 0x050;    // i32 guest exit status once RUNSTATE_SHUTDOWN
+export const M_HART_STARTED: u32 = 0x054; // i32 count of harts that entered run()
+
+// MMIO regions served on the main thread: count u32 at +0, then (base u64, size u64) pairs
+export const M_MMIO_TABLE: u32 = 0x100;
+export const MMIO_TABLE_MAX: u32 = 15;
+
+// ns16550a UART0 register file (served in Wasm; the I/O loop drains TX and fills RX)
+export const M_UART: u32 = 0x200;
+export const U_LOCK: u32 = 0x00;   // i32 spinlock
+export const U_IER: u32 = 0x04;
+export const U_LCR: u32 = 0x08;
+export const U_MCR: u32 = 0x0c;
+export const U_SCR: u32 = 0x10;
+export const U_DLL: u32 = 0x14;
+export const U_DLM: u32 = 0x18;
+export const U_FCR: u32 = 0x1c;
+export const U_THRE_IP: u32 = 0x20; // THR-empty interrupt pending (cleared by IIR read / THR write)
+export const U_TX_HEAD: u32 = 0x24; // u32 producer index (vCPU)
+export const U_TX_TAIL: u32 = 0x28; // u32 consumer index (I/O loop)
+export const U_RX_HEAD: u32 = 0x2c; // u32 producer index (I/O loop)
+export const U_RX_TAIL: u32 = 0x30; // u32 consumer index (vCPU)
+export const U_LSR_ERR: u32 = 0x34;
+export const M_UART_TX: u32 = 0x400;  // TX ring bytes
+export const UART_TX_SIZE: u32 = 0x1000;
+export const M_UART_RX: u32 = 0x1400; // RX ring bytes
+export const UART_RX_SIZE: u32 = 0x400;
+
+// PLIC (served in Wasm; devices raise lines through plic_set_level)
+export const PLIC_SOURCES: u32 = 128;
+export const M_PLIC_PRIORITY: u32 = 0x2000;  // u32[PLIC_SOURCES]
+export const M_PLIC_PENDING: u32 = 0x2200;   // u32[PLIC_SOURCES/32]
+export const M_PLIC_LEVEL: u32 = 0x2210;     // u32[PLIC_SOURCES/32] current line level
+export const M_PLIC_CLAIMED: u32 = 0x2220;   // u32[PLIC_SOURCES/32] in service
+export const M_PLIC_LOCK: u32 = 0x2230;      // i32 spinlock
+export const M_PLIC_CTX: u32 = 0x2400;       // per context: enable u32[4], threshold u32
+export const PLIC_CTX_STRIDE: u32 = 32;      // 2 contexts per hart (M, S) => 256 contexts = 8 KiB
+
+// ---- per-vCPU block -------------------------------------------------------
+export const VCPU_BASE: u32 = MACHINE_BASE + MACHINE_SIZE;
+export const V_X: u32 = 0x000;        // u64 x[0..31], x[32] = sink for writes to x0
+export const V_PC: u32 = 0x110;       // u64
+export const V_PRIV: u32 = 0x118;     // u32 0=U 1=S 3=M
+export const V_HARTID: u32 = 0x11c;   // u32
+export const V_F: u32 = 0x200;        // u64 f[0..31]
+export const V_CSR: u32 = 0x300;      // u64 CSR file, indexed by CSR_* below
+// cross-thread words (i32, atomics only)
+export const V_PENDING: u32 = 0x800;  // mip bits (low 16) | REQ_* bits (high 16); Atomics.wait target
+export const V_HSM: u32 = 0x804;      // SBI HSM state (HSM_*); Atomics.wait target of a stopped hart
+export const V_HSM_ADDR: u32 = 0x808; // u64 start address for hart_start
+export const V_HSM_ARG: u32 = 0x810;  // u64 opaque for hart_start
+export const V_MTIMECMP: u32 = 0x818; // u64 CLINT mtimecmp (U64_MAX = never)
+export const V_RFENCE: u32 = 0x820;   // i32 remote-fence request bits (RFENCE_*)
+// run struct (kvm_run's analog)
+export const V_RUN: u32 = 0x900;
+export const R_EXIT: u32 = 0x00;      // u32 EXIT_*
+export const R_SIZE: u32 = 0x04;      // u32 MMIO access size
+export const R_ADDR: u32 = 0x08;      // u64 MMIO guest-physical address
+export const R_DATA: u32 = 0x10;      // u64 MMIO data (store value / load result)
+export const R_WRITE: u32 = 0x18;     // u32 1 = store
+export const R_DEST: u32 = 0x1c;      // u32 load destination (internal): reg | 0x20 for f-reg | 0x40 sign-extend
+export const R_CODE: u32 = 0x20;      // u32 shutdown/exit code
+export const R_ACK: u32 = 0x24;       // i32 completion word: I/O loop stores 1 + notify
+export const R_INSNS: u32 = 0x28;     // u64 instructions retired (statistics)
+export const R_EXITS: u32 = 0x30;     // u64 exits taken
+export const R_DEADLINE: u32 = 0x38;  // u64 earliest timer deadline (mtime ticks) of this hart, for the signal worker
+// translation caches
+export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
+export const TLB_ENTRIES: u32 = 256;
+export const V_ICACHE: u32 = 0x10000; // decode cache: ICACHE_ENTRIES x 16 B
+export const ICACHE_ENTRIES: u32 = 65536;
+export const V_CODEMAP: u32 = 0x110000; // 1 bit per 4 KiB RAM page that holds decoded code
+export const CODEMAP_BYTES: u32 = 0x20000; // covers 4 GiB of RAM
+export const VCPU_STRIDE: u32 = 0x130000;
+
+// ---- CSR file slots (V_CSR + 8*slot) --------------------------------------
+export const CSR_MSTATUS: u32 = 0;
+export const CSR_MISA: u32 = 1;
+export const CSR_MEDELEG: u32 = 2;
+export const CSR_MIDELEG: u32 = 3;
+export const CSR_MIE: u32 = 4;
+export const CSR_MTVEC: u32 = 5;
+export const CSR_MCOUNTEREN: u32 = 6;
+export const CSR_MSCRATCH: u32 = 7;
+export const CSR_MEPC: u32 = 8;
+export const CSR_MCAUSE: u32 = 9;
+export const CSR_MTVAL: u32 = 10;
+export const CSR_STVEC: u32 = 11;
+export const CSR_SCOUNTEREN: u32 = 12;
+export const CSR_SSCRATCH: u32 = 13;
+export const CSR_SEPC: u32 = 14;
+export const CSR_SCAUSE: u32 = 15;
+export const CSR_STVAL: u32 = 16;
+export const CSR_SATP: u32 = 17;
+export const CSR_FCSR: u32 = 18;
+export const CSR_MCYCLE: u32 = 19;   // offset added to instret-based cycle
+export const CSR_MINSTRET: u32 = 20;
+export const CSR_MENVCFG: u32 = 21;
+export const CSR_SENVCFG: u32 = 22;
+export const CSR_STIMECMP: u32 = 23;
+export const CSR_MCOUNTINHIBIT: u32 = 24;
+export const CSR_MSECCFG: u32 = 25;
+export const CSR_PMPCFG: u32 = 32;   // 16 slots: pmpcfg0..15 (only even used on RV64)
+export const CSR_PMPADDR: u32 = 48;  // 64 slots
+export const CSR_SLOTS: u32 = 112;
+
+// ---- enumerations ----------------------------------------------------------
+export const EXIT_NONE: u32 = 0;      // time slice ended
+export const EXIT_MMIO: u32 = 1;
+export const EXIT_WFI: u32 = 2;
+export const EXIT_REQUEST: u32 = 3;   // a REQ_* bit is set
+export const EXIT_SHUTDOWN: u32 = 4;  // R_CODE = exit status
+export const EXIT_RESET: u32 = 5;
+export const EXIT_PAUSE: u32 = 6;     // spin-wait hint: give the core away briefly
+export const EXIT_HSM_STOP: u32 = 7;  // hart stopped itself (SBI HSM)
+export const EXIT_HSM_SUSPEND: u32 = 8;
+
+export const REQ_STOP: u32 = 1 << 16;
+export const REQ_PAUSE: u32 = 1 << 17;
+export const REQ_EXIT: u32 = 1 << 18;  // just leave run() (e.g. to look at HSM state)
+export const MIP_MASK: u32 = 0xffff;
+
+export const HSM_STARTED: u32 = 0;
+export const HSM_STOPPED: u32 = 1;
+export const HSM_START_PENDING: u32 = 2;
+export const HSM_STOP_PENDING: u32 = 3;
+export const HSM_SUSPENDED: u32 = 4;
+
+export const RFENCE_FENCE_I: u32 = 1;
+export const RFENCE_SFENCE_VMA: u32 = 2;
+
+export const BOOT_SBI: u32 = 1;       // serve SBI ecalls from S-mode in Wasm (no firmware)
+
+export const RUNSTATE_RUNNING: u32 = 0;
+export const RUNSTATE_SHUTDOWN: u32 = 1;
+export const RUNSTATE_RESET: u32 = 2;
