@@ -1,0 +1,266 @@
+/**
+ * Options of `wkvm run`, in wkvm's own spelling (`--smp 4`) and in QEMU's
+ * (`-smp 4`, `-machine virt`, `-dumpdtb f`), parsed with commander.
+ *
+ * Single-dash long names are rewritten to double-dash before commander sees
+ * them; every problem becomes a one-line `WkvmError`; nothing here prints or
+ * exits.
+ */
+
+import { Command, CommanderError } from 'commander';
+import { WkvmError } from '../errors.js';
+import { formatSize, parseSize } from '../machine/size.js';
+
+export interface RunOptions {
+  machine: 'virt';
+  /** Guest RAM in bytes. */
+  memory: bigint;
+  smp: number;
+  bios: 'default' | 'none' | { file: string };
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  dumpDtb?: string;
+  noReboot: boolean;
+}
+
+export interface RunLimits {
+  /** Largest `-m` accepted; default 3 GiB. */
+  maxMemory?: bigint;
+  /** Largest `--smp` accepted; default 128. */
+  maxSmp?: number;
+}
+
+export const DEFAULT_MEMORY = 128n << 20n;
+export const DEFAULT_MAX_MEMORY = 3n << 30n;
+export const DEFAULT_MAX_SMP = 128;
+
+/** Long option names and whether each takes a value. */
+const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
+  ['machine', true],
+  ['memory', true],
+  ['smp', true],
+  ['bios', true],
+  ['kernel', true],
+  ['initrd', true],
+  ['append', true],
+  ['nographic', false],
+  ['no-reboot', false],
+  ['dump-dtb', true],
+]);
+/** QEMU spellings that differ from wkvm's. */
+const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
+const SHORT_OPTIONS: ReadonlyMap<string, boolean> = new Map([
+  ['M', true],
+  ['m', true],
+]);
+
+function buildRunCommand(): Command {
+  return new Command('wkvm run')
+    .description('run a RISC-V guest on the virt board (QEMU spellings such as -smp 4, -kernel, -bios none also work)')
+    .option('-M, --machine <name>', "board: only 'virt' (QEMU's -machine)", 'virt')
+    .option('-m, --memory <size>', 'guest RAM: 128M, 1G, 512 (MiB)', '128M')
+    .option('--smp <n>', 'number of vCPUs (QEMU forms: 4, cpus=4, 4,sockets=1)', '1')
+    .option('--bios <none|default|FILE>', 'firmware: default (built-in SBI), none (M-mode), or a file such as fw_jump.bin', 'default')
+    .option('--kernel <file>', 'ELF, Linux Image or raw binary to boot')
+    .option('--initrd <file>', 'initial RAM disk')
+    .option('--append <cmdline>', 'kernel command line')
+    .option('--nographic', 'accepted for QEMU compatibility (wkvm has no display)')
+    .option('--no-reboot', 'exit instead of rebooting when the guest resets')
+    .option('--dump-dtb <file>', "write the board's device tree blob to a file and exit")
+    .helpOption(false)
+    .allowExcessArguments(false)
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+}
+
+/** Usage text of `wkvm run` (parseRunArgs has no --help of its own: see isHelpRequest). */
+export function runHelp(): string {
+  return buildRunCommand().helpOption(true).helpInformation();
+}
+
+/** True when argv asks for help (-h, --help, -help), which parseRunArgs would reject. */
+export function isHelpRequest(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '-h' || a === '--help' || a === '-help');
+}
+
+/**
+ * Rewrites QEMU's single-dash long options to commander's double-dash form,
+ * leaving option values alone, and rejects unknown options with the user's
+ * own spelling.
+ */
+function normalise(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      const extra = argv[i + 1];
+      if (extra !== undefined) throw new WkvmError(`unexpected argument '${extra}'`);
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') throw new WkvmError(`unexpected argument '${arg}'`);
+    const long = /^--?([^=]+)(=.*)?$/.exec(arg);
+    let takesValue: boolean | undefined;
+    let inlineValue = false;
+    if (arg.length === 2) {
+      takesValue = SHORT_OPTIONS.get(arg[1]!);
+      out.push(arg);
+    } else if (long) {
+      const name = ALIASES.get(long[1]!) ?? long[1]!;
+      takesValue = LONG_OPTIONS.get(name);
+      inlineValue = long[2] !== undefined;
+      if (takesValue === false && inlineValue) throw new WkvmError(`option '${arg.split('=')[0]}' takes no value`);
+      out.push(`--${name}${long[2] ?? ''}`);
+    }
+    if (takesValue === undefined) throw new WkvmError(`unknown option '${arg}'`);
+    if (takesValue && !inlineValue) {
+      if (i + 1 >= argv.length) throw new WkvmError(`option '${arg}' needs a value`);
+      out.push(argv[++i]!);
+    }
+  }
+  return out;
+}
+
+/** Splits "a,b=c" into a positional head and key=value properties. */
+function splitProps(value: string, option: string, allowed: readonly string[]): { head?: string; props: Map<string, string> } {
+  const props = new Map<string, string>();
+  let head: string | undefined;
+  value.split(',').forEach((part, i) => {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      if (i !== 0) throw new WkvmError(`${option}: invalid '${value}' (expected key=value after the first comma)`);
+      head = part;
+      return;
+    }
+    const key = part.slice(0, eq);
+    if (!allowed.includes(key)) {
+      throw new WkvmError(`${option}: property '${key}' is not supported (supported: ${allowed.join(', ')})`);
+    }
+    if (props.has(key)) throw new WkvmError(`${option}: property '${key}' given twice`);
+    props.set(key, part.slice(eq + 1));
+  });
+  return { head, props };
+}
+
+function parseMachine(value: string): { dumpDtb?: string } {
+  const { head, props } = splitProps(value, '--machine', ['type', 'dumpdtb']);
+  const type = props.get('type');
+  if (head !== undefined && type !== undefined) throw new WkvmError(`--machine: machine given twice in '${value}'`);
+  const name = head ?? type;
+  if (name === undefined || name === '') throw new WkvmError(`--machine: no machine name in '${value}'`);
+  if (name !== 'virt') throw new WkvmError(`--machine: unsupported machine '${name}' (wkvm has only 'virt')`);
+  const dumpDtb = props.get('dumpdtb');
+  if (dumpDtb === '') throw new WkvmError('--machine: dumpdtb needs a file name');
+  return dumpDtb === undefined ? {} : { dumpDtb };
+}
+
+function parseMemory(value: string, maxMemory: bigint): bigint {
+  const { head, props } = splitProps(value, '--memory', ['size']);
+  const sizeProp = props.get('size');
+  if (head !== undefined && sizeProp !== undefined) throw new WkvmError(`--memory: size given twice in '${value}'`);
+  const text = head ?? sizeProp;
+  if (text === undefined) throw new WkvmError(`invalid memory size '${value}'`);
+  const bytes = parseSize(text, 'memory size');
+  if (bytes > maxMemory) {
+    throw new WkvmError(`--memory: ${text} (${formatSize(bytes)}) exceeds the maximum of ${formatSize(maxMemory)}`);
+  }
+  return bytes;
+}
+
+function parseCount(text: string, what: string): number {
+  if (!/^\d{1,9}$/.test(text)) throw new WkvmError(`--smp: invalid ${what} '${text}'`);
+  const n = Number(text);
+  if (n === 0) throw new WkvmError(`--smp: ${what} must be at least 1`);
+  return n;
+}
+
+function parseSmp(value: string, maxSmp: number): number {
+  const { head, props } = splitProps(value, '--smp', ['cpus', 'sockets', 'cores', 'threads', 'maxcpus']);
+  if (head !== undefined && props.has('cpus')) throw new WkvmError(`--smp: cpus given twice in '${value}'`);
+  const get = (key: string): number | undefined => {
+    const v = props.get(key);
+    return v === undefined ? undefined : parseCount(v, key);
+  };
+  let cpus = head !== undefined ? parseCount(head, 'CPU count') : get('cpus');
+  const sockets = get('sockets');
+  const cores = get('cores');
+  const threads = get('threads');
+  const maxcpus = get('maxcpus');
+  if (sockets !== undefined && sockets !== 1) {
+    throw new WkvmError(`--smp: sockets=${sockets} is not supported (the virt board has one socket)`);
+  }
+  const topology = cores !== undefined || threads !== undefined ? (cores ?? 1) * (threads ?? 1) : undefined;
+  if (cpus === undefined) cpus = topology ?? maxcpus;
+  if (cpus === undefined) throw new WkvmError(`--smp: no CPU count in '${value}'`);
+  if (topology !== undefined && topology !== cpus) {
+    throw new WkvmError(`--smp: cores*threads is ${topology}, not ${cpus}`);
+  }
+  if (maxcpus !== undefined && maxcpus !== cpus) {
+    throw new WkvmError(`--smp: maxcpus=${maxcpus} differs from ${cpus}; CPU hot-plug is not supported`);
+  }
+  if (cpus > maxSmp) throw new WkvmError(`--smp: ${cpus} CPUs exceeds the maximum of ${maxSmp}`);
+  return cpus;
+}
+
+function nonEmpty(value: string | undefined, option: string): string | undefined {
+  if (value === '') throw new WkvmError(`${option}: empty file name`);
+  return value;
+}
+
+interface RawOptions {
+  machine: string;
+  memory: string;
+  smp: string;
+  bios: string;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  nographic?: boolean;
+  reboot: boolean;
+  dumpDtb?: string;
+}
+
+/**
+ * Parses the arguments of `wkvm run` (argv without "wkvm run"). Accepts
+ * wkvm's and QEMU's spellings; the last occurrence of an option wins, as
+ * in QEMU. Throws `WkvmError` for every problem.
+ */
+export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): RunOptions {
+  const maxMemory = limits.maxMemory ?? DEFAULT_MAX_MEMORY;
+  const maxSmp = limits.maxSmp ?? DEFAULT_MAX_SMP;
+  const cmd = buildRunCommand();
+  try {
+    cmd.parse(normalise(argv), { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Not expected after normalise(), but keep commander's words to one line.
+      const line = err.message.replace(/^error: /, '').split('\n')[0]!.replace(/\.$/, '');
+      throw new WkvmError(line);
+    }
+    throw err;
+  }
+  const raw = cmd.opts<RawOptions>();
+
+  const machine = parseMachine(raw.machine);
+  const bios = nonEmpty(raw.bios, '--bios')!;
+  const kernel = nonEmpty(raw.kernel, '--kernel');
+  const initrd = nonEmpty(raw.initrd, '--initrd');
+  const dumpDtb = nonEmpty(raw.dumpDtb, '--dump-dtb') ?? machine.dumpDtb;
+  if (initrd !== undefined && kernel === undefined) throw new WkvmError('--initrd needs --kernel');
+  if (raw.append !== undefined && kernel === undefined) throw new WkvmError('--append needs --kernel');
+
+  const options: RunOptions = {
+    machine: 'virt',
+    memory: parseMemory(raw.memory, maxMemory),
+    smp: parseSmp(raw.smp, maxSmp),
+    bios: bios === 'none' || bios === 'default' ? bios : { file: bios },
+    noReboot: raw.reboot === false,
+  };
+  if (kernel !== undefined) options.kernel = kernel;
+  if (initrd !== undefined) options.initrd = initrd;
+  if (raw.append !== undefined) options.append = raw.append;
+  if (dumpDtb !== undefined) options.dumpDtb = dumpDtb;
+  return options;
+}
