@@ -85,6 +85,9 @@ export const V_HSM_ADDR: u32 = 0x808; // u64 start address for hart_start
 export const V_HSM_ARG: u32 = 0x810;  // u64 opaque for hart_start
 export const V_MTIMECMP: u32 = 0x818; // u64 CLINT mtimecmp (U64_MAX = never)
 export const V_RFENCE: u32 = 0x820;   // i32 remote-fence request bits (RFENCE_*)
+export const V_IN_RUN: u32 = 0x824;  // i32 1 while the vCPU is inside run() (remote fences wait only for those)
+export const V_STIMECMP: u32 = 0x828; // u64 effective S-timer deadline (Sstc stimecmp or SBI set_timer; U64_MAX = none)
+export const V_SCRATCH_INSN: u32 = 0xf00; // 16 B decode entry for instructions that are not cached (page-crossing)
 // run struct (kvm_run's analog)
 export const V_RUN: u32 = 0x900;
 export const R_EXIT: u32 = 0x00;      // u32 EXIT_*
@@ -97,7 +100,6 @@ export const R_CODE: u32 = 0x20;      // u32 shutdown/exit code
 export const R_ACK: u32 = 0x24;       // i32 completion word: I/O loop stores 1 + notify
 export const R_INSNS: u32 = 0x28;     // u64 instructions retired (statistics)
 export const R_EXITS: u32 = 0x30;     // u64 exits taken
-export const R_DEADLINE: u32 = 0x38;  // u64 earliest timer deadline (mtime ticks) of this hart, for the signal worker
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;
@@ -153,6 +155,7 @@ export const REQ_STOP: u32 = 1 << 16;
 export const REQ_PAUSE: u32 = 1 << 17;
 export const REQ_EXIT: u32 = 1 << 18;  // just leave run() (e.g. to look at HSM state)
 export const MIP_MASK: u32 = 0xffff;
+export const PENDING_SW_SEIP: u32 = 1 << 24; // mip.SEIP as written by M-mode software (OR-ed with the PLIC's line)
 
 export const HSM_STARTED: u32 = 0;
 export const HSM_STOPPED: u32 = 1;

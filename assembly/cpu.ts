@@ -1,0 +1,550 @@
+// The vCPU interpreter: run(budget) executes guest instructions until an exit.
+//
+// Hot path: fetch through a cached page translation, look the instruction up
+// in the decode cache (by host address), dispatch with one br_table, access
+// registers in linear memory and RAM through the TLB. No allocation, no calls
+// into JS. Slow paths (TLB misses, MMIO, CSRs, traps) live in other files.
+import {
+  V_X, V_F, V_PC, V_PRIV, V_PENDING, V_RUN, V_ICACHE, ICACHE_ENTRIES, V_SCRATCH_INSN, V_RFENCE, V_HSM,
+  R_EXIT, R_DATA, R_WRITE, R_DEST, R_INSNS, R_EXITS, EXIT_NONE, EXIT_MMIO, EXIT_WFI, EXIT_REQUEST, EXIT_PAUSE,
+  REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_MINSTRET, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
+  BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
+} from "./layout";
+import { V, BOOT_FLAGS, csr, setCsr } from "./state";
+import {
+  ev, EV_NONE, EV_FAULT, faultCause, faultTval, raise, priv, loadSlow, storeSlow, fetchHost, tlbBase,
+  epochLoad, epochStore, epochFetch, icacheGen, markCodePage, flushIcache, flushAllTlb, amoHost, lrHost,
+  loadDest, ACC_LOAD, ACC_STORE, ACC_FETCH, EXC_ILLEGAL, EXC_BREAKPOINT, EXC_ECALL_U, EXC_ECALL_S,
+  EXC_ECALL_M, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED, exitWith, setPriv, privChanged,
+} from "./mmu";
+import { trap, mret, sret, csrRead, csrWrite, csrWritable, pendingInterrupt, setRetired, wfiWake,
+  MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, fpEnabled } from "./csr";
+import { checkTimers } from "./irq";
+import { sbiCall } from "./sbi";
+import { execFp } from "./fpexec";
+import {
+  OP_ILLEGAL, OP_LUI, OP_AUIPC, OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
+  OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU, OP_SB, OP_SH, OP_SW, OP_SD, OP_ADDI, OP_SLTI,
+  OP_SLTIU, OP_XORI, OP_ORI, OP_ANDI, OP_SLLI, OP_SRLI, OP_SRAI, OP_ADD, OP_SUB, OP_SLL, OP_SLT, OP_SLTU,
+  OP_XOR, OP_SRL, OP_SRA, OP_OR, OP_AND, OP_ADDIW, OP_SLLIW, OP_SRLIW, OP_SRAIW, OP_ADDW, OP_SUBW,
+  OP_SLLW, OP_SRLW, OP_SRAW, OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
+  OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW, OP_FENCE, OP_FENCE_I, OP_PAUSE, OP_SYSTEM, OP_CSR,
+  OP_LR_W, OP_SC_W, OP_AMO_W, OP_LR_D, OP_SC_D, OP_AMO_D, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP,
+  OP_C_EBREAK, decode32, decode16,
+} from "./decode";
+
+const NO_PAGE: u64 = 1; // never equal to a page-aligned address
+const CHECK_INTERVAL: i32 = 4096;
+
+// LR/SC reservation: host address and the value LR saw (SC is a compare-exchange against it)
+let resAddr: usize = 0;
+let resValue: u64 = 0;
+export function clearReservation(): void { resAddr = 0; }
+
+// @ts-ignore: decorator
+@inline function mulhu(a: u64, b: u64): u64 {
+  const aL = a & 0xffff_ffff, aH = a >> 32, bL = b & 0xffff_ffff, bH = b >> 32;
+  const ll = aL * bL, lh = aL * bH, hl = aH * bL, hh = aH * bH;
+  const mid = (ll >> 32) + (lh & 0xffff_ffff) + (hl & 0xffff_ffff);
+  return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+}
+function mulh(a: u64, b: u64): u64 {
+  let r = mulhu(a, b);
+  if (<i64>a < 0) r -= b;
+  if (<i64>b < 0) r -= a;
+  return r;
+}
+function mulhsu(a: u64, b: u64): u64 {
+  let r = mulhu(a, b);
+  if (<i64>a < 0) r -= b;
+  return r;
+}
+// @ts-ignore: decorator
+@inline function sx32(v: u64): u64 { return <u64><i64><i32>v; }
+
+/** Complete an MMIO load the I/O loop answered (kvm_run's mmio.data). */
+function completeMmio(): void {
+  const r = V + V_RUN;
+  if (load<u32>(r + R_EXIT) != EXIT_MMIO) return;
+  store<u32>(r + R_EXIT, EXIT_NONE);
+  if (load<u32>(r + R_WRITE) != 0) return;
+  const dest = load<u32>(r + R_DEST);
+  const size = load<u32>(r + 4);
+  let v = load<u64>(r + R_DATA);
+  if (size < 8) {
+    const sh: u64 = 64 - 8 * <u64>size;
+    v = (dest & 0x40) != 0 ? <u64>((<i64>(v << sh)) >> sh) : (v << sh) >> sh;
+  }
+  const reg = dest & 31;
+  if ((dest & 0x20) != 0) {
+    store<u64>(V + V_F + (reg << 3), size == 4 ? v | 0xffff_ffff_0000_0000 : v);
+  } else if (reg != 0) store<u64>(V + V_X + (reg << 3), v);
+}
+
+/** Act on remote-fence requests from other harts (SBI RFENCE). */
+function serviceRfence(): void {
+  const p = V + V_RFENCE;
+  const req = atomic.xchg<u32>(p, 0);
+  if ((req & RFENCE_FENCE_I) != 0) flushIcache();
+  if ((req & RFENCE_SFENCE_VMA) != 0) flushAllTlb();
+}
+
+/**
+ * Run until an exit or until `budget` instructions retired; returns EXIT_*.
+ * The worker calls it in slices (V8 has no on-stack replacement for Wasm).
+ */
+export function run(budget: i32): u32 {
+  completeMmio();
+  const R = V + V_RUN;
+  store<u32>(R + R_EXIT, EXIT_NONE);
+  ev = EV_NONE;
+  const X = V + V_X;
+  const IC = V + V_ICACHE;
+  const TL = tlbBase(ACC_LOAD), TS = tlbBase(ACC_STORE), TF = tlbBase(ACC_FETCH);
+  let pc = load<u64>(V + V_PC);
+  let fetchPage: u64 = NO_PAGE;
+  let fetchDelta: u64 = 0;
+  let n: i32 = 0;
+  let nextCheck: i32 = 0;
+  let exit: u32 = EXIT_NONE;
+
+  while (true) {
+    if (n >= nextCheck) {
+      // slice boundary: requests, remote fences, timers, interrupts
+      if (n >= budget) break;
+      nextCheck = budget - n < CHECK_INTERVAL ? budget : n + CHECK_INTERVAL;
+      const w = atomic.load<u32>(V + V_PENDING);
+      if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) { exit = EXIT_REQUEST; break; }
+      if (atomic.load<u32>(V + V_RFENCE) != 0) { serviceRfence(); fetchPage = NO_PAGE; }
+      checkTimers();
+      const irq = pendingInterrupt();
+      if (irq >= 0) {
+        setRetired(<u64>n);
+        pc = trap(<u64>irq, 0, pc, true);
+        clearReservation();
+        fetchPage = NO_PAGE;
+      }
+    }
+
+    // ---- fetch ----
+    if ((pc & ~(<u64>0xfff)) != fetchPage) {
+      const t = TF + ((<usize>(pc >> 12) & (TLB_ENTRIES - 1)) << 4);
+      if (load<u64>(t) == ((pc & ~(<u64>0xfff)) | epochFetch)) {
+        fetchDelta = load<u64>(t, 8);
+      } else {
+        const h = fetchHost(pc);
+        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); continue; }
+        fetchDelta = <u64>h - pc;
+        // cache the translation for later fetches from this page
+        store<u64>(t, (pc & ~(<u64>0xfff)) | epochFetch);
+        store<u64>(t, fetchDelta, 8);
+      }
+      fetchPage = pc & ~(<u64>0xfff);
+    }
+    const host = <usize>(pc + fetchDelta);
+    let e = IC + (((host >> 1) & (ICACHE_ENTRIES - 1)) << 4);
+    if (load<u64>(e) != (<u64>host | icacheGen)) {
+      const lo = <u32>load<u16>(host);
+      if ((lo & 3) != 3) decode16(e, lo);
+      else if ((host & 0xfff) != 0xffe) decode32(e, load<u32>(host));
+      else {
+        // a 32-bit instruction across a page boundary: fetch the upper half separately, do not cache
+        const h2 = fetchHost(pc + 2);
+        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, pc + 2, pc, false); fetchPage = NO_PAGE; continue; }
+        e = V + V_SCRATCH_INSN;
+        decode32(e, lo | (<u32>load<u16>(h2) << 16));
+      }
+      if (e != V + V_SCRATCH_INSN) {
+        markCodePage(host);
+        store<u64>(e, <u64>host | icacheGen);
+      }
+    }
+    const w = load<u32>(e, 8);
+    const imm = load<i32>(e, 12);
+    const rd = (w >> 8) & 63, rs1 = (w >> 16) & 31, rs2 = (w >> 24) & 31;
+    const len: u64 = 4 - <u64>((w >> 13) & 2);
+    n++;
+
+    switch (w & 0xff) {
+      case OP_LUI: store<u64>(X + (rd << 3), <u64><i64>imm); pc += len; break;
+      case OP_AUIPC: store<u64>(X + (rd << 3), pc + <u64><i64>imm); pc += len; break;
+      case OP_JAL: store<u64>(X + (rd << 3), pc + len); pc += <u64><i64>imm; break;
+      case OP_JALR: {
+        const t = (load<u64>(X + (rs1 << 3)) + <u64><i64>imm) & ~(<u64>1);
+        store<u64>(X + (rd << 3), pc + len);
+        pc = t;
+        break;
+      }
+      case OP_BEQ: pc += load<u64>(X + (rs1 << 3)) == load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
+      case OP_BNE: pc += load<u64>(X + (rs1 << 3)) != load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
+      case OP_BLT: pc += load<i64>(X + (rs1 << 3)) < load<i64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
+      case OP_BGE: pc += load<i64>(X + (rs1 << 3)) >= load<i64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
+      case OP_BLTU: pc += load<u64>(X + (rs1 << 3)) < load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
+      case OP_BGEU: pc += load<u64>(X + (rs1 << 3)) >= load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
+
+      case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU: {
+        const op = w & 0xff;
+        const f3 = op - OP_LB;
+        const size: u32 = 1 << (f3 & 3);
+        const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
+        const t = TL + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
+        let v: u64;
+        if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochLoad) && (<u32>a & 0xfff) <= 0x1000 - size) {
+          const ha = <usize>(a + load<u64>(t, 8));
+          switch (op) {
+            case OP_LB: v = <u64><i64>load<i8>(ha); break;
+            case OP_LH: v = <u64><i64>load<i16>(ha); break;
+            case OP_LW: v = <u64><i64>load<i32>(ha); break;
+            case OP_LD: v = load<u64>(ha); break;
+            case OP_LBU: v = <u64>load<u8>(ha); break;
+            case OP_LHU: v = <u64>load<u16>(ha); break;
+            default: v = <u64>load<u32>(ha); break;
+          }
+        } else {
+          loadDest = (rd & 31) | (f3 < 4 ? 0x40 : 0);
+          v = loadSlow(a, size);
+          if (ev != EV_NONE) {
+            if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+            pc += len; exit = load<u32>(R + R_EXIT); n++; // MMIO exit: completes on resume
+            store<u64>(V + V_PC, pc);
+            return leave(n - 1, exit);
+          }
+          if (f3 < 3) { const sh: u64 = 64 - 8 * <u64>size; v = <u64>((<i64>(v << sh)) >> sh); }
+        }
+        store<u64>(X + (rd << 3), v);
+        pc += len;
+        break;
+      }
+      case OP_SB: case OP_SH: case OP_SW: case OP_SD: {
+        const op = w & 0xff;
+        const size: u32 = 1 << (op - OP_SB);
+        const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
+        const v = load<u64>(X + (rs2 << 3));
+        const t = TS + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
+        if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochStore) && (<u32>a & 0xfff) <= 0x1000 - size) {
+          const ha = <usize>(a + load<u64>(t, 8));
+          if (size == 8) store<u64>(ha, v);
+          else if (size == 4) store<u32>(ha, <u32>v);
+          else if (size == 2) store<u16>(ha, <u16>v);
+          else store<u8>(ha, <u8>v);
+        } else {
+          storeSlow(a, size, v);
+          if (ev != EV_NONE) {
+            if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+            pc += len;
+            store<u64>(V + V_PC, pc);
+            return leave(n, load<u32>(R + R_EXIT));
+          }
+        }
+        pc += len;
+        break;
+      }
+
+      case OP_ADDI: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) + <u64><i64>imm); pc += len; break;
+      case OP_SLTI: store<u64>(X + (rd << 3), load<i64>(X + (rs1 << 3)) < <i64>imm ? 1 : 0); pc += len; break;
+      case OP_SLTIU: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) < <u64><i64>imm ? 1 : 0); pc += len; break;
+      case OP_XORI: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) ^ <u64><i64>imm); pc += len; break;
+      case OP_ORI: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) | <u64><i64>imm); pc += len; break;
+      case OP_ANDI: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) & <u64><i64>imm); pc += len; break;
+      case OP_SLLI: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) << <u64>imm); pc += len; break;
+      case OP_SRLI: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) >> <u64>imm); pc += len; break;
+      case OP_SRAI: store<u64>(X + (rd << 3), <u64>(load<i64>(X + (rs1 << 3)) >> <i64>imm)); pc += len; break;
+      case OP_ADD: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) + load<u64>(X + (rs2 << 3))); pc += len; break;
+      case OP_SUB: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) - load<u64>(X + (rs2 << 3))); pc += len; break;
+      case OP_SLL: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) << (load<u64>(X + (rs2 << 3)) & 63)); pc += len; break;
+      case OP_SLT: store<u64>(X + (rd << 3), load<i64>(X + (rs1 << 3)) < load<i64>(X + (rs2 << 3)) ? 1 : 0); pc += len; break;
+      case OP_SLTU: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) < load<u64>(X + (rs2 << 3)) ? 1 : 0); pc += len; break;
+      case OP_XOR: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) ^ load<u64>(X + (rs2 << 3))); pc += len; break;
+      case OP_SRL: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) >> (load<u64>(X + (rs2 << 3)) & 63)); pc += len; break;
+      case OP_SRA: store<u64>(X + (rd << 3), <u64>(load<i64>(X + (rs1 << 3)) >> (load<i64>(X + (rs2 << 3)) & 63))); pc += len; break;
+      case OP_OR: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) | load<u64>(X + (rs2 << 3))); pc += len; break;
+      case OP_AND: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) & load<u64>(X + (rs2 << 3))); pc += len; break;
+      case OP_ADDIW: store<u64>(X + (rd << 3), sx32(load<u64>(X + (rs1 << 3)) + <u64><i64>imm)); pc += len; break;
+      case OP_SLLIW: store<u64>(X + (rd << 3), sx32(<u64>(load<u32>(X + (rs1 << 3)) << <u32>imm))); pc += len; break;
+      case OP_SRLIW: store<u64>(X + (rd << 3), sx32(<u64>(load<u32>(X + (rs1 << 3)) >> <u32>imm))); pc += len; break;
+      case OP_SRAIW: store<u64>(X + (rd << 3), <u64><i64>(load<i32>(X + (rs1 << 3)) >> imm)); pc += len; break;
+      case OP_ADDW: store<u64>(X + (rd << 3), sx32(load<u64>(X + (rs1 << 3)) + load<u64>(X + (rs2 << 3)))); pc += len; break;
+      case OP_SUBW: store<u64>(X + (rd << 3), sx32(load<u64>(X + (rs1 << 3)) - load<u64>(X + (rs2 << 3)))); pc += len; break;
+      case OP_SLLW: store<u64>(X + (rd << 3), sx32(<u64>(load<u32>(X + (rs1 << 3)) << (load<u32>(X + (rs2 << 3)) & 31)))); pc += len; break;
+      case OP_SRLW: store<u64>(X + (rd << 3), sx32(<u64>(load<u32>(X + (rs1 << 3)) >> (load<u32>(X + (rs2 << 3)) & 31)))); pc += len; break;
+      case OP_SRAW: store<u64>(X + (rd << 3), <u64><i64>(load<i32>(X + (rs1 << 3)) >> (load<i32>(X + (rs2 << 3)) & 31))); pc += len; break;
+
+      case OP_MUL: store<u64>(X + (rd << 3), load<u64>(X + (rs1 << 3)) * load<u64>(X + (rs2 << 3))); pc += len; break;
+      case OP_MULH: store<u64>(X + (rd << 3), mulh(load<u64>(X + (rs1 << 3)), load<u64>(X + (rs2 << 3)))); pc += len; break;
+      case OP_MULHSU: store<u64>(X + (rd << 3), mulhsu(load<u64>(X + (rs1 << 3)), load<u64>(X + (rs2 << 3)))); pc += len; break;
+      case OP_MULHU: store<u64>(X + (rd << 3), mulhu(load<u64>(X + (rs1 << 3)), load<u64>(X + (rs2 << 3)))); pc += len; break;
+      case OP_DIV: {
+        const a = load<i64>(X + (rs1 << 3)), b = load<i64>(X + (rs2 << 3));
+        store<i64>(X + (rd << 3), b == 0 ? -1 : (b == -1 ? -a : a / b)); pc += len; break;
+      }
+      case OP_DIVU: {
+        const a = load<u64>(X + (rs1 << 3)), b = load<u64>(X + (rs2 << 3));
+        store<u64>(X + (rd << 3), b == 0 ? U64.MAX_VALUE : a / b); pc += len; break;
+      }
+      case OP_REM: {
+        const a = load<i64>(X + (rs1 << 3)), b = load<i64>(X + (rs2 << 3));
+        store<i64>(X + (rd << 3), b == 0 ? a : (b == -1 ? 0 : a % b)); pc += len; break;
+      }
+      case OP_REMU: {
+        const a = load<u64>(X + (rs1 << 3)), b = load<u64>(X + (rs2 << 3));
+        store<u64>(X + (rd << 3), b == 0 ? a : a % b); pc += len; break;
+      }
+      case OP_MULW: store<u64>(X + (rd << 3), sx32(load<u64>(X + (rs1 << 3)) * load<u64>(X + (rs2 << 3)))); pc += len; break;
+      case OP_DIVW: {
+        const a = load<i32>(X + (rs1 << 3)), b = load<i32>(X + (rs2 << 3));
+        store<i64>(X + (rd << 3), <i64>(b == 0 ? -1 : (b == -1 ? -a : a / b))); pc += len; break;
+      }
+      case OP_DIVUW: {
+        const a = load<u32>(X + (rs1 << 3)), b = load<u32>(X + (rs2 << 3));
+        store<u64>(X + (rd << 3), b == 0 ? U64.MAX_VALUE : sx32(<u64>(a / b))); pc += len; break;
+      }
+      case OP_REMW: {
+        const a = load<i32>(X + (rs1 << 3)), b = load<i32>(X + (rs2 << 3));
+        store<i64>(X + (rd << 3), <i64>(b == 0 ? a : (b == -1 ? 0 : a % b))); pc += len; break;
+      }
+      case OP_REMUW: {
+        const a = load<u32>(X + (rs1 << 3)), b = load<u32>(X + (rs2 << 3));
+        store<u64>(X + (rd << 3), sx32(<u64>(b == 0 ? a : a % b))); pc += len; break;
+      }
+
+      case OP_FENCE: pc += len; break;
+      case OP_FENCE_I: flushIcache(); fetchPage = NO_PAGE; pc += len; break;
+      case OP_PAUSE:
+        pc += len;
+        store<u64>(V + V_PC, pc);
+        return leave(n, EXIT_PAUSE);
+
+      case OP_LR_W: case OP_LR_D: {
+        const d = (w & 0xff) == OP_LR_D;
+        const a = load<u64>(X + (rs1 << 3));
+        const h = lrHost(a, d ? 8 : 4);
+        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        const v = d ? atomic.load<u64>(h) : sx32(<u64>atomic.load<u32>(h));
+        resAddr = h; resValue = v;
+        store<u64>(X + (rd << 3), v);
+        pc += len;
+        break;
+      }
+      case OP_SC_W: case OP_SC_D: {
+        const d = (w & 0xff) == OP_SC_D;
+        const a = load<u64>(X + (rs1 << 3));
+        const h = amoHost(a, d ? 8 : 4);
+        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        const nv = load<u64>(X + (rs2 << 3));
+        let ok = false;
+        if (resAddr == h) {
+          ok = d ? atomic.cmpxchg<u64>(h, resValue, nv) == resValue
+                 : atomic.cmpxchg<u32>(h, <u32>resValue, <u32>nv) == <u32>resValue;
+        }
+        resAddr = 0;
+        store<u64>(X + (rd << 3), ok ? 0 : 1);
+        pc += len;
+        break;
+      }
+      case OP_AMO_W: {
+        const a = load<u64>(X + (rs1 << 3));
+        const h = amoHost(a, 4);
+        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        const s = load<u32>(X + (rs2 << 3));
+        let old: u32;
+        switch (imm) {
+          case 1: old = atomic.xchg<u32>(h, s); break;
+          case 0: old = atomic.add<u32>(h, s); break;
+          case 4: old = atomic.xor<u32>(h, s); break;
+          case 12: old = atomic.and<u32>(h, s); break;
+          case 8: old = atomic.or<u32>(h, s); break;
+          default: {
+            old = atomic.load<u32>(h);
+            while (true) {
+              let r: u32;
+              if (imm == 16) r = <i32>old < <i32>s ? old : s;
+              else if (imm == 20) r = <i32>old > <i32>s ? old : s;
+              else if (imm == 24) r = old < s ? old : s;
+              else r = old > s ? old : s;
+              const seen = atomic.cmpxchg<u32>(h, old, r);
+              if (seen == old) break;
+              old = seen;
+            }
+          }
+        }
+        store<u64>(X + (rd << 3), sx32(<u64>old));
+        pc += len;
+        break;
+      }
+      case OP_AMO_D: {
+        const a = load<u64>(X + (rs1 << 3));
+        const h = amoHost(a, 8);
+        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        const s = load<u64>(X + (rs2 << 3));
+        let old: u64;
+        switch (imm) {
+          case 1: old = atomic.xchg<u64>(h, s); break;
+          case 0: old = atomic.add<u64>(h, s); break;
+          case 4: old = atomic.xor<u64>(h, s); break;
+          case 12: old = atomic.and<u64>(h, s); break;
+          case 8: old = atomic.or<u64>(h, s); break;
+          default: {
+            old = atomic.load<u64>(h);
+            while (true) {
+              let r: u64;
+              if (imm == 16) r = <i64>old < <i64>s ? old : s;
+              else if (imm == 20) r = <i64>old > <i64>s ? old : s;
+              else if (imm == 24) r = old < s ? old : s;
+              else r = old > s ? old : s;
+              const seen = atomic.cmpxchg<u64>(h, old, r);
+              if (seen == old) break;
+              old = seen;
+            }
+          }
+        }
+        store<u64>(X + (rd << 3), old);
+        pc += len;
+        break;
+      }
+
+      case OP_FLW: case OP_FLD: {
+        if (!fpEnabled()) { setRetired(<u64>n); pc = trap(EXC_ILLEGAL, rawBits(e, pc), pc, false); fetchPage = NO_PAGE; break; }
+        const d = (w & 0xff) == OP_FLD;
+        const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
+        loadDest = rd | 0x20;
+        let v = loadSlowFast(a, d ? 8 : 4, TL);
+        if (ev != EV_NONE) {
+          if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+          pc += len; store<u64>(V + V_PC, pc);
+          return leave(n, load<u32>(R + R_EXIT));
+        }
+        if (!d) v |= 0xffff_ffff_0000_0000;
+        store<u64>(V + V_F + ((rd & 31) << 3), v);
+        setCsr(CSR_MSTATUS, csr(CSR_MSTATUS) | (3 << 13));
+        pc += len;
+        break;
+      }
+      case OP_FSW: case OP_FSD: {
+        if (!fpEnabled()) { setRetired(<u64>n); pc = trap(EXC_ILLEGAL, rawBits(e, pc), pc, false); fetchPage = NO_PAGE; break; }
+        const d = (w & 0xff) == OP_FSD;
+        const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
+        storeSlow(a, d ? 8 : 4, load<u64>(V + V_F + (rs2 << 3)));
+        if (ev != EV_NONE) {
+          if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+          pc += len; store<u64>(V + V_PC, pc);
+          return leave(n, load<u32>(R + R_EXIT));
+        }
+        pc += len;
+        break;
+      }
+      case OP_FP: {
+        if (!fpEnabled() || !execFp(<u32>imm)) {
+          setRetired(<u64>n); pc = trap(EXC_ILLEGAL, <u64><u32>imm, pc, false); fetchPage = NO_PAGE; break;
+        }
+        pc += len;
+        break;
+      }
+
+      case OP_CSR: {
+        const insn = <u32>imm;
+        const f3 = (insn >> 12) & 3;
+        const isImm = (insn & 0x4000) != 0;
+        const a = insn >> 20;
+        const src: u64 = isImm ? <u64>rs1 : load<u64>(X + (rs1 << 3));
+        // csrrw always writes; csrrs/c write only when rs1/uimm != 0
+        const doWrite = f3 == 1 || rs1 != 0;
+        const doRead = f3 != 1 || (rd & 31) != 0;
+        if (doWrite && !csrWritable(a)) { setRetired(<u64>n); pc = trap(EXC_ILLEGAL, <u64>insn, pc, false); fetchPage = NO_PAGE; break; }
+        setRetired(<u64>n);
+        let old: u64 = 0;
+        if (doRead || f3 != 1) {
+          old = csrRead(a, insn);
+          if (ev != EV_NONE) { ev = EV_NONE; pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        } else if (priv < ((a >> 8) & 3)) { pc = trap(EXC_ILLEGAL, <u64>insn, pc, false); fetchPage = NO_PAGE; break; }
+        if (doWrite) {
+          const nv = f3 == 1 ? src : f3 == 2 ? old | src : old & ~src;
+          csrWrite(a, nv, insn);
+          if (ev != EV_NONE) { ev = EV_NONE; pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+          // state that the fast path caches may have changed: re-check now
+          fetchPage = NO_PAGE;
+          nextCheck = n;
+        }
+        store<u64>(X + (rd << 3), old);
+        pc += len;
+        break;
+      }
+
+      case OP_SYSTEM: {
+        const insn = <u32>imm;
+        setRetired(<u64>n);
+        if (insn == 0x00000073) { // ECALL
+          if (priv == 1 && (BOOT_FLAGS & BOOT_SBI) != 0) {
+            // the built-in SBI answers S-mode ecalls (boot without firmware)
+            pc = sbiCall(pc);
+            if (ev != EV_NONE) { ev = EV_NONE; store<u64>(V + V_PC, pc); return leave(n, load<u32>(R + R_EXIT)); }
+            fetchPage = NO_PAGE;
+            nextCheck = n;
+            break;
+          }
+          pc = trap(priv == 0 ? EXC_ECALL_U : priv == 1 ? EXC_ECALL_S : EXC_ECALL_M, 0, pc, false);
+          fetchPage = NO_PAGE;
+          break;
+        }
+        if (insn == 0x00100073) { pc = trap(EXC_BREAKPOINT, pc, pc, false); fetchPage = NO_PAGE; break; }
+        if (insn == 0x30200073 && priv == 3) { pc = mret(); clearReservation(); fetchPage = NO_PAGE; nextCheck = n; break; }
+        if (insn == 0x10200073 && priv >= 1 && !(priv == 1 && (csr(CSR_MSTATUS) & MSTATUS_TSR) != 0)) {
+          pc = sret(); clearReservation(); fetchPage = NO_PAGE; nextCheck = n; break;
+        }
+        if (insn == 0x10500073) { // WFI
+          if (priv == 0 || (priv == 1 && (csr(CSR_MSTATUS) & MSTATUS_TW) != 0)) {
+            pc = trap(EXC_ILLEGAL, <u64>insn, pc, false); fetchPage = NO_PAGE; break;
+          }
+          pc += len;
+          checkTimers();
+          if (wfiWake()) { nextCheck = n; break; }
+          store<u64>(V + V_PC, pc);
+          return leave(n, EXIT_WFI);
+        }
+        if ((insn & 0xfe007fff) == 0x12000073 && priv >= 1 && !(priv == 1 && (csr(CSR_MSTATUS) & MSTATUS_TVM) != 0)) {
+          flushAllTlb(); // SFENCE.VMA (any address/ASID: flush everything)
+          fetchPage = NO_PAGE;
+          pc += len;
+          break;
+        }
+        pc = trap(EXC_ILLEGAL, <u64>insn, pc, false);
+        fetchPage = NO_PAGE;
+        break;
+      }
+      case OP_C_EBREAK: setRetired(<u64>n); pc = trap(EXC_BREAKPOINT, pc, pc, false); fetchPage = NO_PAGE; break;
+      default: { // OP_ILLEGAL
+        setRetired(<u64>n);
+        pc = trap(EXC_ILLEGAL, <u64><u32>imm, pc, false);
+        fetchPage = NO_PAGE;
+        break;
+      }
+    }
+  }
+  store<u64>(V + V_PC, pc);
+  return leave(n, exit);
+}
+
+function rawBits(e: usize, pc: u64): u64 {
+  // FLW/FLD/FSW/FSD are re-read for mtval only when FP is off (rare)
+  return 0;
+}
+
+/** A load through the TLB fast path or the slow path (FP loads). */
+function loadSlowFast(a: u64, size: u32, TL: usize): u64 {
+  const t = TL + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
+  if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochLoad) && (<u32>a & 0xfff) <= 0x1000 - size) {
+    const ha = <usize>(a + load<u64>(t, 8));
+    return size == 8 ? load<u64>(ha) : <u64>load<u32>(ha);
+  }
+  return loadSlow(a, size);
+}
+
+function leave(n: i32, exit: u32): u32 {
+  setCsr(CSR_MINSTRET, csr(CSR_MINSTRET) + <u64>n);
+  setRetired(0);
+  const R = V + V_RUN;
+  store<u64>(R + R_INSNS, load<u64>(R + R_INSNS) + <u64>n);
+  if (exit != EXIT_NONE) store<u64>(R + R_EXITS, load<u64>(R + R_EXITS) + 1);
+  store<u32>(R + R_EXIT, exit);
+  store<u32>(V + V_PRIV, priv);
+  return exit;
+}

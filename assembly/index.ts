@@ -1,0 +1,78 @@
+// The vCPU module's exports: the layout (one source of truth for the shared
+// memory), the per-vCPU entry points called by a vCPU worker, and the few
+// entry points the main thread's own instance uses to drive in-Wasm devices.
+export * from "./layout";
+import {
+  V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
+  REQ_STOP, REQ_PAUSE, REQ_EXIT, HSM_STARTED, HSM_STOPPED, EXIT_NONE, V_TLB, TLB_ENTRIES,
+} from "./layout";
+import { V, bindVcpu, bindMachine } from "./state";
+import { setPriv, privChanged, flushIcache, ev, EV_NONE } from "./mmu";
+import { resetCsrs, wfiWake } from "./csr";
+import { checkTimers } from "./irq";
+import { run as runCpu, clearReservation } from "./cpu";
+import { plicSetLevel } from "./plic";
+import { uartRxNotify } from "./uart";
+import { hsmStart } from "./sbi";
+
+/** Where AssemblyScript's own data ends; the host checks it is below MACHINE_BASE. */
+export function heap_base(): usize { return __heap_base; }
+
+/** Bind this instance to the machine (main thread, signal worker). */
+export function machine_bind(): void { bindMachine(); }
+
+/** Bind this instance to vCPU `hart` (once, in its worker). */
+export function vcpu_bind(hart: u32): void { bindVcpu(hart); }
+
+/**
+ * Power-on reset of the bound vCPU: pc, a0, a1, privilege, HSM state.
+ * A stopped hart (SBI HSM) waits for hart_start.
+ */
+export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32, started: bool): void {
+  memory.fill(V + V_X, 0, 33 * 8);
+  memory.fill(V + V_F, 0, 32 * 8);
+  memory.fill(V + V_TLB, 0, TLB_ENTRIES * 16 * 3);
+  resetCsrs(0);
+  store<u64>(V + V_PC, pc);
+  store<u64>(V + V_X + 80, a0);
+  store<u64>(V + V_X + 88, a1);
+  atomic.store<u32>(V + V_PENDING, 0);
+  atomic.store<u64>(V + V_MTIMECMP, U64.MAX_VALUE);
+  atomic.store<u64>(V + V_STIMECMP, U64.MAX_VALUE);
+  atomic.store<u32>(V + V_RFENCE, 0);
+  store<u32>(V + V_RUN + R_EXIT, EXIT_NONE);
+  atomic.store<u32>(V + V_HSM, started ? HSM_STARTED : HSM_STOPPED);
+  setPriv(priv);
+  store<u32>(V + V_PRIV, priv);
+  clearReservation();
+  flushIcache();
+  privChanged();
+}
+
+/** Run the bound vCPU for up to `budget` instructions; returns an EXIT_* reason. */
+export function run(budget: i32): u32 {
+  atomic.store<u32>(V + V_IN_RUN, 1);
+  const r = runCpu(budget);
+  atomic.store<u32>(V + V_IN_RUN, 0);
+  return r;
+}
+
+/** After EXIT_WFI: true while the hart has nothing to do (no enabled interrupt pending, no request). */
+export function wfi_should_sleep(): bool {
+  const w = atomic.load<u32>(V + V_PENDING);
+  if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) return false;
+  checkTimers();
+  return !wfiWake();
+}
+
+/** A stopped hart whose HSM state became START_PENDING: enter S-mode at the start address. */
+export function hsm_start(): void {
+  const pc = hsmStart();
+  store<u64>(V + V_PC, pc);
+}
+
+/** Main thread: drive a PLIC interrupt line. */
+export function plic_set_level(irq: u32, level: bool): void { plicSetLevel(irq, level); }
+
+/** Main thread: bytes were added to the UART receive ring. */
+export function uart_rx_notify(): void { uartRxNotify(); }

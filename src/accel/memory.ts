@@ -1,0 +1,100 @@
+/**
+ * The one shared WebAssembly.Memory of a VM: machine block, per-vCPU blocks,
+ * guest RAM (offsets from assembly/layout.ts through the module's layout).
+ */
+import { WkvmError } from '../errors.js';
+import type { Layout } from './module.js';
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // wasm32: 4 GiB
+
+/** Linear offset where guest RAM starts for `harts` vCPUs. */
+export function ramHostOffset(layout: Layout, harts: number): number {
+  const end = layout.VCPU_BASE + harts * layout.VCPU_STRIDE;
+  return Math.ceil(end / PAGE) * PAGE;
+}
+
+/** Largest guest RAM (bytes, whole MiB) that fits next to `harts` vCPUs. */
+export function maxRamSize(layout: Layout, harts: number): bigint {
+  const room = MAX_PAGES * PAGE - ramHostOffset(layout, harts);
+  return BigInt(Math.floor(room / (1 << 20))) << 20n;
+}
+
+export class VmMemory {
+  readonly memory: WebAssembly.Memory;
+  readonly bytes: Uint8Array;
+  readonly i32: Int32Array;
+  readonly u64: BigUint64Array;
+  readonly view: DataView;
+  readonly ramHost: number;
+
+  constructor(
+    readonly layout: Layout,
+    readonly harts: number,
+    readonly ramBase: bigint,
+    readonly ramSize: bigint,
+  ) {
+    const max = maxRamSize(layout, harts);
+    if (ramSize > max) {
+      throw new WkvmError(`memory size ${ramSize >> 20n}M is too large: at most ${max >> 20n}M with ${harts} vCPUs`);
+    }
+    this.ramHost = ramHostOffset(layout, harts);
+    const pages = Math.ceil((this.ramHost + Number(ramSize)) / PAGE);
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const sab = this.memory.buffer as unknown as SharedArrayBuffer;
+    this.bytes = new Uint8Array(sab);
+    this.i32 = new Int32Array(sab);
+    this.u64 = new BigUint64Array(sab);
+    this.view = new DataView(sab);
+  }
+
+  /** Address of a machine-block field. */
+  m(offset: number): number { return this.layout.MACHINE_BASE + offset; }
+  /** Address of vCPU `hart`'s block. */
+  vcpu(hart: number): number { return this.layout.VCPU_BASE + hart * this.layout.VCPU_STRIDE; }
+
+  writeHeader(h: { tohost: bigint; fromhost: bigint; bootFlags: number; epochMs: number }): void {
+    const L = this.layout;
+    this.bytes.fill(0, L.MACHINE_BASE, L.MACHINE_BASE + L.MACHINE_SIZE);
+    this.view.setUint32(this.m(L.M_MAGIC), 0x4d564b57, true); // 'WKVM'
+    this.view.setUint32(this.m(L.M_NHARTS), this.harts, true);
+    this.view.setBigUint64(this.m(L.M_RAM_BASE), this.ramBase, true);
+    this.view.setBigUint64(this.m(L.M_RAM_SIZE), this.ramSize, true);
+    this.view.setBigUint64(this.m(L.M_RAM_HOST), BigInt(this.ramHost), true);
+    this.view.setBigUint64(this.m(L.M_TOHOST), h.tohost, true);
+    this.view.setBigUint64(this.m(L.M_FROMHOST), h.fromhost, true);
+    this.view.setUint32(this.m(L.M_BOOT_FLAGS), h.bootFlags, true);
+    this.view.setFloat64(this.m(L.M_TIME_BASE), h.epochMs, true);
+  }
+
+  /** Record the guest-physical ranges whose accesses exit to the I/O loop. */
+  writeMmioTable(ranges: readonly { base: bigint; size: bigint }[]): void {
+    const L = this.layout;
+    if (ranges.length > L.MMIO_TABLE_MAX) throw new Error('too many MMIO regions');
+    const t = this.m(L.M_MMIO_TABLE);
+    this.view.setUint32(t, ranges.length, true);
+    ranges.forEach((r, i) => {
+      this.view.setBigUint64(t + 8 + 16 * i, r.base, true);
+      this.view.setBigUint64(t + 16 + 16 * i, r.size, true);
+    });
+  }
+
+  /** Whether [paddr, paddr+len) is guest RAM. */
+  inRam(paddr: bigint, len: bigint): boolean {
+    return paddr >= this.ramBase && len >= 0n && paddr + len <= this.ramBase + this.ramSize;
+  }
+
+  /** Host view of guest-physical RAM [paddr, paddr+len); throws if outside RAM. */
+  ram(paddr: bigint, len: number): Uint8Array {
+    if (!this.inRam(paddr, BigInt(len))) {
+      throw new WkvmError(`guest-physical range 0x${paddr.toString(16)}+0x${len.toString(16)} is outside RAM`);
+    }
+    const off = this.ramHost + Number(paddr - this.ramBase);
+    return this.bytes.subarray(off, off + len);
+  }
+
+  /** Zero all of guest RAM (reset). */
+  clearRam(): void {
+    this.bytes.fill(0, this.ramHost, this.ramHost + Number(this.ramSize));
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The accel layer's KVM_CREATE_VM half: compile the Wasm vCPU module once
+ * per process and read the shared-memory layout from it (the layout's one
+ * source of truth is assembly/layout.ts, exported as Wasm globals).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { WkvmError } from '../errors.js';
+
+/** Every exported constant of assembly/layout.ts, by name. */
+export type Layout = Readonly<Record<string, number>>;
+
+export interface VcpuModule {
+  module: WebAssembly.Module;
+  layout: Layout;
+}
+
+/** The functions the vCPU module exports (assembly/index.ts). */
+export interface VcpuExports {
+  heap_base(): number;
+  machine_bind(): void;
+  vcpu_bind(hart: number): void;
+  vcpu_reset(pc: bigint, a0: bigint, a1: bigint, priv: number, started: number): void;
+  run(budget: number): number;
+  wfi_should_sleep(): number;
+  hsm_start(): void;
+  plic_set_level(irq: number, level: number): void;
+  uart_rx_notify(): void;
+}
+
+let cached: VcpuModule | undefined;
+
+export function wasmPath(): string {
+  return fileURLToPath(new URL('../../../build/vcpu.wasm', import.meta.url));
+}
+
+/** Compile build/vcpu.wasm (once per process) and read its layout. */
+export function loadVcpuModule(): VcpuModule {
+  if (cached) return cached;
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(readFileSync(wasmPath()));
+  } catch {
+    throw new WkvmError(`cannot read ${wasmPath()}: run 'npm run build' first`);
+  }
+  const module = new WebAssembly.Module(bytes);
+  // a throwaway instance on a minimal memory, only to read the exported constants
+  const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+  const instance = new WebAssembly.Instance(module, vcpuImports(memory, 0));
+  const layout: Record<string, number> = {};
+  for (const [name, value] of Object.entries(instance.exports)) {
+    if (value instanceof WebAssembly.Global) layout[name] = Number(value.value);
+  }
+  const heapBase = (instance.exports as unknown as VcpuExports).heap_base();
+  if (heapBase > layout.MACHINE_BASE) {
+    throw new WkvmError(`vCPU module data (${heapBase} bytes) overlaps the machine block at ${layout.MACHINE_BASE}`);
+  }
+  cached = { module, layout: Object.freeze(layout) };
+  return cached;
+}
+
+/**
+ * The imports of the vCPU module. `now_ticks` is mtime: 10 MHz ticks of the
+ * host's monotonic clock since the machine's epoch (a performance.now()
+ * value shared by every thread of the VM through the machine header).
+ */
+export function vcpuImports(memory: WebAssembly.Memory, epochMs: number): WebAssembly.Imports {
+  const base = performance.timeOrigin - epochMs;
+  const yieldWord = new Int32Array(new SharedArrayBuffer(4));
+  return {
+    env: {
+      memory,
+      now_ticks: () => (base + performance.now()) * 10_000,
+      // give the core away for ~50 µs (a futex wait with timeout)
+      host_yield: () => { Atomics.wait(yieldWord, 0, 0, 0.05); },
+      abort: () => { throw new Error('vCPU module abort'); },
+    },
+  };
+}
+
+/** The wall-clock-independent epoch of a new machine (ms, comparable across threads). */
+export function newEpoch(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -1,0 +1,110 @@
+/**
+ * The `wkvm` command: a thin layer over VirtualMachine. Headless: the guest's
+ * serial console is stdin/stdout (raw mode on a TTY, Ctrl-A X quits, Ctrl-A H
+ * helps, as QEMU's -nographic). The exit status is the guest's.
+ */
+import { writeFileSync } from 'node:fs';
+import { WkvmError } from '../errors.js';
+import { VirtualMachine } from '../vm.js';
+import { loadVcpuModule } from '../accel/module.js';
+import { maxRamSize } from '../accel/memory.js';
+import { isHelpRequest, parseRunArgs, runHelp } from './options.js';
+
+const USAGE = `usage: wkvm run [options]     boot a guest (see 'wkvm run --help')
+       wkvm --version
+With no kernel, 'wkvm run' boots the embedded demo guest.`;
+
+const CTRL_A = 0x01;
+const ESCAPE_HELP = 'C-a h    print this help\r\nC-a x    exit emulator\r\nC-a C-a  send C-a\r\n';
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await dispatch(argv);
+  } catch (e) {
+    const msg = e instanceof WkvmError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
+    process.stderr.write(`wkvm: ${msg}\n`);
+    process.exitCode = e instanceof WkvmError ? e.exitCode : 70;
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '--version' || cmd === '-V') {
+    process.stdout.write('wkvm 0.1.0\n');
+    return 0;
+  }
+  if (cmd === 'run') return runCommand(rest);
+  throw new WkvmError(`unknown command '${cmd}' (try 'wkvm run')`);
+}
+
+async function runCommand(argv: string[]): Promise<number> {
+  if (isHelpRequest(argv)) {
+    process.stdout.write(runHelp());
+    return 0;
+  }
+  const { layout } = loadVcpuModule();
+  const opts = parseRunArgs(argv, { maxMemory: maxRamSize(layout, 1) });
+  const vm = await VirtualMachine.create({
+    memory: opts.memory, smp: opts.smp, bios: opts.bios, kernel: opts.kernel,
+    initrd: opts.initrd, append: opts.append, noReboot: opts.noReboot,
+  });
+  if (opts.dumpDtb) {
+    try {
+      writeFileSync(opts.dumpDtb, vm.fdt);
+    } catch (e) {
+      throw new WkvmError(`cannot write '${opts.dumpDtb}': ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+    await vm.stop();
+    return 0;
+  }
+  return attachConsole(vm);
+}
+
+/** Connect stdin/stdout to the guest's serial console and run until the guest exits. */
+async function attachConsole(vm: VirtualMachine): Promise<number> {
+  const stdin = process.stdin;
+  const tty = stdin.isTTY === true;
+  vm.serial.on('data', (b: Buffer) => process.stdout.write(b));
+  let escape = false;
+  const onInput = (data: Buffer): void => {
+    if (!tty) { vm.serial.write(data); return; }
+    const out: number[] = [];
+    for (const c of data) {
+      if (escape) {
+        escape = false;
+        if (c === 0x78 || c === 0x58) { void vm.stop(0); return; }        // x: quit
+        if (c === 0x68 || c === 0x48) { process.stderr.write(ESCAPE_HELP); continue; } // h
+        if (c === CTRL_A) { out.push(CTRL_A); continue; }
+        continue;
+      }
+      if (c === CTRL_A) { escape = true; continue; }
+      out.push(c);
+    }
+    if (out.length) vm.serial.write(Buffer.from(out));
+  };
+  if (tty) stdin.setRawMode(true);
+  stdin.on('data', onInput);
+  stdin.on('error', () => {});
+  const onSignal = (sig: NodeJS.Signals): void => {
+    void vm.stop(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  try {
+    vm.start();
+    return await vm.exited;
+  } finally {
+    if (tty) stdin.setRawMode(false);
+    stdin.off('data', onInput);
+    stdin.pause();
+    stdin.unref?.();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The I/O thread's main loop (qemu-kvm's main_loop_wait), on Node's event
+ * loop: it wakes on vCPU exits (Atomics.waitAsync on the exit doorbell), on
+ * UART transmit (the TX ring's doorbell) and on console input, and runs the
+ * device models. It never blocks and never polls in a busy loop.
+ */
+import type { VmMemory } from '../accel/memory.js';
+import type { MmioDevice } from '../devices/device.js';
+import type { UartHost } from '../devices/uart.js';
+
+export interface BusRange { base: bigint; size: bigint; device: MmioDevice }
+
+export type ExitEvent =
+  | { kind: 'shutdown'; hart: number; code: number }
+  | { kind: 'reset'; hart: number };
+
+export class IoLoop {
+  private running = false;
+  private readonly doorbell: number;
+  private readonly uartDoorbell: number;
+  private rxTimer: NodeJS.Timeout | undefined;
+  exitsHandled = 0;
+
+  constructor(
+    private readonly mem: VmMemory,
+    private readonly bus: readonly BusRange[],
+    private readonly uart: UartHost,
+    private readonly onOutput: (b: Buffer) => void,
+    private readonly onExit: (e: ExitEvent) => void,
+  ) {
+    const L = mem.layout;
+    this.doorbell = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
+    this.uartDoorbell = (L.MACHINE_BASE + L.M_UART_DOORBELL) >> 2;
+  }
+
+  start(): void {
+    this.running = true;
+    this.armExits();
+    this.armUart();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.rxTimer) clearTimeout(this.rxTimer);
+    // wake our own pending waits so they settle
+    Atomics.add(this.mem.i32, this.doorbell, 1);
+    Atomics.notify(this.mem.i32, this.doorbell);
+    Atomics.add(this.mem.i32, this.uartDoorbell, 1);
+    Atomics.notify(this.mem.i32, this.uartDoorbell);
+    this.flushUart();
+  }
+
+  /** Console input for the guest's UART. */
+  input(data: Buffer): void {
+    this.uart.input(data);
+    this.scheduleRx();
+  }
+
+  private scheduleRx(): void {
+    // input waits for room in the receive ring: look again shortly (only while input is pending)
+    if (!this.uart.pending || this.rxTimer || !this.running) return;
+    this.rxTimer = setTimeout(() => {
+      this.rxTimer = undefined;
+      this.uart.pump();
+      this.scheduleRx();
+    }, 2);
+  }
+
+  private armExits(): void {
+    while (this.running) {
+      const seq = Atomics.load(this.mem.i32, this.doorbell);
+      this.serviceExits();
+      const w = Atomics.waitAsync(this.mem.i32, this.doorbell, seq);
+      if (w.async) {
+        w.value.then(() => this.armExits());
+        return;
+      }
+    }
+  }
+
+  private armUart(): void {
+    while (this.running) {
+      const seq = Atomics.load(this.mem.i32, this.uartDoorbell);
+      this.flushUart();
+      const w = Atomics.waitAsync(this.mem.i32, this.uartDoorbell, seq);
+      if (w.async) {
+        w.value.then(() => this.armUart());
+        return;
+      }
+    }
+  }
+
+  flushUart(): void {
+    for (;;) {
+      const out = this.uart.drain();
+      if (out.length === 0) return;
+      this.onOutput(out);
+    }
+  }
+
+  /** Answer every vCPU that posted an exit (run struct ack word = 1). */
+  serviceExits(): void {
+    const L = this.mem.layout;
+    const { i32, view } = this.mem;
+    for (let h = 0; h < this.mem.harts; h++) {
+      const run = this.mem.vcpu(h) + L.V_RUN;
+      const ack = (run + L.R_ACK) >> 2;
+      if (Atomics.load(i32, ack) !== 1) continue;
+      this.exitsHandled++;
+      const reason = view.getUint32(run + L.R_EXIT, true);
+      if (reason === L.EXIT_MMIO) {
+        const addr = view.getBigUint64(run + L.R_ADDR, true);
+        const size = view.getUint32(run + L.R_SIZE, true);
+        if (view.getUint32(run + L.R_WRITE, true)) {
+          this.mmioWrite(addr, size, view.getBigUint64(run + L.R_DATA, true));
+        } else {
+          view.setBigUint64(run + L.R_DATA, this.mmioRead(addr, size), true);
+        }
+      } else if (reason === L.EXIT_SHUTDOWN) {
+        this.flushUart();
+        this.onExit({ kind: 'shutdown', hart: h, code: view.getUint32(run + L.R_CODE, true) });
+      } else if (reason === L.EXIT_RESET) {
+        this.flushUart();
+        this.onExit({ kind: 'reset', hart: h });
+      }
+      Atomics.store(i32, ack, 2);
+      Atomics.notify(i32, ack);
+    }
+  }
+
+  private find(addr: bigint): BusRange | undefined {
+    for (const r of this.bus) if (addr >= r.base && addr < r.base + r.size) return r;
+    return undefined;
+  }
+
+  mmioRead(addr: bigint, size: number): bigint {
+    const r = this.find(addr);
+    if (!r) return 0n;
+    const off = Number(addr - r.base);
+    if (size === 8) {
+      const lo = r.device.read(off, 4) >>> 0, hi = r.device.read(off + 4, 4) >>> 0;
+      return (BigInt(hi) << 32n) | BigInt(lo);
+    }
+    return BigInt(r.device.read(off, size) >>> 0);
+  }
+
+  mmioWrite(addr: bigint, size: number, value: bigint): void {
+    const r = this.find(addr);
+    if (!r) return;
+    const off = Number(addr - r.base);
+    if (size === 8) {
+      r.device.write(off, 4, Number(value & 0xffff_ffffn));
+      r.device.write(off + 4, 4, Number((value >> 32n) & 0xffff_ffffn));
+    } else {
+      r.device.write(off, size, Number(value & 0xffff_ffffn));
+    }
+  }
+}

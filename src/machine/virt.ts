@@ -1,0 +1,185 @@
+/**
+ * The `virt` board, compatible with QEMU's riscv64 `virt` machine: the memory
+ * map (one table), the devices that exit to the I/O loop, and the boot plan
+ * (where kernel, initrd, firmware and device tree go, and how each hart starts).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { WkvmError } from '../errors.js';
+import type { VmMemory } from '../accel/memory.js';
+import type { Layout } from '../accel/module.js';
+import { VIRT_FDT_MAP, buildVirtFdt } from './virt-fdt.js';
+import { parseElf, type ElfImage } from './elf.js';
+import { detectKernelFormat, parseLinuxImage } from './image.js';
+
+/** Guest-physical memory map (QEMU hw/riscv/virt.c's virt_memmap). */
+export const VIRT_MEMMAP = {
+  ...VIRT_FDT_MAP,
+  virtioSlots: 8,
+  dram: { base: 0x8000_0000n },
+} as const;
+
+/** What the FDT advertises: RV64GC plus what the vCPU implements of the later extensions. */
+export const VIRT_ISA = 'rv64imafdc_zicntr_zicsr_zifencei_zihintpause_zihpm_sstc';
+export const VIRT_MMU = 'riscv,sv39';
+
+/** Kernel load address without firmware, and with it (2 MiB above RAM base, as QEMU with OpenSBI). */
+const KERNEL_OFFSET = 0x20_0000n;
+/** Room the device tree may grow into (OpenSBI edits it in place). */
+const FDT_PAD = 16 * 1024;
+
+export type Bios = 'default' | 'none' | { file: string };
+
+export interface BootSpec {
+  bios: Bios;
+  kernel?: { name: string; data: Uint8Array };
+  initrd?: { name: string; data: Uint8Array };
+  append?: string;
+}
+
+export interface HartBoot { pc: bigint; a0: bigint; a1: bigint; priv: number; started: boolean }
+
+export interface BootPlan {
+  harts: HartBoot[];
+  tohost: bigint;
+  fromhost: bigint;
+  bootFlags: number;
+  fdt: Uint8Array;
+  fdtAddr: bigint;
+}
+
+/** The embedded demo guest `wkvm run` boots when no kernel is given. */
+export function defaultGuestPath(): string {
+  return fileURLToPath(new URL('../../../guests/demo/demo.elf', import.meta.url));
+}
+
+export function readGuestFile(path: string, what: string): { name: string; data: Uint8Array } {
+  try {
+    return { name: path, data: readFileSync(path) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
+    throw new WkvmError(`cannot read ${what} '${path}': ${why}`);
+  }
+}
+
+/** The ranges served on the main thread (everything else is RAM, an in-Wasm device, or nothing). */
+export function mainThreadMmio(): { base: bigint; size: bigint }[] {
+  return [
+    { base: BigInt(VIRT_MEMMAP.rtc.base), size: BigInt(VIRT_MEMMAP.rtc.size) },
+    { base: BigInt(VIRT_MEMMAP.virtio.base), size: BigInt(VIRT_MEMMAP.virtio.size * VIRT_MEMMAP.virtioSlots) },
+  ];
+}
+
+function hex(v: bigint): string { return '0x' + v.toString(16); }
+
+function loadElf(mem: VmMemory, elf: ElfImage, name: string): void {
+  for (const s of elf.segments) {
+    if (s.memsz === 0n) continue;
+    if (!mem.inRam(s.paddr, s.memsz)) {
+      throw new WkvmError(`${name}: segment at ${hex(s.paddr)}+${hex(s.memsz)} is outside RAM (${hex(mem.ramBase)}+${hex(mem.ramSize)})`);
+    }
+    const dst = mem.ram(s.paddr, Number(s.memsz));
+    dst.set(s.data);
+    dst.fill(0, s.data.length);
+  }
+}
+
+function loadBlob(mem: VmMemory, at: bigint, data: Uint8Array, name: string, extent = BigInt(data.length)): void {
+  if (!mem.inRam(at, extent)) {
+    throw new WkvmError(`${name}: ${data.length} bytes at ${hex(at)} do not fit in RAM (${hex(mem.ramBase)}+${hex(mem.ramSize)})`);
+  }
+  mem.ram(at, data.length).set(data);
+}
+
+/** Load a kernel; returns its entry point and the end of what it occupies. */
+function loadKernel(mem: VmMemory, k: { name: string; data: Uint8Array }, at: bigint, allowRaw: boolean): { entry: bigint; end: bigint; elf?: ElfImage } {
+  const fmt = detectKernelFormat(k.data);
+  if (fmt === 'elf') {
+    const elf = parseElf(k.data, k.name);
+    loadElf(mem, elf, k.name);
+    const end = elf.segments.reduce((m, s) => (s.paddr + s.memsz > m ? s.paddr + s.memsz : m), 0n);
+    return { entry: elf.entry, end, elf };
+  }
+  if (fmt === 'image') {
+    const info = parseLinuxImage(k.data, k.name)!;
+    loadBlob(mem, at, k.data, k.name, info.imageSize);
+    return { entry: at, end: at + info.imageSize };
+  }
+  if (!allowRaw) throw new WkvmError(`${k.name}: not a RISC-V Linux Image or ELF file`);
+  loadBlob(mem, at, k.data, k.name);
+  return { entry: at, end: at + BigInt(k.data.length) };
+}
+
+/** Load everything into RAM and decide how each hart starts. */
+export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPlan {
+  const ramBase = mem.ramBase;
+  const ramEnd = mem.ramBase + mem.ramSize;
+  let tohost = 0n, fromhost = 0n;
+  let entry: bigint;
+  let kernelEnd: bigint;
+  let startPriv: number;
+  let bootFlags = 0;
+  let allStart = true;
+
+  if (spec.bios === 'none') {
+    const k = spec.kernel ?? readGuestFile(defaultGuestPath(), 'default guest');
+    const r = loadKernel(mem, k, ramBase, true);
+    entry = r.entry; kernelEnd = r.end; startPriv = 3;
+    tohost = r.elf?.symbols.get('tohost') ?? 0n;
+    fromhost = r.elf?.symbols.get('fromhost') ?? 0n;
+  } else if (spec.bios === 'default') {
+    if (!spec.kernel) throw new WkvmError('no kernel given: use -kernel FILE (or -bios none for a bare-metal program)');
+    const r = loadKernel(mem, spec.kernel, ramBase + KERNEL_OFFSET, false);
+    entry = r.entry; kernelEnd = r.end; startPriv = 1;
+    bootFlags |= layout.BOOT_SBI;
+    allStart = false; // secondary harts start through SBI HSM
+  } else {
+    const fw = readGuestFile(spec.bios.file, 'firmware');
+    const r = loadKernel(mem, fw, ramBase, true);
+    entry = r.entry; startPriv = 3;
+    kernelEnd = r.end;
+    if (spec.kernel) kernelEnd = loadKernel(mem, spec.kernel, ramBase + KERNEL_OFFSET, false).end;
+  }
+
+  // the device tree goes high in RAM, 2 MiB aligned, below 3 GiB like QEMU
+  const top = ramEnd < ramBase + (3n << 30n) ? ramEnd : ramBase + (3n << 30n);
+  let initrd: { start: bigint; end: bigint } | undefined;
+  if (spec.initrd) {
+    const len = BigInt(spec.initrd.data.length);
+    // far enough above the kernel that it is not overwritten when the kernel unpacks
+    const half = mem.ramSize / 2n;
+    let start = (ramBase + KERNEL_OFFSET) + (half < (128n << 20n) ? half : 128n << 20n);
+    if (start < kernelEnd) start = kernelEnd;
+    start = (start + 0xfffn) & ~0xfffn;
+    if (start + len + (2n << 20n) > top) {
+      throw new WkvmError(`initrd '${spec.initrd.name}' (${len} bytes) does not fit in RAM: use a larger -m`);
+    }
+    loadBlob(mem, start, spec.initrd.data, spec.initrd.name);
+    initrd = { start, end: start + len };
+  }
+  const blob = buildVirtFdt({
+    harts: mem.harts, ramBase, ramSize: mem.ramSize, isa: VIRT_ISA, mmuType: VIRT_MMU,
+    bootargs: spec.append, initrd,
+  });
+  // leave free space inside the blob for firmware that edits the tree in place
+  const fdt = new Uint8Array(blob.length + FDT_PAD);
+  fdt.set(blob);
+  new DataView(fdt.buffer).setUint32(4, fdt.length, false);
+  const fdtAddr = (top - BigInt(fdt.length)) & ~((2n << 20n) - 1n);
+  if (fdtAddr < kernelEnd || (initrd && fdtAddr < initrd.end)) {
+    throw new WkvmError('RAM too small for the kernel, initrd and device tree: use a larger -m');
+  }
+  loadBlob(mem, fdtAddr, fdt, 'device tree');
+
+  const harts: HartBoot[] = [];
+  for (let h = 0; h < mem.harts; h++) {
+    harts.push({ pc: entry, a0: BigInt(h), a1: fdtAddr, priv: startPriv, started: allStart || h === 0 });
+  }
+  return { harts, tohost, fromhost, bootFlags, fdt: blob, fdtAddr };
+}
+
+/** The device tree alone (for --dump-dtb). */
+export function virtFdt(harts: number, ramSize: bigint, append?: string, initrd?: { start: bigint; end: bigint }): Uint8Array {
+  return buildVirtFdt({ harts, ramBase: VIRT_MEMMAP.dram.base, ramSize, isa: VIRT_ISA, mmuType: VIRT_MMU, bootargs: append, initrd });
+}

@@ -1,0 +1,279 @@
+/**
+ * VirtualMachine: the public, embeddable VM (qemu-kvm's main() and vl.c).
+ * create() = KVM_CREATE_VM + machine init; start() = the vCPU threads, the
+ * signal thread and the I/O loop; the serial console is a Duplex stream;
+ * `exited` resolves to the guest's exit status.
+ */
+import { EventEmitter } from 'node:events';
+import { Duplex } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { WkvmError } from './errors.js';
+import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
+import { VmMemory, maxRamSize } from './accel/memory.js';
+import { planBoot, mainThreadMmio, VIRT_MEMMAP, readGuestFile, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
+import { parseSize } from './machine/size.js';
+import { UartHost } from './devices/uart.js';
+import { GoldfishRtc } from './devices/goldfish-rtc.js';
+import { VirtioMmioSlot } from './devices/virtio/mmio.js';
+import { IoLoop, type BusRange, type ExitEvent } from './io/main-loop.js';
+import type { VcpuTask } from './workers/vcpu-worker.js';
+
+export const MAX_VCPUS = 128;
+
+export interface VmOptions {
+  /** Guest RAM: bytes, or a QEMU-style size such as '128M' (default 128 MiB). */
+  memory?: bigint | number | string;
+  /** vCPU count, 1..MAX_VCPUS (default 1). */
+  smp?: number;
+  /** 'default' (built-in SBI, no firmware), 'none' (M-mode bare metal) or a firmware file. */
+  bios?: Bios | string;
+  /** Kernel (path or bytes): Linux Image, ELF or raw binary. */
+  kernel?: string | Uint8Array;
+  initrd?: string | Uint8Array;
+  append?: string;
+  /** A guest reset ends the run instead of rebooting (QEMU's -no-reboot). */
+  noReboot?: boolean;
+}
+
+export interface VcpuStats { hart: number; instructions: bigint; exits: bigint }
+
+type State = 'created' | 'running' | 'paused' | 'stopping' | 'stopped';
+
+function asFile(v: string | Uint8Array | undefined, what: string): { name: string; data: Uint8Array } | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return readGuestFile(v, what);
+  return { name: what, data: v };
+}
+
+export class VirtualMachine extends EventEmitter {
+  /** The guest's serial console (UART0): write to type, read what the guest prints. */
+  readonly serial: Duplex;
+  /** Resolves with the guest's exit status once the VM has stopped. */
+  readonly exited: Promise<number>;
+
+  private state: State = 'created';
+  private resolveExit!: (code: number) => void;
+  private rejectExit!: (e: Error) => void;
+  private pool: Piscina | undefined;
+  private signal: Worker | undefined;
+  private tasks: Promise<unknown>[] = [];
+  private readonly io: IoLoop;
+  private readonly main: VcpuExports;
+  private plan: BootPlan;
+  private consoleTail = '';
+  private exitCode = 0;
+  private readonly epochMs: number;
+
+  private constructor(
+    private readonly layout: Layout,
+    private readonly module: WebAssembly.Module,
+    readonly mem: VmMemory,
+    private readonly spec: BootSpec,
+    private readonly noReboot: boolean,
+  ) {
+    super();
+    this.exited = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
+    this.exited.catch(() => {}); // observed through the promise by callers
+    this.epochMs = newEpoch();
+    this.plan = this.load();
+    const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
+    this.main = inst.exports as unknown as VcpuExports;
+    this.main.machine_bind();
+    const uart = new UartHost(mem, () => this.main.uart_rx_notify());
+    const bus: BusRange[] = [
+      { base: BigInt(VIRT_MEMMAP.rtc.base), size: BigInt(VIRT_MEMMAP.rtc.size), device: new GoldfishRtc() },
+    ];
+    for (let i = 0; i < VIRT_MEMMAP.virtioSlots; i++) {
+      bus.push({ base: BigInt(VIRT_MEMMAP.virtio.base + i * VIRT_MEMMAP.virtio.size), size: BigInt(VIRT_MEMMAP.virtio.size), device: new VirtioMmioSlot(i) });
+    }
+    this.serial = new Duplex({
+      read() {},
+      write: (chunk: Buffer, _enc, cb) => { this.io.input(chunk); cb(); },
+    });
+    this.io = new IoLoop(mem, bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e));
+  }
+
+  /** Build a VM: compile (once) the vCPU module, allocate memory, load the guest. */
+  static async create(opts: VmOptions = {}): Promise<VirtualMachine> {
+    const { module, layout } = loadVcpuModule();
+    const smp = opts.smp ?? 1;
+    if (!Number.isInteger(smp) || smp < 1 || smp > MAX_VCPUS) {
+      throw new WkvmError(`invalid vCPU count ${smp}: must be 1 to ${MAX_VCPUS}`);
+    }
+    let memory: bigint;
+    if (opts.memory === undefined) memory = 128n << 20n;
+    else if (typeof opts.memory === 'string') memory = parseSize(opts.memory, 'memory size');
+    else memory = BigInt(opts.memory);
+    if (memory < 1n << 20n) throw new WkvmError(`memory size ${memory} is too small: at least 1M`);
+    const max = maxRamSize(layout, smp);
+    if (memory > max) throw new WkvmError(`memory size ${memory >> 20n}M is too large: at most ${max >> 20n}M with ${smp} vCPUs`);
+    let bios: Bios = 'default';
+    if (opts.bios === 'none' || opts.bios === 'default') bios = opts.bios;
+    else if (typeof opts.bios === 'string') bios = { file: opts.bios };
+    else if (opts.bios) bios = opts.bios;
+    const spec: BootSpec = {
+      bios,
+      kernel: asFile(opts.kernel, 'kernel'),
+      initrd: asFile(opts.initrd, 'initrd'),
+      append: opts.append,
+    };
+    if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
+    const mem = new VmMemory(layout, smp, VIRT_MEMMAP.dram.base, memory);
+    return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false);
+  }
+
+  get harts(): number { return this.mem.harts; }
+  get running(): boolean { return this.state === 'running' || this.state === 'paused'; }
+  /** The device tree the guest was given. */
+  get fdt(): Uint8Array { return this.plan.fdt; }
+
+  private load(): BootPlan {
+    const plan = planBoot(this.mem, this.layout, this.spec);
+    this.mem.writeHeader({ tohost: plan.tohost, fromhost: plan.fromhost, bootFlags: plan.bootFlags, epochMs: this.epochMs });
+    this.mem.writeMmioTable(mainThreadMmio());
+    return plan;
+  }
+
+  private output(b: Buffer): void {
+    this.serial.push(b);
+    this.consoleTail = (this.consoleTail + b.toString('latin1')).slice(-512);
+    this.emit('output', b);
+  }
+
+  /** Start the vCPU threads, the signal thread and the I/O loop. */
+  start(): void {
+    if (this.state !== 'created') throw new WkvmError(`cannot start a VM that is ${this.state}`);
+    this.state = 'running';
+    this.io.start();
+    this.pool = new Piscina({
+      filename: fileURLToPath(new URL('./workers/vcpu-worker.js', import.meta.url)),
+      minThreads: this.harts,
+      maxThreads: this.harts,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+      maxQueue: this.harts,
+    });
+    this.pool.on('error', (e: Error) => this.fail(e));
+    this.launch();
+  }
+
+  private launch(): void {
+    const L = this.layout;
+    Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_RUNSTATE) >> 2, L.RUNSTATE_RUNNING);
+    this.signal = new Worker(fileURLToPath(new URL('./workers/signal-worker.js', import.meta.url)), {
+      workerData: { memory: this.mem.memory, layout: L, harts: this.harts, epochMs: this.epochMs },
+    });
+    this.signal.on('error', (e) => this.fail(e));
+    this.tasks = this.plan.harts.map((boot, hart) => {
+      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, epochMs: this.epochMs, boot };
+      return this.pool!.run(task).catch((e: Error) => this.fail(e));
+    });
+  }
+
+  private onGuestExit(e: ExitEvent): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (e.kind === 'shutdown') {
+      void this.halt(e.code);
+    } else if (this.noReboot) {
+      // a reset the user asked not to follow: a panic's reboot is a failure
+      void this.halt(/Kernel panic/.test(this.consoleTail) ? 1 : 0);
+    } else {
+      void this.reboot();
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.state === 'stopped') return;
+    this.emit('error', e);
+    void this.halt(1, e);
+  }
+
+  /** Ask every vCPU thread to end and wait for them. */
+  private async stopVcpus(): Promise<void> {
+    const L = this.layout;
+    const i32 = this.mem.i32;
+    Atomics.store(i32, (L.MACHINE_BASE + L.M_RUNSTATE) >> 2, L.RUNSTATE_SHUTDOWN);
+    for (let h = 0; h < this.harts; h++) {
+      const b = this.mem.vcpu(h);
+      Atomics.or(i32, (b + L.V_PENDING) >> 2, L.REQ_STOP);
+      Atomics.notify(i32, (b + L.V_PENDING) >> 2);
+      Atomics.notify(i32, (b + L.V_HSM) >> 2);
+      Atomics.notify(i32, (b + L.V_RUN + L.R_ACK) >> 2);
+    }
+    const sig = (L.MACHINE_BASE + L.M_SIG_DOORBELL) >> 2;
+    Atomics.add(i32, sig, 1);
+    Atomics.notify(i32, sig);
+    await Promise.all(this.tasks);
+    if (this.signal) await this.signal.terminate();
+    this.signal = undefined;
+    this.io.serviceExits();
+    this.io.flushUart();
+  }
+
+  private async reboot(): Promise<void> {
+    this.state = 'stopping';
+    await this.stopVcpus();
+    this.mem.clearRam();
+    this.plan = this.load();
+    this.state = 'running';
+    this.emit('reset');
+    this.launch();
+  }
+
+  private async halt(code: number, err?: Error): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.exitCode = code;
+    await this.stopVcpus();
+    this.io.stop();
+    await this.pool?.destroy();
+    this.state = 'stopped';
+    this.serial.push(null);
+    if (err) this.rejectExit(err); else this.resolveExit(code);
+  }
+
+  /** Pause every vCPU (they sleep until resume()). */
+  pause(): void {
+    if (this.state !== 'running') return;
+    this.request(this.layout.REQ_PAUSE, true);
+    this.state = 'paused';
+  }
+
+  resume(): void {
+    if (this.state !== 'paused') return;
+    this.request(this.layout.REQ_PAUSE, false);
+    this.state = 'running';
+  }
+
+  private request(bit: number, on: boolean): void {
+    for (let h = 0; h < this.harts; h++) {
+      const idx = (this.mem.vcpu(h) + this.layout.V_PENDING) >> 2;
+      if (on) Atomics.or(this.mem.i32, idx, bit); else Atomics.and(this.mem.i32, idx, ~bit);
+      Atomics.notify(this.mem.i32, idx);
+    }
+  }
+
+  /** Stop the VM from the host side (like QEMU's `quit`); resolves with the exit status. */
+  async stop(code = 0): Promise<number> {
+    if (this.state === 'created') { this.state = 'stopped'; this.resolveExit(code); return code; }
+    await this.halt(code);
+    return this.exited;
+  }
+
+  /** Per-vCPU counters. */
+  stats(): VcpuStats[] {
+    const L = this.layout;
+    const out: VcpuStats[] = [];
+    for (let h = 0; h < this.harts; h++) {
+      const run = this.mem.vcpu(h) + L.V_RUN;
+      out.push({
+        hart: h,
+        instructions: this.mem.view.getBigUint64(run + L.R_INSNS, true),
+        exits: this.mem.view.getBigUint64(run + L.R_EXITS, true),
+      });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The vCPU thread (qemu-kvm's ap_main_loop / kvm_main_loop_cpu): one piscina
+ * task per vCPU, alive for the vCPU's whole life. It instantiates the vCPU
+ * module on the VM's shared memory and loops run() -> exit -> handle.
+ */
+import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
+
+export interface VcpuTask {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  layout: Layout;
+  hart: number;
+  epochMs: number;
+  boot: { pc: bigint; a0: bigint; a1: bigint; priv: number; started: boolean };
+}
+
+/** Instructions per run() call: the loop re-enters Wasm often enough for V8 to tier it up. */
+const SLICE = 1 << 18;
+/** Polls of the completion word before sleeping on it (worth it only with a spare core). */
+const SPIN = 2000;
+
+export default function vcpuThread(task: VcpuTask): number {
+  const { layout: L, hart } = task;
+  const inst = new WebAssembly.Instance(task.module, vcpuImports(task.memory, task.epochMs));
+  const cpu = inst.exports as unknown as VcpuExports;
+  const i32 = new Int32Array(task.memory.buffer as unknown as SharedArrayBuffer);
+  const base = L.VCPU_BASE + hart * L.VCPU_STRIDE;
+  const pendingIdx = (base + L.V_PENDING) >> 2;
+  const hsmIdx = (base + L.V_HSM) >> 2;
+  const ackIdx = (base + L.V_RUN + L.R_ACK) >> 2;
+  const doorbellIdx = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
+  const REQ_ANY = L.REQ_STOP | L.REQ_PAUSE | L.REQ_EXIT;
+  const pauseWord = new Int32Array(new SharedArrayBuffer(4));
+
+  cpu.vcpu_bind(hart);
+  const b = task.boot;
+  cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv, b.started ? 1 : 0);
+
+  /** Hand the exit in the run struct to the I/O loop and wait for its answer. */
+  const post = (wait: boolean): void => {
+    Atomics.store(i32, ackIdx, 1);
+    Atomics.add(i32, doorbellIdx, 1);
+    Atomics.notify(i32, doorbellIdx, 1);
+    if (!wait) return;
+    for (let k = 0; k < SPIN; k++) if (Atomics.load(i32, ackIdx) === 2) break;
+    while (Atomics.load(i32, ackIdx) !== 2) {
+      if ((Atomics.load(i32, pendingIdx) & L.REQ_STOP) !== 0) return;
+      Atomics.wait(i32, ackIdx, 1, 100);
+    }
+    Atomics.store(i32, ackIdx, 0);
+  };
+
+  /** Handle host requests; returns false when the vCPU must end. */
+  const requests = (): boolean => {
+    for (;;) {
+      const w = Atomics.load(i32, pendingIdx);
+      if ((w & L.REQ_STOP) !== 0) return false;
+      if ((w & L.REQ_EXIT) !== 0) Atomics.and(i32, pendingIdx, ~L.REQ_EXIT);
+      if ((w & L.REQ_PAUSE) === 0) return true;
+      Atomics.wait(i32, pendingIdx, w); // paused: sleep until resumed or stopped
+    }
+  };
+
+  for (;;) {
+    // a stopped hart (SBI HSM) sleeps until hart_start
+    while (Atomics.load(i32, hsmIdx) !== L.HSM_STARTED) {
+      if (!requests()) return 0;
+      const s = Atomics.load(i32, hsmIdx);
+      if (s === L.HSM_START_PENDING) { cpu.hsm_start(); break; }
+      if (s !== L.HSM_STARTED) Atomics.wait(i32, hsmIdx, s, 50);
+    }
+    const exit = cpu.run(SLICE);
+    switch (exit) {
+      case L.EXIT_NONE:
+        break;
+      case L.EXIT_MMIO:
+        post(true);
+        break;
+      case L.EXIT_WFI:
+        // sleep until an enabled interrupt is pending (the signal worker
+        // raises timer bits; devices, IPIs and requests change the word too)
+        for (;;) {
+          const w = Atomics.load(i32, pendingIdx);
+          if (!cpu.wfi_should_sleep()) break;
+          Atomics.wait(i32, pendingIdx, w, 1000);
+        }
+        break;
+      case L.EXIT_PAUSE:
+        Atomics.wait(pauseWord, 0, 0, 0.02); // spin-wait hint: give the core away briefly
+        break;
+      case L.EXIT_HSM_STOP:
+        break;
+      case L.EXIT_SHUTDOWN:
+      case L.EXIT_RESET:
+        post(false);
+        return 0;
+      case L.EXIT_REQUEST:
+        break;
+      default:
+        throw new Error(`vCPU ${hart}: unknown exit ${exit}`);
+    }
+    if ((Atomics.load(i32, pendingIdx) & REQ_ANY) !== 0 && !requests()) return 0;
+  }
+}
