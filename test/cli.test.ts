@@ -1,0 +1,127 @@
+/**
+ * The CLI: bad input gets one clear line on stderr and a non-zero status,
+ * never a stack trace or a hang; exit statuses are the guest's.
+ */
+import { describe, expect, it, beforeAll } from 'vitest';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { guestFiles, runWkvm, which } from './helpers.js';
+
+let dir: string;
+const elf = guestFiles('isa')[0];
+
+/** A valid RISC-V ELF with one byte changed in its header. */
+function patched(offset: number, value: number): string {
+  const b = Buffer.from(readFileSync(elf));
+  b[offset] = value;
+  const p = join(dir, `patched-${offset}-${value}.elf`);
+  writeFileSync(p, b);
+  return p;
+}
+
+/** The same ELF with its first segment moved to guest-physical 0x4000_0000_0000 (no RAM there). */
+function outsideRam(): string {
+  const b = Buffer.from(readFileSync(elf));
+  const phoff = Number(b.readBigUInt64LE(0x20));
+  const size = b.readUInt16LE(0x36), count = b.readUInt16LE(0x38);
+  for (let i = 0; i < count; i++) {
+    if (b.readUInt32LE(phoff + i * size) === 1) b.writeBigUInt64LE(0x4000_0000_0000n, phoff + i * size + 0x18); // PT_LOAD p_paddr
+  }
+  const p = join(dir, 'outside.elf');
+  writeFileSync(p, b);
+  return p;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wkvm-cli-'));
+  writeFileSync(join(dir, 'garbage.bin'), Buffer.from('this is not a kernel at all'));
+  writeFileSync(join(dir, 'trunc.elf'), readFileSync(elf).subarray(0, 40));
+  // `j .`: a guest that loops forever
+  writeFileSync(join(dir, 'loop.bin'), Buffer.from([0x6f, 0x00, 0x00, 0x00]));
+  // jumps to address 0 (nothing there): instruction access fault, then mtvec = 0 again -> loop of faults
+  writeFileSync(join(dir, 'jump0.bin'), Buffer.from([0x67, 0x00, 0x00, 0x00]));
+});
+
+function oneLineError(r: { stderr: string; code: number | null }): void {
+  expect(r.code).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^wkvm: /);
+  expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
+}
+
+describe('bad input', () => {
+  const cases: [string, () => string[], RegExp][] = [
+    ['missing kernel file', () => ['run', '-bios', 'none', '-kernel', join(dir, 'nope.elf')], /no such file/],
+    ['kernel is a directory', () => ['run', '-bios', 'none', '-kernel', dir], /directory/],
+    ['not a kernel (default boot)', () => ['run', '-kernel', join(dir, 'garbage.bin')], /not a RISC-V Linux Image or ELF/],
+    ['truncated ELF', () => ['run', '-bios', 'none', '-kernel', join(dir, 'trunc.elf')], /truncat/i],
+    ['32-bit ELF', () => ['run', '-bios', 'none', '-kernel', patched(4, 1)], /32-bit/],
+    ['ELF for another machine', () => ['run', '-bios', 'none', '-kernel', patched(18, 62)], /x86-64|machine/],
+    ['malformed -m', () => ['run', '-m', 'lots'], /memory/],
+    ['-m larger than Wasm memory', () => ['run', '-m', '8G'], /exceeds the maximum|too large/],
+    ['-smp 0', () => ['run', '-smp', '0'], /smp|vCPU/i],
+    ['-smp above the maximum', () => ['run', '-smp', '1000'], /128/],
+    ['unknown option', () => ['run', '-frobnicate'], /unknown option/],
+    ['unknown command', () => ['frob'], /unknown command/],
+    ['missing firmware', () => ['run', '-bios', join(dir, 'nofw.bin'), '-kernel', elf], /no such file/],
+    ['segment outside RAM', () => ['run', '-bios', 'none', '-kernel', outsideRam()], /outside RAM/],
+    ['RAM too small for the guest', () => ['run', '-bios', 'none', '-m', '1M', '-kernel', elf], /too small|larger -m/],
+  ];
+  for (const [name, args, msg] of cases) {
+    it(name, async () => {
+      const r = await runWkvm(args(), { timeoutMs: 20_000 });
+      oneLineError(r);
+      expect(r.stderr).toMatch(msg);
+    });
+  }
+});
+
+describe('exit status and stopping', () => {
+  it('a guest that jumps into nothing gets an access fault and can still be stopped', async () => {
+    const r = await runWkvm(['run', '-bios', 'none', '-kernel', join(dir, 'jump0.bin')], { timeoutMs: 1500 });
+    expect(r.signal).toBe('SIGKILL'); // it loops taking faults until killed...
+  });
+
+  it('a guest stuck in a loop is stopped cleanly by SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const p = spawn(process.execPath, [join(__dirname, '..', 'bin', 'wkvm.js'), 'run', '-bios', 'none', '-kernel', join(dir, 'loop.bin')]);
+    let err = '';
+    p.stderr.on('data', (d) => { err += d; });
+    await new Promise((r) => setTimeout(r, 800));
+    const t0 = Date.now();
+    p.kill('SIGTERM');
+    const code = await new Promise<number | null>((res) => p.on('close', (c) => res(c)));
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(code).toBe(143);
+    expect(err).toBe('');
+  });
+
+  it('Ctrl-A X is not special when stdin is not a terminal, and EOF does not stop the guest', async () => {
+    const r = await runWkvm(['run', '-bios', 'none', '-kernel', join(dir, 'loop.bin')], { input: '\x01x', timeoutMs: 1500 });
+    expect(r.signal).toBe('SIGKILL');
+  });
+
+  it('the demo guest runs with no kernel given', async () => {
+    const r = await runWkvm(['run', '-smp', '2'], { timeoutMs: 30_000 });
+    expect(r.stdout).toMatch(/hart 0/);
+    expect(r.stdout).toMatch(/hart 1/);
+    expect(r.code).toBe(0);
+  });
+
+  it('--dump-dtb writes a blob dtc accepts', async () => {
+    const out = join(dir, 'virt.dtb');
+    const r = await runWkvm(['run', '-smp', '4', '-dumpdtb', out], { timeoutMs: 20_000 });
+    expect(r.code).toBe(0);
+    const blob = readFileSync(out);
+    expect(blob.readUInt32BE(0)).toBe(0xd00dfeed);
+    const dtc = which('dtc');
+    if (!dtc) { console.warn('dtc not installed: skipping the dtc check'); return; }
+    const { spawnSync } = await import('node:child_process');
+    const d = spawnSync(dtc, ['-I', 'dtb', '-O', 'dts', out], { encoding: 'utf8' });
+    expect(d.status).toBe(0);
+    expect(d.stdout).toMatch(/cpu@3/);
+  });
+});
