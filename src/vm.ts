@@ -167,7 +167,7 @@ export class VirtualMachine extends EventEmitter {
     });
     this.signal.on('error', (e) => this.fail(e));
     this.tasks = this.plan.harts.map((boot, hart) => {
-      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, epochMs: this.epochMs, boot };
+      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot };
       return this.pool!.run(task).catch((e: Error) => this.fail(e));
     });
   }

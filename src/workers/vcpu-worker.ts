@@ -3,6 +3,7 @@
  * task per vCPU, alive for the vCPU's whole life. It instantiates the vCPU
  * module on the VM's shared memory and loops run() -> exit -> handle.
  */
+import { availableParallelism } from 'node:os';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 
 export interface VcpuTask {
@@ -10,14 +11,16 @@ export interface VcpuTask {
   memory: WebAssembly.Memory;
   layout: Layout;
   hart: number;
+  harts: number;
   epochMs: number;
   boot: { pc: bigint; a0: bigint; a1: bigint; priv: number; started: boolean };
 }
 
 /** Instructions per run() call: the loop re-enters Wasm often enough for V8 to tier it up. */
 const SLICE = 1 << 18;
-/** Polls of the completion word before sleeping on it (worth it only with a spare core). */
-const SPIN = 2000;
+/** Polls of the completion word before sleeping on it: only worth it when this thread has a core of its own. */
+const SPIN_WITH_SPARE_CORE = 50_000;
+const SPIN_CONTENDED = 100;
 
 export default function vcpuThread(task: VcpuTask): number {
   const { layout: L, hart } = task;
@@ -31,6 +34,7 @@ export default function vcpuThread(task: VcpuTask): number {
   const doorbellIdx = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
   const REQ_ANY = L.REQ_STOP | L.REQ_PAUSE | L.REQ_EXIT;
   const pauseWord = new Int32Array(new SharedArrayBuffer(4));
+  const SPIN = task.harts < availableParallelism() ? SPIN_WITH_SPARE_CORE : SPIN_CONTENDED;
 
   cpu.vcpu_bind(hart);
   const b = task.boot;
