@@ -4,7 +4,7 @@
 export * from "./layout";
 import {
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
-  REQ_STOP, REQ_PAUSE, REQ_EXIT, HSM_STARTED, HSM_STOPPED, EXIT_NONE, V_TLB, TLB_ENTRIES,
+  REQ_STOP, REQ_PAUSE, REQ_EXIT, HSM_STARTED, MIP_MASK, PENDING_SW_SEIP, HSM_STOPPED, EXIT_NONE, V_TLB, TLB_ENTRIES,
 } from "./layout";
 import { V, bindVcpu, bindMachine } from "./state";
 import { setPriv, privChanged, flushIcache, ev, EV_NONE } from "./mmu";
@@ -36,7 +36,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32, started: bool):
   store<u64>(V + V_PC, pc);
   store<u64>(V + V_X + 80, a0);
   store<u64>(V + V_X + 88, a1);
-  atomic.store<u32>(V + V_PENDING, 0);
+  atomic.and<u32>(V + V_PENDING, ~(MIP_MASK | PENDING_SW_SEIP)); // keep host requests (a stop may already be there)
   atomic.store<u64>(V + V_MTIMECMP, U64.MAX_VALUE);
   atomic.store<u64>(V + V_STIMECMP, U64.MAX_VALUE);
   atomic.store<u32>(V + V_RFENCE, 0);

@@ -21,6 +21,7 @@ import { IoLoop, type BusRange, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 
 export const MAX_VCPUS = 128;
+const STOP_GRACE_MS = 5000;
 
 export interface VmOptions {
   /** Guest RAM: bytes, or a QEMU-style size such as '128M' (default 128 MiB). */
@@ -162,6 +163,11 @@ export class VirtualMachine extends EventEmitter {
   private launch(): void {
     const L = this.layout;
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_RUNSTATE) >> 2, L.RUNSTATE_RUNNING);
+    for (let h = 0; h < this.harts; h++) {
+      const b = this.mem.vcpu(h);
+      Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, 0);
+      Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
+    }
     this.signal = new Worker(fileURLToPath(new URL('./workers/signal-worker.js', import.meta.url)), {
       workerData: { memory: this.mem.memory, layout: L, harts: this.harts, epochMs: this.epochMs },
     });
@@ -205,7 +211,12 @@ export class VirtualMachine extends EventEmitter {
     const sig = (L.MACHINE_BASE + L.M_SIG_DOORBELL) >> 2;
     Atomics.add(i32, sig, 1);
     Atomics.notify(i32, sig);
-    await Promise.all(this.tasks);
+    // every vCPU sees the stop within a time slice; a thread that does not is ended with its pool
+    const settled = await Promise.race([
+      Promise.all(this.tasks).then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS).unref()),
+    ]);
+    if (!settled) this.emit('warning', new Error('a vCPU thread did not stop in time; terminating it'));
     if (this.signal) await this.signal.terminate();
     this.signal = undefined;
     this.io.serviceExits();

@@ -89,8 +89,15 @@ async function attachConsole(vm: VirtualMachine): Promise<number> {
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onInput);
   stdin.on('error', () => {});
+  let signalled = false;
   const onSignal = (sig: NodeJS.Signals): void => {
-    void vm.stop(sig === 'SIGINT' ? 130 : 143);
+    const code = sig === 'SIGINT' ? 130 : 143;
+    if (signalled) { // a second signal: leave at once
+      if (tty) stdin.setRawMode(false);
+      process.exit(code);
+    }
+    signalled = true;
+    void vm.stop(code);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: wkvm's performance figures, printed and recorded as JSON
+ * and an SVG chart in bench/results/. Figures: guest MIPS on one vCPU,
+ * aggregate MIPS at 1..64 vCPUs, the MMIO exit round trip (median, p99), the
+ * host CPU used by 63 idle vCPUs next to a busy one, and, where QEMU is
+ * installed, QEMU's wall time on the same guests with the ratio.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { VirtualMachine } from '../src/index.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const guest = (name: string): string => join(ROOT, 'guests', 'bench', name);
+const QEMU = spawnSync('sh', ['-c', 'command -v qemu-system-riscv64'], { encoding: 'utf8' }).stdout.trim() || undefined;
+const quick = process.argv.includes('--quick');
+
+interface GuestRun { wallMs: number; instructions: number; code: number; output: string; cpuMs: number; vm: VirtualMachine }
+
+async function runGuest(elf: string, smp: number, append?: string, keep = false): Promise<GuestRun> {
+  const vm = await VirtualMachine.create({ bios: 'none', kernel: elf, smp, append, memory: '256M' });
+  let output = '';
+  vm.serial.on('data', (b: Buffer) => { output += b.toString(); });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  vm.start();
+  const code = await vm.exited;
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const instructions = vm.stats().reduce((s, v) => s + Number(v.instructions), 0);
+  void keep;
+  return { wallMs, instructions, code, output, cpuMs: (cpu.user + cpu.system) / 1000, vm };
+}
+
+function qemuTime(elf: string, smp: number, append?: string): number | undefined {
+  if (!QEMU) return undefined;
+  const args = ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '256M', '-smp', String(smp), '-kernel', elf];
+  if (append) args.push('-append', append);
+  const t0 = performance.now();
+  const r = spawnSync(QEMU, args, { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) return undefined;
+  return performance.now() - t0;
+}
+
+const fmt = (n: number, d = 1): string => n.toFixed(d);
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, qemu: QEMU ?? null };
+  const benchElf = guest('bench.elf');
+  if (!existsSync(benchElf)) throw new Error(`missing ${benchElf}: run 'make -C guests'`);
+  const iters = quick ? 2 : 10;
+
+  // 1. one vCPU: MIPS of the integer kernels, and QEMU's time on the same guest
+  console.log('== guest MIPS, 1 vCPU (guests/bench/bench.elf)');
+  const one = await runGuest(benchElf, 1, `iters=${iters}`);
+  if (one.code !== 0) throw new Error(`bench.elf failed with status ${one.code}:\n${one.output}`);
+  const mips1 = one.instructions / one.wallMs / 1000;
+  const q1 = qemuTime(benchElf, 1, `iters=${iters}`);
+  console.log(`wkvm: ${fmt(one.wallMs, 0)} ms, ${(one.instructions / 1e6).toFixed(1)} M instructions, ${fmt(mips1)} MIPS`);
+  if (q1 !== undefined) console.log(`qemu: ${fmt(q1, 0)} ms (wkvm/qemu time ratio ${fmt(one.wallMs / q1, 2)}x)`);
+  results.mips1 = { wallMs: one.wallMs, instructions: one.instructions, mips: mips1, qemuMs: q1 ?? null };
+
+  // 2. SMP scaling: every hart runs the kernels on its own data
+  console.log('== aggregate MIPS by vCPU count');
+  const scaling: { vcpus: number; wallMs: number; mips: number; qemuMs: number | null }[] = [];
+  for (const n of quick ? [1, 2, 4] : [1, 2, 4, 8, 16, 64]) {
+    const r = await runGuest(benchElf, n, `iters=${Math.max(1, Math.floor(iters / 2))}`);
+    if (r.code !== 0) throw new Error(`bench.elf -smp ${n} failed with status ${r.code}`);
+    const q = n <= 8 ? qemuTime(benchElf, n, `iters=${Math.max(1, Math.floor(iters / 2))}`) : undefined;
+    const mips = r.instructions / r.wallMs / 1000;
+    scaling.push({ vcpus: n, wallMs: r.wallMs, mips, qemuMs: q ?? null });
+    console.log(`${String(n).padStart(3)} vCPUs: ${fmt(mips).padStart(7)} MIPS aggregate (${fmt(mips / scaling[0].mips, 2)}x of 1), ${fmt(r.wallMs, 0)} ms` +
+      (q !== undefined ? `, qemu ${fmt(q, 0)} ms` : ''));
+  }
+  results.scaling = scaling;
+
+  // 3. MMIO exit round trip, sampled by the guest with rdtime (100 ns ticks)
+  console.log('== MMIO exit round trip (guests/bench/exitlat.elf)');
+  const lat = await runGuest(guest('exitlat.elf'), 1);
+  const count = Number(lat.vm.mem.view.getBigUint64(Number(0x800ff000n - lat.vm.mem.ramBase) + lat.vm.mem.ramHost, true));
+  const base = lat.vm.mem.ramHost + Number(0x80100000n - lat.vm.mem.ramBase);
+  const samples = Array.from({ length: count }, (_, i) => lat.vm.mem.view.getUint32(base + 4 * i, true) / 10).sort((a, b) => a - b);
+  const median = samples[Math.floor(samples.length / 2)], p99 = samples[Math.floor(samples.length * 0.99)];
+  console.log(`median ${fmt(median)} us, p99 ${fmt(p99)} us over ${count} exits`);
+  results.exitRoundTrip = { samples: count, medianUs: median, p99Us: p99 };
+
+  // 4. idle vCPUs: 63 sleeping in WFI next to one busy hart
+  console.log('== host CPU of idle vCPUs (guests/bench/idle.elf, 64 vCPUs)');
+  const idle = await runGuest(guest('idle.elf'), 64, `iters=${quick ? 20 : 100}`);
+  const busyOnly = await runGuest(guest('idle.elf'), 1, `iters=${quick ? 20 : 100}`);
+  const idleCores = (idle.cpuMs - busyOnly.cpuMs * (idle.wallMs / busyOnly.wallMs)) / idle.wallMs;
+  console.log(`64 vCPUs: ${fmt(idle.cpuMs / idle.wallMs * 100)}% of a core over ${fmt(idle.wallMs, 0)} ms; 1 vCPU: ${fmt(busyOnly.cpuMs / busyOnly.wallMs * 100)}%; ` +
+    `63 idle vCPUs cost ${fmt(Math.max(0, idleCores) * 100, 2)}% of a core`);
+  results.idle = { wallMs: idle.wallMs, cpuMs: idle.cpuMs, oneVcpuCpuMs: busyOnly.cpuMs, oneVcpuWallMs: busyOnly.wallMs, idleCorePercent: Math.max(0, idleCores) * 100 };
+
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(dir, 'latest.svg'), chart(scaling));
+  console.log(`recorded bench/results/latest.json and latest.svg`);
+}
+
+/** A bar chart of aggregate MIPS by vCPU count. */
+function chart(rows: { vcpus: number; mips: number }[]): string {
+  const w = 560, h = 300, pad = 50, bw = (w - 2 * pad) / rows.length;
+  const max = Math.max(...rows.map((r) => r.mips)) * 1.1;
+  const bars = rows.map((r, i) => {
+    const bh = (r.mips / max) * (h - 2 * pad);
+    const x = pad + i * bw + 8, y = h - pad - bh;
+    return `<rect x="${x}" y="${y}" width="${bw - 16}" height="${bh}" fill="#4a7"/>` +
+      `<text x="${x + (bw - 16) / 2}" y="${y - 4}" font-size="11" text-anchor="middle">${r.mips.toFixed(0)}</text>` +
+      `<text x="${x + (bw - 16) / 2}" y="${h - pad + 14}" font-size="11" text-anchor="middle">${r.vcpus}</text>`;
+  }).join('');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">` +
+    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">wkvm aggregate guest MIPS by vCPU count</text>` +
+    `<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#333"/>${bars}` +
+    `<text x="${w / 2}" y="${h - 12}" text-anchor="middle" font-size="12">vCPUs</text></svg>\n`;
+}
+
+main().catch((e: Error) => {
+  console.error(`bench: ${e.message}`);
+  process.exitCode = 1;
+});
