@@ -133,7 +133,8 @@ export function run(budget: i32): u32 {
         fetchDelta = load<u64>(t, 8);
       } else {
         const h = fetchHost(pc);
-        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); continue; }
+        // a faulting fetch still counts against the budget: a guest that traps in a loop cannot hold run() forever
+        if (ev != EV_NONE) { ev = EV_NONE; n++; pc = trap(faultCause, faultTval, pc, false); continue; }
         fetchDelta = <u64>h - pc;
         // cache the translation for later fetches from this page
         store<u64>(t, (pc & ~(<u64>0xfff)) | epochFetch);
@@ -150,7 +151,7 @@ export function run(budget: i32): u32 {
       else {
         // a 32-bit instruction across a page boundary: fetch the upper half separately, do not cache
         const h2 = fetchHost(pc + 2);
-        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, pc + 2, pc, false); fetchPage = NO_PAGE; continue; }
+        if (ev != EV_NONE) { ev = EV_NONE; n++; pc = trap(faultCause, pc + 2, pc, false); fetchPage = NO_PAGE; continue; }
         e = V + V_SCRATCH_INSN;
         decode32(e, lo | (<u32>load<u16>(h2) << 16));
       }

@@ -3,10 +3,11 @@
 // entry points the main thread's own instance uses to drive in-Wasm devices.
 export * from "./layout";
 import {
+  BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_MENVCFG,
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, HSM_STARTED, MIP_MASK, PENDING_SW_SEIP, HSM_STOPPED, EXIT_NONE, V_TLB, TLB_ENTRIES,
 } from "./layout";
-import { V, bindVcpu, bindMachine } from "./state";
+import { V, BOOT_FLAGS, bindVcpu, bindMachine, setCsr } from "./state";
 import { setPriv, privChanged, flushIcache, ev, EV_NONE } from "./mmu";
 import { resetCsrs, wfiWake } from "./csr";
 import { checkTimers } from "./irq";
@@ -42,6 +43,14 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32, started: bool):
   atomic.store<u32>(V + V_RFENCE, 0);
   store<u32>(V + V_RUN + R_EXIT, EXIT_NONE);
   atomic.store<u32>(V + V_HSM, started ? HSM_STARTED : HSM_STOPPED);
+  if ((BOOT_FLAGS & BOOT_SBI) != 0) {
+    // no firmware: traps and interrupts of S and U go to S-mode, as OpenSBI
+    // would set up (ecalls from S are answered by the built-in SBI)
+    setCsr(CSR_MEDELEG, 0xb1ff);
+    setCsr(CSR_MIDELEG, 0x222);
+    setCsr(CSR_MCOUNTEREN, 0xffff_ffff);
+    setCsr(CSR_MENVCFG, (<u64>1 << 63)); // Sstc available to S-mode
+  }
   setPriv(priv);
   store<u32>(V + V_PRIV, priv);
   clearReservation();
