@@ -10,7 +10,8 @@ import {
   REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_MINSTRET, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
   BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
 } from "./layout";
-import { V, BOOT_FLAGS, csr, setCsr } from "./state";
+import { V, BOOT_FLAGS, RAM_DELTA, csr, setCsr } from "./state";
+import { pmpAllows } from "./pmp";
 import {
   ev, EV_NONE, EV_FAULT, faultCause, faultTval, raise, priv, loadSlow, storeSlow, fetchHost, tlbBase,
   epochLoad, epochStore, epochFetch, icacheGen, markCodePage, flushIcache, flushAllTlb, amoHost, lrHost,
@@ -136,9 +137,11 @@ export function run(budget: i32): u32 {
         // a faulting fetch still counts against the budget: a guest that traps in a loop cannot hold run() forever
         if (ev != EV_NONE) { ev = EV_NONE; n++; pc = trap(faultCause, faultTval, pc, false); continue; }
         fetchDelta = <u64>h - pc;
-        // cache the translation for later fetches from this page
-        store<u64>(t, (pc & ~(<u64>0xfff)) | epochFetch);
-        store<u64>(t, fetchDelta, 8);
+        // cache the translation for later fetches from this page (when PMP treats the page as one)
+        if (pmpAllows((<u64>h - RAM_DELTA) & ~(<u64>0xfff), 0x1000, ACC_FETCH, priv)) {
+          store<u64>(t, (pc & ~(<u64>0xfff)) | epochFetch);
+          store<u64>(t, fetchDelta, 8);
+        }
       }
       fetchPage = pc & ~(<u64>0xfff);
     }

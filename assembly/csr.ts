@@ -10,6 +10,7 @@ import {
 import { V, HART, csr, setCsr, mtimeNow } from "./state";
 import { priv, setPriv, raise, EXC_ILLEGAL, flushAllTlb, privChanged } from "./mmu";
 import { MIP_SSIP, MIP_STIP, MIP_SEIP, ringSignal, checkTimers } from "./irq";
+import { pmpUpdate } from "./pmp";
 
 export const MSTATUS_SIE: u64 = 1 << 1;
 export const MSTATUS_MIE: u64 = 1 << 3;
@@ -49,6 +50,7 @@ export function resetCsrs(hart: u32): void {
   setCsr(CSR_MISA, MISA);
   store<u64>(V + V_STIMECMP, U64.MAX_VALUE);
   setCsr(CSR_STIMECMP, U64.MAX_VALUE);
+  pmpUpdate();
 }
 
 function fsDirty(): void {
@@ -237,6 +239,7 @@ export function csrWrite(a: u32, v: u64, insn: u32): void {
           nv |= (nb & 0x9f) << (8 * i);
         }
         setCsr(slot, nv);
+        pmpUpdate();
         flushAllTlb();
         return;
       }
@@ -244,6 +247,7 @@ export function csrWrite(a: u32, v: u64, insn: u32): void {
         const idx = a - 0x3b0;
         const cfg = (csr(CSR_PMPCFG + ((idx >> 3) << 1)) >> (8 * <u64>(idx & 7))) & 0xff;
         if ((cfg & 0x80) == 0) setCsr(CSR_PMPADDR + idx, v & 0x3f_ffff_ffff_ffff);
+        pmpUpdate();
         flushAllTlb();
         return;
       }

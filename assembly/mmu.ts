@@ -13,6 +13,7 @@ import {
 import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, csr } from "./state";
 import { deviceLoad, deviceStore, isDevice } from "./devices";
 import { uartPutc } from "./uart";
+import { pmpAllows } from "./pmp";
 
 export const ACC_LOAD: u32 = 0;
 export const ACC_STORE: u32 = 1;
@@ -145,6 +146,14 @@ function accessFault(kind: u32, va: u64): u64 {
 
 /** Walk the page table; returns the physical address or XLATE_FAIL (ev set). */
 export function translate(va: u64, kind: u32): u64 {
+  const pa = walk(va, kind);
+  if (ev != EV_NONE) return pa;
+  const p = kind == ACC_FETCH ? priv : dataPriv;
+  if (!pmpAllows(pa, 1, kind, p)) return accessFault(kind, va);
+  return pa;
+}
+
+function walk(va: u64, kind: u32): u64 {
   const p = kind == ACC_FETCH ? priv : dataPriv;
   const satp = csr(CSR_SATP);
   const mode = <u32>(satp >> 60);
@@ -160,7 +169,7 @@ export function translate(va: u64, kind: u32): u64 {
   for (let i = levels - 1; i >= 0; i--) {
     const vpn = (va >> (12 + 9 * <u64>i)) & 0x1ff;
     const pteAddr = a + (vpn << 3);
-    if (!inRam(pteAddr, 8)) return accessFault(kind, va);
+    if (!inRam(pteAddr, 8) || !pmpAllows(pteAddr, 8, ACC_LOAD, 1)) return accessFault(kind, va);
     const host = <usize>(pteAddr + RAM_DELTA);
     let pte = atomic.load<u64>(host);
     if ((pte & 1) == 0 || ((pte & 2) == 0 && (pte & 4) != 0)) return pageFault(kind, va);
@@ -196,6 +205,7 @@ export function translate(va: u64, kind: u32): u64 {
 function fill(va: u64, kind: u32, pa: u64): void {
   const pagePa = pa & ~(<u64>0xfff);
   if (!inRam(pagePa, 0x1000)) return;
+  if (!pmpAllows(pagePa, 0x1000, kind, kind == ACC_FETCH ? priv : dataPriv)) return; // not uniform: check every access
   if (kind == ACC_STORE) {
     if (isCodePage(pagePa - RAM_BASE)) return;
     if (TOHOST != 0 && (TOHOST & ~(<u64>0xfff)) == pagePa) return;
