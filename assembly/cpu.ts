@@ -18,7 +18,7 @@ import {
   loadDest, ACC_LOAD, ACC_STORE, ACC_FETCH, EXC_ILLEGAL, EXC_BREAKPOINT, EXC_ECALL_U, EXC_ECALL_S,
   EXC_ECALL_M, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED, exitWith, setPriv, privChanged,
 } from "./mmu";
-import { trap, mret, sret, csrRead, csrWrite, csrWritable, pendingInterrupt, setRetired, wfiWake,
+import { mipSoftwareView, trap, mret, sret, csrRead, csrWrite, csrWritable, pendingInterrupt, setRetired, wfiWake,
   MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, fpEnabled } from "./csr";
 import { checkTimers } from "./irq";
 import { sbiCall } from "./sbi";
@@ -461,7 +461,9 @@ export function run(budget: i32): u32 {
           if (ev != EV_NONE) { ev = EV_NONE; pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
         } else if (priv < ((a >> 8) & 3)) { pc = trap(EXC_ILLEGAL, <u64>insn, pc, false); fetchPage = NO_PAGE; break; }
         if (doWrite) {
-          const nv = f3 == 1 ? src : f3 == 2 ? old | src : old & ~src;
+          // mip.SEIP read-modify-writes see only the software-written bit, not the PLIC's line
+          const base = a == 0x344 ? mipSoftwareView() : old;
+          const nv = f3 == 1 ? src : f3 == 2 ? base | src : base & ~src;
           csrWrite(a, nv, insn);
           if (ev != EV_NONE) { ev = EV_NONE; pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
           // state that the fast path caches may have changed: re-check now

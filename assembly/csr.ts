@@ -71,6 +71,14 @@ export function readMip(): u64 {
   return m;
 }
 
+/** mip for a CSR read-modify-write: SEIP is the software-written bit alone (privileged spec, mip.SEIP). */
+export function mipSoftwareView(): u64 {
+  const w = atomic.load<u32>(V + V_PENDING);
+  let m = <u64>(w & MIP_MASK & ~MIP_SEIP);
+  if ((w & PENDING_SW_SEIP) != 0) m |= MIP_SEIP;
+  return m;
+}
+
 function counterAllowed(idx: u32): bool {
   const bit: u64 = <u64>1 << idx;
   if (priv < 3 && (csr(CSR_MCOUNTEREN) & bit) == 0) return false;

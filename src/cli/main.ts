@@ -69,6 +69,8 @@ async function attachConsole(vm: VirtualMachine): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   vm.serial.on('data', (b: Buffer) => process.stdout.write(b));
+  // stdout closed early (e.g. piped into head): stop the guest quietly
+  process.stdout.on('error', () => { void vm.stop(0); });
   let escape = false;
   const onInput = (data: Buffer): void => {
     if (!tty) { vm.serial.write(data); return; }
