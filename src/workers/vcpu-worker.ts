@@ -71,7 +71,7 @@ export default function vcpuThread(task: VcpuTask): number {
       if (!requests()) return 0;
       const s = Atomics.load(i32, hsmIdx);
       if (s === L.HSM_START_PENDING) { cpu.hsm_start(); break; }
-      if (s !== L.HSM_STARTED) Atomics.wait(i32, hsmIdx, s, 50);
+      if (s !== L.HSM_STARTED) Atomics.wait(i32, hsmIdx, s, 10_000); // hart_start and stop notify this word
     }
     const exit = cpu.run(SLICE);
     switch (exit) {
@@ -86,7 +86,7 @@ export default function vcpuThread(task: VcpuTask): number {
         for (;;) {
           const w = Atomics.load(i32, pendingIdx);
           if (!cpu.wfi_should_sleep()) break;
-          Atomics.wait(i32, pendingIdx, w, 1000);
+          Atomics.wait(i32, pendingIdx, w, 10_000); // every waker notifies; the timeout is only a safety net
         }
         break;
       case L.EXIT_PAUSE:
