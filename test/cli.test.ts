@@ -104,6 +104,23 @@ describe('exit status and stopping', () => {
     expect(r.signal).toBe('SIGKILL');
   });
 
+  it('on a terminal, Ctrl-A H prints the escapes and Ctrl-A X quits with status 0', async () => {
+    // util-linux `script` gives wkvm a pseudo-terminal as stdin/stdout
+    if (!which('script')) { console.warn('script (util-linux) not installed: skipping the terminal test'); return; }
+    const cmd = `${process.execPath} ${join(__dirname, '..', 'bin', 'wkvm.js')} run -bios none -kernel ${join(dir, 'loop.bin')}`;
+    const { spawn } = await import('node:child_process');
+    const p = spawn('script', ['-qec', cmd, '/dev/null']);
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    await new Promise((r) => setTimeout(r, 1500));
+    p.stdin.write('\x01h');
+    await new Promise((r) => setTimeout(r, 300));
+    p.stdin.write('\x01x');
+    const code = await new Promise<number | null>((res) => p.on('close', (c) => res(c)));
+    expect(out).toMatch(/C-a x\s+exit emulator/);
+    expect(code).toBe(0);
+  });
+
   it('the demo guest runs with no kernel given', async () => {
     const r = await runWkvm(['run', '-smp', '2'], { timeoutMs: 30_000 });
     expect(r.stdout).toMatch(/hart 0/);
