@@ -11,58 +11,14 @@
  *    scause = (1 << 63) | 1;
  *  - an S-mode access to an M-only CSR is illegal (to M). */
 #include "isa.h"
+#include "smode.h"
 TEST_NAME smode
 
 #define SSTATUS_SIE  0x2
 #define SSTATUS_SPIE 0x20
-#define SSTATUS_SPP  0x100
 #define MSTATUS_TVM  (1 << 20)
 #define MSTATUS_TW   (1 << 21)
 #define MSTATUS_TSR  (1 << 22)
-#define MPP_S        0x800
-
-/* S trap frame offsets */
-#define SF_COUNT  0
-#define SF_T1     8
-#define SF_CAUSE  16
-#define SF_EPC    24
-#define SF_TVAL   32
-#define SF_STATUS 40
-#define SF_RESUME 48
-#define SF_T2     56
-
-/* mret into S-mode at label */
-.macro ENTER_S label
-  li t0, MSTATUS_MPP
-  csrc mstatus, t0
-  li t0, MPP_S
-  csrs mstatus, t0
-  la t0, \label
-  csrw mepc, t0
-  mret
-.endm
-
-.macro S_RESET
-  la t0, s_frame
-  sd zero, SF_COUNT(t0)
-  sd zero, SF_RESUME(t0)
-  li t1, -1
-  sd t1, SF_CAUSE(t0)
-  sd t1, SF_EPC(t0)
-  sd t1, SF_TVAL(t0)
-.endm
-
-.macro S_SET_RESUME label
-  la t0, s_frame
-  la t1, \label
-  sd t1, SF_RESUME(t0)
-.endm
-
-/* load s_frame field into reg */
-.macro SLD reg, off
-  la \reg, s_frame
-  ld \reg, \off(\reg)
-.endm
 
   .text
   .globl test_main
@@ -364,60 +320,4 @@ test_main:
   j pass
 
 /* ------------------------------------------------------------------ */
-/* S-mode trap handler: records scause/sepc/stval/sstatus in s_frame;
- * interrupts: clears sip.SSIP and returns to sepc; exceptions: resumes
- * at SF_RESUME in S-mode if set, else skips the instruction. */
-  .balign 4
-s_handler:
-  csrw sscratch, t0
-  la t0, s_frame
-  sd t1, SF_T1(t0)
-  sd t2, SF_T2(t0)
-  csrr t1, scause
-  sd t1, SF_CAUSE(t0)
-  csrr t1, sepc
-  sd t1, SF_EPC(t0)
-  csrr t1, stval
-  sd t1, SF_TVAL(t0)
-  csrr t1, sstatus
-  sd t1, SF_STATUS(t0)
-  ld t1, SF_COUNT(t0)
-  addi t1, t1, 1
-  sd t1, SF_COUNT(t0)
-  li t2, 16
-  bgeu t1, t2, s_storm
-  csrr t1, scause
-  bltz t1, .Lsirq
-  ld t1, SF_RESUME(t0)
-  beqz t1, .Lsskip
-  sd zero, SF_RESUME(t0)
-  csrw sepc, t1
-  li t1, SSTATUS_SPP
-  csrs sstatus, t1
-  j .Lsout
-.Lsskip:
-  csrr t1, sepc
-  lhu t2, 0(t1)
-  andi t2, t2, 3
-  addi t1, t1, 2
-  xori t2, t2, 3
-  bnez t2, 1f
-  addi t1, t1, 2
-1:
-  csrw sepc, t1
-  j .Lsout
-.Lsirq:
-  csrci sip, 2
-.Lsout:
-  ld t1, SF_T1(t0)
-  ld t2, SF_T2(t0)
-  csrr t0, sscratch
-  sret
-s_storm:
-  li a0, 253
-  j fail
-
-  .data
-  .balign 64
-s_frame:
-  .space 64
+  S_TRAP_HANDLER
