@@ -120,7 +120,6 @@ export function run(budget: i32): u32 {
       checkTimers();
       const irq = pendingInterrupt();
       if (irq >= 0) {
-        setRetired(<u64>n);
         pc = trap(<u64>irq, 0, pc, true);
         clearReservation();
         fetchPage = NO_PAGE;
@@ -135,7 +134,7 @@ export function run(budget: i32): u32 {
       } else {
         const h = fetchHost(pc);
         // a faulting fetch still counts against the budget: a guest that traps in a loop cannot hold run() forever
-        if (ev != EV_NONE) { ev = EV_NONE; n++; pc = trap(faultCause, faultTval, pc, false); continue; }
+        if (ev != EV_NONE) { n++; pc = takeFault(pc); continue; }
         fetchDelta = <u64>h - pc;
         // cache the translation for later fetches from this page (when PMP treats the page as one)
         if (pmpAllows((<u64>h - RAM_DELTA) & ~(<u64>0xfff), 0x1000, ACC_FETCH, priv)) {
@@ -154,7 +153,7 @@ export function run(budget: i32): u32 {
       else {
         // a 32-bit instruction across a page boundary: fetch the upper half separately, do not cache
         const h2 = fetchHost(pc + 2);
-        if (ev != EV_NONE) { ev = EV_NONE; n++; pc = trap(faultCause, pc + 2, pc, false); fetchPage = NO_PAGE; continue; }
+        if (ev != EV_NONE) { n++; pc = takeFault(pc); fetchPage = NO_PAGE; continue; } // mtval = pc + 2, the missing half
         e = V + V_SCRATCH_INSN;
         decode32(e, lo | (<u32>load<u16>(h2) << 16));
       }
@@ -208,10 +207,8 @@ export function run(budget: i32): u32 {
           loadDest = (rd & 31) | (f3 < 4 ? 0x40 : 0);
           v = loadSlow(a, size);
           if (ev != EV_NONE) {
-            if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
-            pc += len; exit = load<u32>(R + R_EXIT); n++; // MMIO exit: completes on resume
-            store<u64>(V + V_PC, pc);
-            return leave(n - 1, exit);
+            if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+            return exitAfter(pc + len, n); // MMIO: the load completes on resume
           }
           if (f3 < 3) { const sh: u64 = 64 - 8 * <u64>size; v = <u64>((<i64>(v << sh)) >> sh); }
         }
@@ -234,10 +231,8 @@ export function run(budget: i32): u32 {
         } else {
           storeSlow(a, size, v);
           if (ev != EV_NONE) {
-            if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
-            pc += len;
-            store<u64>(V + V_PC, pc);
-            return leave(n, load<u32>(R + R_EXIT));
+            if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+            return exitAfter(pc + len, n);
           }
         }
         pc += len;
@@ -322,7 +317,7 @@ export function run(budget: i32): u32 {
         const d = (w & 0xff) == OP_LR_D;
         const a = load<u64>(X + (rs1 << 3));
         const h = lrHost(a, d ? 8 : 4);
-        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const v = d ? atomic.load<u64>(h) : sx32(<u64>atomic.load<u32>(h));
         resAddr = h; resValue = v;
         store<u64>(X + (rd << 3), v);
@@ -333,7 +328,7 @@ export function run(budget: i32): u32 {
         const d = (w & 0xff) == OP_SC_D;
         const a = load<u64>(X + (rs1 << 3));
         const h = amoHost(a, d ? 8 : 4);
-        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const nv = load<u64>(X + (rs2 << 3));
         let ok = false;
         if (resAddr == h) {
@@ -348,7 +343,7 @@ export function run(budget: i32): u32 {
       case OP_AMO_W: {
         const a = load<u64>(X + (rs1 << 3));
         const h = amoHost(a, 4);
-        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const s = load<u32>(X + (rs2 << 3));
         let old: u32;
         switch (imm) {
@@ -378,7 +373,7 @@ export function run(budget: i32): u32 {
       case OP_AMO_D: {
         const a = load<u64>(X + (rs1 << 3));
         const h = amoHost(a, 8);
-        if (ev != EV_NONE) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const s = load<u64>(X + (rs2 << 3));
         let old: u64;
         switch (imm) {
@@ -407,15 +402,14 @@ export function run(budget: i32): u32 {
       }
 
       case OP_FLW: case OP_FLD: {
-        if (!fpEnabled()) { setRetired(<u64>n); pc = trap(EXC_ILLEGAL, rawBits(e, pc), pc, false); fetchPage = NO_PAGE; break; }
+        if (!fpEnabled()) { pc = trap(EXC_ILLEGAL, 0, pc, false); fetchPage = NO_PAGE; break; }
         const d = (w & 0xff) == OP_FLD;
         const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
         loadDest = rd | 0x20;
         let v = loadSlowFast(a, d ? 8 : 4, TL);
         if (ev != EV_NONE) {
-          if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
-          pc += len; store<u64>(V + V_PC, pc);
-          return leave(n, load<u32>(R + R_EXIT));
+          if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+          return exitAfter(pc + len, n);
         }
         if (!d) v |= 0xffff_ffff_0000_0000;
         store<u64>(V + V_F + ((rd & 31) << 3), v);
@@ -424,21 +418,20 @@ export function run(budget: i32): u32 {
         break;
       }
       case OP_FSW: case OP_FSD: {
-        if (!fpEnabled()) { setRetired(<u64>n); pc = trap(EXC_ILLEGAL, rawBits(e, pc), pc, false); fetchPage = NO_PAGE; break; }
+        if (!fpEnabled()) { pc = trap(EXC_ILLEGAL, 0, pc, false); fetchPage = NO_PAGE; break; }
         const d = (w & 0xff) == OP_FSD;
         const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
         storeSlow(a, d ? 8 : 4, load<u64>(V + V_F + (rs2 << 3)));
         if (ev != EV_NONE) {
-          if (ev == EV_FAULT) { ev = EV_NONE; setRetired(<u64>n); pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
-          pc += len; store<u64>(V + V_PC, pc);
-          return leave(n, load<u32>(R + R_EXIT));
+          if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+          return exitAfter(pc + len, n);
         }
         pc += len;
         break;
       }
       case OP_FP: {
         if (!fpEnabled() || !execFp(<u32>imm)) {
-          setRetired(<u64>n); pc = trap(EXC_ILLEGAL, <u64><u32>imm, pc, false); fetchPage = NO_PAGE; break;
+          pc = trap(EXC_ILLEGAL, <u64><u32>imm, pc, false); fetchPage = NO_PAGE; break;
         }
         pc += len;
         break;
@@ -453,19 +446,19 @@ export function run(budget: i32): u32 {
         // csrrw always writes; csrrs/c write only when rs1/uimm != 0
         const doWrite = f3 == 1 || rs1 != 0;
         const doRead = f3 != 1 || (rd & 31) != 0;
-        if (doWrite && !csrWritable(a)) { setRetired(<u64>n); pc = trap(EXC_ILLEGAL, <u64>insn, pc, false); fetchPage = NO_PAGE; break; }
-        setRetired(<u64>n);
+        if (doWrite && !csrWritable(a)) { pc = trap(EXC_ILLEGAL, <u64>insn, pc, false); fetchPage = NO_PAGE; break; }
+        setRetired(<u64>n); // counters read by this instruction
         let old: u64 = 0;
-        if (doRead || f3 != 1) {
+        if (doRead) { // (csrrw with rd = x0 skips the read; csrWritable checked its privilege)
           old = csrRead(a, insn);
-          if (ev != EV_NONE) { ev = EV_NONE; pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
-        } else if (priv < ((a >> 8) & 3)) { pc = trap(EXC_ILLEGAL, <u64>insn, pc, false); fetchPage = NO_PAGE; break; }
+          if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+        }
         if (doWrite) {
           // mip.SEIP read-modify-writes see only the software-written bit, not the PLIC's line
           const base = a == 0x344 ? mipSoftwareView() : old;
           const nv = f3 == 1 ? src : f3 == 2 ? base | src : base & ~src;
           csrWrite(a, nv, insn);
-          if (ev != EV_NONE) { ev = EV_NONE; pc = trap(faultCause, faultTval, pc, false); fetchPage = NO_PAGE; break; }
+          if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
           // state that the fast path caches may have changed: re-check now
           fetchPage = NO_PAGE;
           nextCheck = n;
@@ -477,12 +470,11 @@ export function run(budget: i32): u32 {
 
       case OP_SYSTEM: {
         const insn = <u32>imm;
-        setRetired(<u64>n);
         if (insn == 0x00000073) { // ECALL
           if (priv == 1 && (BOOT_FLAGS & BOOT_SBI) != 0) {
             // the built-in SBI answers S-mode ecalls (boot without firmware)
             pc = sbiCall(pc);
-            if (ev != EV_NONE) { ev = EV_NONE; store<u64>(V + V_PC, pc); return leave(n, load<u32>(R + R_EXIT)); }
+            if (ev != EV_NONE) { ev = EV_NONE; return exitAfter(pc, n); }
             fetchPage = NO_PAGE;
             nextCheck = n;
             break;
@@ -516,9 +508,8 @@ export function run(budget: i32): u32 {
         fetchPage = NO_PAGE;
         break;
       }
-      case OP_C_EBREAK: setRetired(<u64>n); pc = trap(EXC_BREAKPOINT, pc, pc, false); fetchPage = NO_PAGE; break;
+      case OP_C_EBREAK: pc = trap(EXC_BREAKPOINT, pc, pc, false); fetchPage = NO_PAGE; break;
       default: { // OP_ILLEGAL
-        setRetired(<u64>n);
         pc = trap(EXC_ILLEGAL, <u64><u32>imm, pc, false);
         fetchPage = NO_PAGE;
         break;
@@ -529,9 +520,16 @@ export function run(budget: i32): u32 {
   return leave(n, exit);
 }
 
-function rawBits(e: usize, pc: u64): u64 {
-  // FLW/FLD/FSW/FSD are re-read for mtval only when FP is off (rare)
-  return 0;
+/** Clear the pending fault and enter its trap handler; returns the new pc. */
+function takeFault(pc: u64): u64 {
+  ev = EV_NONE;
+  return trap(faultCause, faultTval, pc, false);
+}
+
+/** Leave run() after an instruction that needs the host (MMIO, shutdown, ...), resuming at `pc`. */
+function exitAfter(pc: u64, n: i32): u32 {
+  store<u64>(V + V_PC, pc);
+  return leave(n, load<u32>(V + V_RUN + R_EXIT));
 }
 
 /** A load through the TLB fast path or the slow path (FP loads). */

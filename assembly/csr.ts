@@ -44,7 +44,7 @@ const MENVCFG_STCE: u64 = <u64>1 << 63;
 export let retiredInSlice: u64 = 0;
 export function setRetired(n: u64): void { retiredInSlice = n; }
 
-export function resetCsrs(hart: u32): void {
+export function resetCsrs(): void {
   for (let i: u32 = 0; i < 112; i++) setCsr(i, 0);
   setCsr(CSR_MSTATUS, MSTATUS_UXL_SXL);
   setCsr(CSR_MISA, MISA);
@@ -158,7 +158,7 @@ export function csrWritable(a: u32): bool {
   return (a >> 10) != 3 && priv >= ((a >> 8) & 3);
 }
 
-/** Write CSR `a`; on an illegal access sets ev. Returns true when the vCPU must re-check state (interrupts, translation). */
+/** Write CSR `a`; on an illegal access sets ev (the caller re-checks interrupts and translation after any write). */
 export function csrWrite(a: u32, v: u64, insn: u32): void {
   switch (a) {
     case 0x001: if (!fpEnabled()) break; setCsr(CSR_FCSR, (csr(CSR_FCSR) & ~(<u64>0x1f)) | (v & 0x1f)); fsDirty(); return;

@@ -33,7 +33,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32, started: bool):
   memory.fill(V + V_X, 0, 33 * 8);
   memory.fill(V + V_F, 0, 32 * 8);
   memory.fill(V + V_TLB, 0, TLB_ENTRIES * 16 * 3);
-  resetCsrs(0);
+  resetCsrs();
   store<u64>(V + V_PC, pc);
   store<u64>(V + V_X + 80, a0);
   store<u64>(V + V_X + 88, a1);

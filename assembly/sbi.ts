@@ -3,7 +3,7 @@
 // DBCN and the legacy console/timer/IPI calls. Everything else answers
 // SBI_ERR_NOT_SUPPORTED.
 import {
-  V_X, V_HSM, V_HSM_ADDR, V_HSM_ARG, V_STIMECMP, V_RFENCE, V_IN_RUN, V_PENDING,
+  V_X, V_HSM, V_HSM_ADDR, V_HSM_ARG, V_STIMECMP, V_RFENCE, V_IN_RUN,
   HSM_STARTED, HSM_STOPPED, HSM_START_PENDING, EXIT_HSM_STOP, EXIT_RESET, EXIT_WFI,
   RFENCE_FENCE_I, RFENCE_SFENCE_VMA, CSR_SATP, CSR_MSTATUS,
 } from "./layout";
@@ -28,6 +28,8 @@ const EXT_DBCN: u64 = 0x4442434e;
 
 // @ts-ignore: decorator
 @inline function a(i: u32): u64 { return load<u64>(V + V_X + ((10 + i) << 3)); }
+// @ts-ignore: decorator
+@inline function setA0(v: u64): void { store<u64>(V + V_X + (10 << 3), v); } // legacy calls return in a0 only
 // @ts-ignore: decorator
 @inline function ret(err: i64, val: u64): void {
   store<i64>(V + V_X + (10 << 3), err);
@@ -96,15 +98,15 @@ export function sbiCall(pc: u64): u64 {
   const next = pc + 4;
   if (ext <= 8) { // legacy
     switch (<u32>ext) {
-      case 0: setTimer(a(0)); store<u64>(V + V_X + 80, 0); break;
-      case 1: uartPutc(<u32>a(0) & 0xff); store<u64>(V + V_X + 80, 0); break;
-      case 2: store<i64>(V + V_X + 80, <i64>uartGetc()); break;
-      case 3: clearPending(HART, MIP_SSIP); store<u64>(V + V_X + 80, 0); break;
+      case 0: setTimer(a(0)); setA0(0); break;
+      case 1: uartPutc(<u32>a(0) & 0xff); setA0(0); break;
+      case 2: setA0(<u64><i64>uartGetc()); break;
+      case 3: clearPending(HART, MIP_SSIP); setA0(0); break;
       case 4: case 5: case 6: case 7: {
         const mp = ramHost(a(0), 8);
         const mask: u64 = mp != 0 ? load<u64>(mp) : U64.MAX_VALUE;
         forHarts(mask, mp != 0 ? 0 : U64.MAX_VALUE, ext == 4 ? ACT_IPI : ext == 5 ? ACT_FENCE_I : ACT_SFENCE);
-        store<u64>(V + V_X + 80, 0);
+        setA0(0);
         break;
       }
       case 8: exitShutdown(0); break;
