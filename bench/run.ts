@@ -19,7 +19,7 @@ const quick = process.argv.includes('--quick');
 
 interface GuestRun { wallMs: number; instructions: number; code: number; output: string; cpuMs: number; vm: VirtualMachine }
 
-async function runGuest(elf: string, smp: number, append?: string, keep = false): Promise<GuestRun> {
+async function runGuest(elf: string, smp: number, append?: string): Promise<GuestRun> {
   const vm = await VirtualMachine.create({ bios: 'none', kernel: elf, smp, append, memory: '256M' });
   let output = '';
   vm.serial.on('data', (b: Buffer) => { output += b.toString(); });
@@ -30,7 +30,6 @@ async function runGuest(elf: string, smp: number, append?: string, keep = false)
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const instructions = vm.stats().reduce((s, v) => s + Number(v.instructions), 0);
-  void keep;
   return { wallMs, instructions, code, output, cpuMs: (cpu.user + cpu.system) / 1000, vm };
 }
 

@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import { WkvmError } from './errors.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
 import { VmMemory, maxRamSize } from './accel/memory.js';
-import { planBoot, mainThreadMmio, VIRT_MEMMAP, readGuestFile, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
+import { planBoot, VIRT_MEMMAP, readGuestFile, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
 import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
 import { GoldfishRtc } from './devices/goldfish-rtc.js';
@@ -61,10 +61,10 @@ export class VirtualMachine extends EventEmitter {
   private signal: Worker | undefined;
   private tasks: Promise<unknown>[] = [];
   private readonly io: IoLoop;
+  private readonly bus: BusRange[];
   private readonly main: VcpuExports;
   private plan: BootPlan;
   private consoleTail = '';
-  private exitCode = 0;
   private readonly epochMs: number;
 
   private constructor(
@@ -78,22 +78,23 @@ export class VirtualMachine extends EventEmitter {
     this.exited = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
     this.exited.catch(() => {}); // observed through the promise by callers
     this.epochMs = newEpoch();
+    // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
+    this.bus = [
+      { base: BigInt(VIRT_MEMMAP.rtc.base), size: BigInt(VIRT_MEMMAP.rtc.size), device: new GoldfishRtc() },
+    ];
+    for (let i = 0; i < VIRT_MEMMAP.virtioSlots; i++) {
+      this.bus.push({ base: BigInt(VIRT_MEMMAP.virtio.base + i * VIRT_MEMMAP.virtio.size), size: BigInt(VIRT_MEMMAP.virtio.size), device: new VirtioMmioSlot(i) });
+    }
     this.plan = this.load();
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
     this.main = inst.exports as unknown as VcpuExports;
     this.main.machine_bind();
     const uart = new UartHost(mem, () => this.main.uart_rx_notify());
-    const bus: BusRange[] = [
-      { base: BigInt(VIRT_MEMMAP.rtc.base), size: BigInt(VIRT_MEMMAP.rtc.size), device: new GoldfishRtc() },
-    ];
-    for (let i = 0; i < VIRT_MEMMAP.virtioSlots; i++) {
-      bus.push({ base: BigInt(VIRT_MEMMAP.virtio.base + i * VIRT_MEMMAP.virtio.size), size: BigInt(VIRT_MEMMAP.virtio.size), device: new VirtioMmioSlot(i) });
-    }
     this.serial = new Duplex({
       read() {},
       write: (chunk: Buffer, _enc, cb) => { this.io.input(chunk); cb(); },
     });
-    this.io = new IoLoop(mem, bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e));
+    this.io = new IoLoop(mem, this.bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e));
   }
 
   /** Build a VM: compile (once) the vCPU module, allocate memory, load the guest. */
@@ -133,7 +134,7 @@ export class VirtualMachine extends EventEmitter {
   private load(): BootPlan {
     const plan = planBoot(this.mem, this.layout, this.spec);
     this.mem.writeHeader({ tohost: plan.tohost, fromhost: plan.fromhost, bootFlags: plan.bootFlags, epochMs: this.epochMs });
-    this.mem.writeMmioTable(mainThreadMmio());
+    this.mem.writeMmioTable(this.bus);
     return plan;
   }
 
@@ -236,7 +237,6 @@ export class VirtualMachine extends EventEmitter {
   private async halt(code: number, err?: Error): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
-    this.exitCode = code;
     await this.stopVcpus();
     this.io.stop();
     await this.pool?.destroy();

@@ -63,14 +63,6 @@ export function readGuestFile(path: string, what: string): { name: string; data:
   }
 }
 
-/** The ranges served on the main thread (everything else is RAM, an in-Wasm device, or nothing). */
-export function mainThreadMmio(): { base: bigint; size: bigint }[] {
-  return [
-    { base: BigInt(VIRT_MEMMAP.rtc.base), size: BigInt(VIRT_MEMMAP.rtc.size) },
-    { base: BigInt(VIRT_MEMMAP.virtio.base), size: BigInt(VIRT_MEMMAP.virtio.size * VIRT_MEMMAP.virtioSlots) },
-  ];
-}
-
 function hex(v: bigint): string { return '0x' + v.toString(16); }
 
 function loadElf(mem: VmMemory, elf: ElfImage, name: string): void {
@@ -177,9 +169,4 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
     harts.push({ pc: entry, a0: BigInt(h), a1: fdtAddr, priv: startPriv, started: allStart || h === 0 });
   }
   return { harts, tohost, fromhost, bootFlags, fdt: blob, fdtAddr };
-}
-
-/** The device tree alone (for --dump-dtb). */
-export function virtFdt(harts: number, ramSize: bigint, append?: string, initrd?: { start: bigint; end: bigint }): Uint8Array {
-  return buildVirtFdt({ harts, ramBase: VIRT_MEMMAP.dram.base, ramSize, isa: VIRT_ISA, mmuType: VIRT_MMU, bootargs: append, initrd });
 }
