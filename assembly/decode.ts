@@ -86,7 +86,6 @@ export const OP_FSW: u32 = 76;
 export const OP_FSD: u32 = 77;
 export const OP_FP: u32 = 78;
 export const OP_C_EBREAK: u32 = 79;
-export const OP_COUNT: u32 = 80;
 
 // @ts-ignore: decorator
 @inline function writesX(op: u32): bool {

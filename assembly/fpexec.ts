@@ -1,8 +1,8 @@
 // Execution of the F and D instructions (OP-FP and the fused multiply-adds).
 // The arithmetic itself (rounding modes, exception flags) is in fpu.ts; this
 // file does register access, NaN boxing, rounding-mode selection and fflags.
-import { V_F, V_X, CSR_FCSR, CSR_MSTATUS } from "./layout";
-import { V, csr, setCsr } from "./state";
+import { V_F, CSR_FCSR, CSR_MSTATUS } from "./layout";
+import { V, csr, setCsr, freg as fget, xreg as xget, setXreg as xset } from "./state";
 import {
   fpFlags,
   fadd_s, fsub_s, fmul_s, fdiv_s, fsqrt_s, fmadd_s, fmsub_s, fnmsub_s, fnmadd_s, fmin_s, fmax_s,
@@ -17,8 +17,6 @@ const BOX: u64 = 0xffff_ffff_0000_0000;
 const CANON_S: u64 = 0x7fc0_0000;
 
 // @ts-ignore: decorator
-@inline function fget(r: u32): u64 { return load<u64>(V + V_F + (r << 3)); }
-// @ts-ignore: decorator
 @inline function fgetS(r: u32): u64 {
   const v = load<u64>(V + V_F + (r << 3));
   return (v & BOX) == BOX ? v & 0xffff_ffff : CANON_S; // improperly boxed = canonical NaN
@@ -27,10 +25,6 @@ const CANON_S: u64 = 0x7fc0_0000;
 @inline function fset(r: u32, v: u64): void { store<u64>(V + V_F + (r << 3), v); }
 // @ts-ignore: decorator
 @inline function fsetS(r: u32, v: u64): void { store<u64>(V + V_F + (r << 3), BOX | (v & 0xffff_ffff)); }
-// @ts-ignore: decorator
-@inline function xget(r: u32): u64 { return load<u64>(V + V_X + (r << 3)); }
-// @ts-ignore: decorator
-@inline function xset(r: u32, v: u64): void { if (r != 0) store<u64>(V + V_X + (r << 3), v); }
 
 function done(): void {
   const f = fpFlags;

@@ -25,8 +25,6 @@ export function clearPending(hart: u32, bits: u32): void {
 export function setPendingLevel(hart: u32, bits: u32, level: bool): void {
   if (level) setPending(hart, bits); else clearPending(hart, bits);
 }
-// @ts-ignore: decorator
-@inline export function pendingWord(): u32 { return atomic.load<u32>(V + V_PENDING); }
 
 /** Wake the signal worker: a timer deadline changed. */
 export function ringSignal(): void {

@@ -7,7 +7,7 @@ import {
   HSM_STARTED, HSM_STOPPED, HSM_START_PENDING, EXIT_HSM_STOP, EXIT_RESET, EXIT_WFI,
   RFENCE_FENCE_I, RFENCE_SFENCE_VMA, CSR_SATP, CSR_MSTATUS,
 } from "./layout";
-import { V, HART, NHARTS, vcpuBase, setCsr, csr, hostYield } from "./state";
+import { V, HART, NHARTS, vcpuBase, setCsr, csr, hostYield, xreg } from "./state";
 import { exitShutdown, exitWith, ramHost, flushIcache, flushAllTlb, setPriv, privChanged } from "./mmu";
 import { setPending, clearPending, MIP_SSIP, MIP_STIP, checkTimers, ringSignal } from "./irq";
 import { uartPutc, uartGetc } from "./uart";
@@ -27,7 +27,7 @@ const EXT_SRST: u64 = 0x53525354;
 const EXT_DBCN: u64 = 0x4442434e;
 
 // @ts-ignore: decorator
-@inline function a(i: u32): u64 { return load<u64>(V + V_X + ((10 + i) << 3)); }
+@inline function a(i: u32): u64 { return xreg(10 + i); } // SBI arguments a0..a5
 // @ts-ignore: decorator
 @inline function setA0(v: u64): void { store<u64>(V + V_X + (10 << 3), v); } // legacy calls return in a0 only
 // @ts-ignore: decorator

@@ -3,7 +3,7 @@
 // memory (layout.ts); these are only addresses and constants.
 import {
   MACHINE_BASE, M_NHARTS, M_RAM_BASE, M_RAM_SIZE, M_RAM_HOST, M_TOHOST, M_FROMHOST, M_BOOT_FLAGS,
-  VCPU_BASE, VCPU_STRIDE, V_CSR, V_X, V_F, V_PENDING,
+  VCPU_BASE, VCPU_STRIDE, V_CSR, V_X, V_F,
 } from "./layout";
 
 export let V: usize = 0;          // this vCPU's block
@@ -49,8 +49,6 @@ export function bindVcpu(hart: u32): void {
 @inline export function setXreg(r: u32, v: u64): void { if (r != 0) store<u64>(V + V_X + (r << 3), v); }
 // @ts-ignore: decorator
 @inline export function freg(r: u32): u64 { return load<u64>(V + V_F + (r << 3)); }
-// @ts-ignore: decorator
-@inline export function pendingPtr(hart: u32): usize { return vcpuBase(hart) + V_PENDING; }
 
 // Time: mtime ticks at 10 MHz from the host's monotonic clock (a JS import:
 // not on the instruction hot path, only rdtime, CLINT reads and slice ends).

@@ -24,7 +24,6 @@ export class IoLoop {
   private readonly doorbell: number;
   private readonly uartDoorbell: number;
   private rxTimer: NodeJS.Timeout | undefined;
-  exitsHandled = 0;
 
   constructor(
     private readonly mem: VmMemory,
@@ -136,7 +135,6 @@ export class IoLoop {
       const run = this.mem.vcpu(h) + L.V_RUN;
       const ack = (run + L.R_ACK) >> 2;
       if (Atomics.load(i32, ack) !== 1) continue;
-      this.exitsHandled++;
       served++;
       const reason = view.getUint32(run + L.R_EXIT, true);
       if (reason === L.EXIT_MMIO) {
