@@ -41,7 +41,7 @@ export function clintStore(off: u32, size: u32, v: u64): void {
     atomic.store<u64>(p, cur);
     // the new deadline decides MTIP now; the signal worker re-arms its alarm
     setPendingLevel(h, MIP_MTIP, mtimeNow() >= cur);
-    ringSignal();
+    ringSignal(cur);
   }
   // writes to mtime are ignored: it follows the host clock
 }

@@ -7,11 +7,13 @@
 import {
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_RUN, V_ICACHE, ICACHE_ENTRIES, V_SCRATCH_INSN, V_RFENCE, V_HSM,
   R_EXIT, R_DATA, R_WRITE, R_DEST, R_INSNS, R_EXITS, EXIT_NONE, EXIT_MMIO, EXIT_WFI, EXIT_REQUEST, EXIT_PAUSE,
+  EXIT_SPIN,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_MINSTRET, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
   BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
 } from "./layout";
 import { V, BOOT_FLAGS, RAM_DELTA, csr, setCsr } from "./state";
 import { pmpAllows } from "./pmp";
+import { spinning } from "./spin";
 import {
   ev, EV_NONE, EV_FAULT, faultCause, faultTval, raise, priv, loadSlow, storeSlow, fetchHost, tlbBase,
   epochLoad, epochStore, epochFetch, icacheGen, markCodePage, flushIcache, flushAllTlb, amoHost, lrHost,
@@ -35,6 +37,9 @@ import {
 } from "./decode";
 
 const NO_PAGE: u64 = 1; // never equal to a page-aligned address
+// a store that changed memory since the last slice check (spin detection); a
+// global, not a local of run(): one more loop-carried local costs V8 ~5%
+let stored = true;
 const CHECK_INTERVAL: i32 = 4096;
 
 // LR/SC reservation: host address and the value LR saw (SC is a compare-exchange against it)
@@ -108,6 +113,7 @@ export function run(budget: i32): u32 {
   let n: i32 = 0;
   let nextCheck: i32 = 0;
   let exit: u32 = EXIT_NONE;
+  stored = true;
 
   while (true) {
     if (n >= nextCheck) {
@@ -123,7 +129,8 @@ export function run(budget: i32): u32 {
         pc = trap(<u64>irq, 0, pc, true);
         clearReservation();
         fetchPage = NO_PAGE;
-      }
+      } else if (spinning(pc, stored)) { exit = EXIT_SPIN; break; }
+      stored = false;
     }
 
     // ---- fetch ----
@@ -224,11 +231,13 @@ export function run(budget: i32): u32 {
         const t = TS + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
         if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochStore) && (<u32>a & 0xfff) <= 0x1000 - size) {
           const ha = <usize>(a + load<u64>(t, 8));
-          if (size == 8) store<u64>(ha, v);
-          else if (size == 4) store<u32>(ha, <u32>v);
-          else if (size == 2) store<u16>(ha, <u16>v);
-          else store<u8>(ha, <u8>v);
+          // spin detection counts only stores that change memory (a spin loop may save the same registers)
+          if (size == 8) { store<u64>(ha, v); }
+          else if (size == 4) { store<u32>(ha, <u32>v); }
+          else if (size == 2) { store<u16>(ha, <u16>v); }
+          else { store<u8>(ha, <u8>v); }
         } else {
+          stored = true;
           storeSlow(a, size, v);
           if (ev != EV_NONE) {
             if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
@@ -421,6 +430,7 @@ export function run(budget: i32): u32 {
         if (!fpEnabled()) { pc = trap(EXC_ILLEGAL, 0, pc, false); fetchPage = NO_PAGE; break; }
         const d = (w & 0xff) == OP_FSD;
         const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
+        stored = true;
         storeSlow(a, d ? 8 : 4, load<u64>(V + V_F + (rs2 << 3)));
         if (ev != EV_NONE) {
           if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }

@@ -90,9 +90,10 @@ export function instret(): u64 { return csr(CSR_MINSTRET) + retiredInSlice; }
 
 function updateStimer(): void {
   const active = (csr(CSR_MENVCFG) & MENVCFG_STCE) != 0;
-  atomic.store<u64>(V + V_STIMECMP, active ? csr(CSR_STIMECMP) : U64.MAX_VALUE);
+  const deadline = active ? csr(CSR_STIMECMP) : U64.MAX_VALUE;
+  atomic.store<u64>(V + V_STIMECMP, deadline);
   checkTimers();
-  ringSignal();
+  ringSignal(deadline);
 }
 
 /** Read CSR `a`; on an illegal access sets ev (EXC_ILLEGAL) and returns 0. */

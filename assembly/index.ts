@@ -7,7 +7,7 @@ import {
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, HSM_STARTED, MIP_MASK, PENDING_SW_SEIP, HSM_STOPPED, EXIT_NONE, V_TLB, TLB_ENTRIES,
 } from "./layout";
-import { V, BOOT_FLAGS, bindVcpu, bindMachine, setCsr } from "./state";
+import { V, BOOT_FLAGS, NHARTS, bindVcpu, bindMachine, setCsr, vcpuBase } from "./state";
 import { setPriv, privChanged, flushIcache, ev, EV_NONE } from "./mmu";
 import { resetCsrs, wfiWake } from "./csr";
 import { checkTimers } from "./irq";
@@ -15,6 +15,7 @@ import { run as runCpu, clearReservation } from "./cpu";
 import { plicSetLevel } from "./plic";
 import { uartRxNotify } from "./uart";
 import { hsmStart } from "./sbi";
+import { spinForget } from "./spin";
 
 /** Where AssemblyScript's own data ends; the host checks it is below MACHINE_BASE. */
 export function heap_base(): usize { return __heap_base; }
@@ -26,10 +27,11 @@ export function machine_bind(): void { bindMachine(); }
 export function vcpu_bind(hart: u32): void { bindVcpu(hart); }
 
 /**
- * Power-on reset of the bound vCPU: pc, a0, a1, privilege, HSM state.
- * A stopped hart (SBI HSM) waits for hart_start.
+ * Power-on reset of the bound vCPU: pc, a0, a1, privilege. The HSM state is
+ * set by the host before any thread starts (a hart_start may reach a hart
+ * before its thread is up).
  */
-export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32, started: bool): void {
+export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
   memory.fill(V + V_X, 0, 33 * 8);
   memory.fill(V + V_F, 0, 32 * 8);
   memory.fill(V + V_TLB, 0, TLB_ENTRIES * 16 * 3);
@@ -42,7 +44,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32, started: bool):
   atomic.store<u64>(V + V_STIMECMP, U64.MAX_VALUE);
   atomic.store<u32>(V + V_RFENCE, 0);
   store<u32>(V + V_RUN + R_EXIT, EXIT_NONE);
-  atomic.store<u32>(V + V_HSM, started ? HSM_STARTED : HSM_STOPPED);
+  spinForget();
   if ((BOOT_FLAGS & BOOT_SBI) != 0) {
     // no firmware: traps and interrupts of S and U go to S-mode, as OpenSBI
     // would set up (ecalls from S are answered by the built-in SBI)
@@ -56,6 +58,13 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32, started: bool):
   clearReservation();
   flushIcache();
   privChanged();
+}
+
+/** How many vCPUs other than this one are inside run() now (a spinning hart yields only to those). */
+export function others_in_run(): u32 {
+  let n: u32 = 0;
+  for (let h: u32 = 0; h < NHARTS; h++) n += atomic.load<u32>(vcpuBase(h) + V_IN_RUN);
+  return n - atomic.load<u32>(V + V_IN_RUN);
 }
 
 /** Run the bound vCPU for up to `budget` instructions; returns an EXIT_* reason. */

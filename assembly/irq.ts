@@ -2,7 +2,7 @@
 // and the host's requests. Any thread may set or clear bits; the owner
 // sleeps on the word with Atomics.wait, so every change is followed by a
 // notify.
-import { V_PENDING, V_MTIMECMP, V_STIMECMP, MACHINE_BASE, M_SIG_DOORBELL } from "./layout";
+import { V_PENDING, V_MTIMECMP, V_STIMECMP, MACHINE_BASE, M_SIG_DOORBELL, M_SIG_ARMED } from "./layout";
 import { vcpuBase, V, mtimeNow } from "./state";
 
 export const MIP_SSIP: u32 = 1 << 1;
@@ -26,8 +26,12 @@ export function setPendingLevel(hart: u32, bits: u32, level: bool): void {
   if (level) setPending(hart, bits); else clearPending(hart, bits);
 }
 
-/** Wake the signal worker: a timer deadline changed. */
-export function ringSignal(): void {
+/**
+ * A timer deadline was set: wake the signal worker if it is due before the
+ * alarm the worker has armed (a later one is seen when that alarm fires).
+ */
+export function ringSignal(deadline: u64): void {
+  if (deadline >= atomic.load<u64>(MACHINE_BASE + M_SIG_ARMED)) return;
   const p = MACHINE_BASE + M_SIG_DOORBELL;
   atomic.add<i32>(p, 1);
   atomic.notify(p, 1);

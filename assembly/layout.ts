@@ -33,7 +33,8 @@ export const M_SIG_DOORBELL: u32 = 0x044; // bumped when a timer deadline change
 export const M_UART_DOORBELL: u32 = 0x048;// bumped when the UART TX ring goes non-empty
 export const M_RUNSTATE: u32 = 0x04c;     // i32 machine run state (RUNSTATE_*)
 export const M_EXIT_CODE: u32 = 0x050;    // i32 guest exit status once RUNSTATE_SHUTDOWN
-export const M_HART_STARTED: u32 = 0x054; // i32 count of harts that entered run()
+export const M_SIG_ARMED: u32 = 0x058;   // u64 deadline the signal worker sleeps until (U64_MAX while it scans)
+export const M_THREADS_UP: u32 = 0x054;   // i32 count of vCPU threads that have bound their vCPU (notified)
 
 // MMIO regions served on the main thread: count u32 at +0, then (base u64, size u64) pairs
 export const M_MMIO_TABLE: u32 = 0x100;
@@ -87,6 +88,9 @@ export const V_MTIMECMP: u32 = 0x818; // u64 CLINT mtimecmp (U64_MAX = never)
 export const V_RFENCE: u32 = 0x820;   // i32 remote-fence request bits (RFENCE_*)
 export const V_IN_RUN: u32 = 0x824;  // i32 1 while the vCPU is inside run() (remote fences wait only for those)
 export const V_STIMECMP: u32 = 0x828; // u64 effective S-timer deadline (Sstc stimecmp or SBI set_timer; U64_MAX = none)
+export const V_SPIN_NEXT: u32 = 0x830; // u32 entries of the spin-detection ring recorded since the last store
+export const V_SPIN_RING: u32 = 0xa00; // SPIN_RING x (pc u64, state hash u64) seen at slice checks
+export const SPIN_RING: u32 = 16;
 export const V_SCRATCH_INSN: u32 = 0xf00; // 16 B decode entry for instructions that are not cached (page-crossing)
 // run struct (kvm_run's analog)
 export const V_RUN: u32 = 0x900;
@@ -150,6 +154,7 @@ export const EXIT_RESET: u32 = 5;
 export const EXIT_PAUSE: u32 = 6;     // spin-wait hint: give the core away briefly
 export const EXIT_HSM_STOP: u32 = 7;  // hart stopped itself (SBI HSM)
 export const EXIT_HSM_SUSPEND: u32 = 8;
+export const EXIT_SPIN: u32 = 9;      // a loop that changes nothing: waiting on another hart (yield when overcommitted)
 
 export const REQ_STOP: u32 = 1 << 16;
 export const REQ_PAUSE: u32 = 1 << 17;

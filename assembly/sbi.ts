@@ -47,7 +47,7 @@ function setTimer(t: u64): void {
   atomic.store<u64>(V + V_STIMECMP, t);
   clearPending(HART, MIP_STIP);
   checkTimers();
-  ringSignal();
+  ringSignal(t);
 }
 
 /** Apply `fn` to every hart selected by (mask, base); returns an SBI error. */

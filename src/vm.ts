@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { WkvmError } from './errors.js';
@@ -60,6 +61,7 @@ export class VirtualMachine extends EventEmitter {
   private pool: Piscina | undefined;
   private signal: Worker | undefined;
   private tasks: Promise<unknown>[] = [];
+  private launches = 0;
   private readonly io: IoLoop;
   private readonly bus: BusRange[];
   private readonly main: VcpuExports;
@@ -151,7 +153,7 @@ export class VirtualMachine extends EventEmitter {
     this.io.start();
     this.pool = new Piscina({
       filename: fileURLToPath(new URL('./workers/vcpu-worker.js', import.meta.url)),
-      minThreads: this.harts,
+      minThreads: 1, // the rest are started by launch(), one after another
       maxThreads: this.harts,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
@@ -168,15 +170,40 @@ export class VirtualMachine extends EventEmitter {
       const b = this.mem.vcpu(h);
       Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, 0);
       Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
+      Atomics.store(this.mem.i32, (b + L.V_HSM) >> 2, this.plan.harts[h].started ? L.HSM_STARTED : L.HSM_STOPPED);
     }
     this.signal = new Worker(fileURLToPath(new URL('./workers/signal-worker.js', import.meta.url)), {
       workerData: { memory: this.mem.memory, layout: L, harts: this.harts, epochMs: this.epochMs },
     });
     this.signal.on('error', (e) => this.fail(e));
-    this.tasks = this.plan.harts.map((boot, hart) => {
-      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot };
-      return this.pool!.run(task).catch((e: Error) => this.fail(e));
-    });
+    Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_THREADS_UP) >> 2, 0);
+    this.tasks = [];
+    this.startThreads(++this.launches);
+  }
+
+  /**
+   * Start the vCPU threads. A Node worker costs ~20 ms of CPU to start, and
+   * creating 64 at once blocks this thread for half a second before the boot
+   * hart runs. So the boot hart's thread starts first; when the other harts
+   * wait for SBI HSM hart_start, their threads start a few at a time (one per
+   * host core) while it boots; harts that all start at reset get theirs at once.
+   */
+  private startThreads(launch: number): void {
+    const L = this.layout;
+    const upIdx = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
+    const staggered = !this.plan.harts.some((b, h) => h > 0 && b.started);
+    const next = (): void => {
+      if (launch !== this.launches || this.state !== 'running' && this.state !== 'paused') return;
+      const hart = this.tasks.length;
+      if (hart === this.harts) return;
+      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot: this.plan.harts[hart] };
+      this.tasks.push(this.pool!.run(task).catch((e: Error) => this.fail(e)));
+      const inFlight = hart === 0 ? 1 : availableParallelism(); // the boot hart alone first
+      if (!staggered || this.tasks.length - Atomics.load(this.mem.i32, upIdx) < inFlight) return next();
+      const w = Atomics.waitAsync(this.mem.i32, upIdx, Atomics.load(this.mem.i32, upIdx));
+      if (w.async) void w.value.then(next); else next();
+    };
+    next();
   }
 
   private onGuestExit(e: ExitEvent): void {

@@ -152,6 +152,25 @@ describe.skipIf(!haveImage)('Linux guest', () => {
     expect(r.code, tail(r)).toBe(0);
   }, T);
 
+  // The boot hart's thread starts first and the rest while it boots, so a
+  // hart_start can reach a hart whose thread is not up yet.
+  it('brings up 64 harts (-smp 64)', async () => {
+    const r = await runWkvm(linuxArgs(64, 'console=ttyS0 wkvm.poweroff'), { timeoutMs: BOOT_MS });
+    expect(r.stdout, tail(r)).toContain('Brought up 1 node, 64 CPUs');
+    expect(r.stdout, tail(r)).not.toMatch(/failed to (start|come online)/);
+    expect(r.stdout, tail(r)).toMatch(/wkvm: Linux \S+ riscv64, 64 cpu\(s\)/);
+    expect(r.code, tail(r)).toBe(0);
+  }, T);
+
+  // 64 harts under OpenSBI: its secondary harts wait in loops that WFI cannot
+  // put to sleep (an IPI stays pending); spin-loop exits give their cores away.
+  it.skipIf(!haveOpensbi)('boots 64 harts through OpenSBI (-bios fw_jump.bin, -smp 64)', async () => {
+    const r = await runWkvm(linuxArgs(64, 'console=ttyS0 wkvm.poweroff', ['-bios', OPENSBI]), { timeoutMs: BOOT_MS });
+    expect(r.stdout, tail(r)).toContain('Brought up 1 node, 64 CPUs');
+    expect(r.stdout, tail(r)).toContain('reboot: Power down');
+    expect(r.code, tail(r)).toBe(0);
+  }, T);
+
   // Two harts, so OpenSBI relays IPIs: it sets mip.SSIP with csrrs, which is
   // where a PLIC line that is up at that moment must not leak into mip.SEIP.
   it.skipIf(!haveOpensbi)('boots through OpenSBI firmware (-bios fw_jump.bin, -smp 2)', async () => {

@@ -20,9 +20,10 @@ export interface VcpuExports {
   heap_base(): number;
   machine_bind(): void;
   vcpu_bind(hart: number): void;
-  vcpu_reset(pc: bigint, a0: bigint, a1: bigint, priv: number, started: number): void;
+  vcpu_reset(pc: bigint, a0: bigint, a1: bigint, priv: number): void;
   run(budget: number): number;
   wfi_should_sleep(): number;
+  others_in_run(): number;
   hsm_start(): void;
   plic_set_level(irq: number, level: number): void;
   uart_rx_notify(): void;

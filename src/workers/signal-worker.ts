@@ -2,8 +2,8 @@
  * The signal thread (qemu-kvm's sigwait thread plus the dynticks alarm): one
  * one-shot alarm, re-armed to the earliest timer deadline of all vCPUs. When
  * a deadline passes it raises MTIP/STIP in that vCPU's pending word and wakes
- * it. vCPUs ring M_SIG_DOORBELL whenever they move a deadline; the stop flag
- * ends the thread.
+ * it. vCPUs ring M_SIG_DOORBELL when they set a deadline earlier than the
+ * armed alarm (M_SIG_ARMED); the stop flag ends the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Layout } from '../accel/module.js';
@@ -30,7 +30,11 @@ function raise(hart: number, bit: number): void {
   Atomics.notify(i32, idx, 1);
 }
 
+const armed = (L.MACHINE_BASE + L.M_SIG_ARMED) >> 3;
+
 for (;;) {
+  // while scanning every deadline change rings; once armed, only earlier ones
+  Atomics.store(u64, armed, NEVER);
   const seq = Atomics.load(i32, doorbell);
   if (Atomics.load(i32, runstate) !== L.RUNSTATE_RUNNING) break;
   const t = now();
@@ -42,6 +46,7 @@ for (;;) {
     const s = Atomics.load(u64, (vb + L.V_STIMECMP) >> 3);
     if (s !== NEVER) { if (t >= s) raise(h, MIP_STIP); else if (s < earliest) earliest = s; }
   }
+  Atomics.store(u64, armed, earliest);
   const timeoutMs = earliest === NEVER ? Infinity : Number(earliest - t) / 10_000;
   Atomics.wait(i32, doorbell, seq, timeoutMs);
 }

@@ -21,6 +21,9 @@ const SLICE = 1 << 18;
 /** Polls of the completion word before sleeping on it: only worth it when this thread has a core of its own. */
 const SPIN_WITH_SPARE_CORE = 50_000;
 const SPIN_CONTENDED = 100;
+/** Sleep after a spin-loop exit: doubling from MIN while the hart keeps spinning. */
+const SPIN_YIELD_MIN_MS = 0.05;
+const SPIN_YIELD_MAX_MS = 2;
 
 export default function vcpuThread(task: VcpuTask): number {
   const { layout: L, hart } = task;
@@ -34,11 +37,16 @@ export default function vcpuThread(task: VcpuTask): number {
   const doorbellIdx = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
   const REQ_ANY = L.REQ_STOP | L.REQ_PAUSE | L.REQ_EXIT;
   const pauseWord = new Int32Array(new SharedArrayBuffer(4));
-  const SPIN = task.harts < availableParallelism() ? SPIN_WITH_SPARE_CORE : SPIN_CONTENDED;
+  const cores = availableParallelism();
+  const SPIN = task.harts < cores ? SPIN_WITH_SPARE_CORE : SPIN_CONTENDED;
+  let spinStreak = 0;
 
   cpu.vcpu_bind(hart);
   const b = task.boot;
-  cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv, b.started ? 1 : 0);
+  cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv);
+  const upIdx = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
+  Atomics.add(i32, upIdx, 1); // the VM starts the next thread once this one is up
+  Atomics.notify(i32, upIdx);
 
   /** Hand the exit in the run struct to the I/O loop and wait for its answer. */
   const post = (wait: boolean): void => {
@@ -74,6 +82,7 @@ export default function vcpuThread(task: VcpuTask): number {
       if (s !== L.HSM_STARTED) Atomics.wait(i32, hsmIdx, s, 10_000); // hart_start and stop notify this word
     }
     const exit = cpu.run(SLICE);
+    if (exit !== L.EXIT_SPIN) spinStreak = 0;
     switch (exit) {
       case L.EXIT_NONE:
         break;
@@ -92,6 +101,16 @@ export default function vcpuThread(task: VcpuTask): number {
       case L.EXIT_PAUSE:
         Atomics.wait(pauseWord, 0, 0, 0.02); // spin-wait hint: give the core away briefly
         break;
+      case L.EXIT_SPIN: {
+        // a loop waiting on another hart: when the running vCPUs outnumber the
+        // cores, let the others (the lock holder) run; an interrupt or request
+        // wakes it early
+        if (cpu.others_in_run() < cores) { spinStreak = 0; break; }
+        const w = Atomics.load(i32, pendingIdx);
+        Atomics.wait(i32, pendingIdx, w, Math.min(SPIN_YIELD_MIN_MS * 2 ** spinStreak, SPIN_YIELD_MAX_MS));
+        spinStreak++;
+        break;
+      }
       case L.EXIT_HSM_STOP:
         break;
       case L.EXIT_SHUTDOWN:
