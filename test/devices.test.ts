@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runWkvm } from './helpers.js';
 import { VirtualMachine } from '../dist/src/index.js';
@@ -296,6 +296,27 @@ describe('timer alarm (signal worker)', () => {
     expect(wallMs).toBeGreaterThanOrEqual(290);
     // the ~300 ms sleep dominates the wall time; thread start-up costs some CPU
     expect(cpuMs / wallMs).toBeLessThan(0.3);
+  });
+
+  // All but hart 0 spin on a plain load (a lock waiter without `pause`) until
+  // hart 0 finishes its busy loop. Spin-loop detection must catch the spin
+  // (an EXIT_SPIN every few thousand instructions, where the worker sleeps if
+  // the cores are taken) and must not mistake hart 0's counting loop for one.
+  it('a vCPU spinning on a load takes spin-loop exits; a counting loop does not', async () => {
+    const smp = Math.min(availableParallelism() + 2, 128); // more vCPUs than host cores
+    const vm = await VirtualMachine.create({ bios: 'none', kernel: join(ROOT, 'guests/bench/idle.elf'), smp, append: 'spin=1 iters=20000' });
+    let out = '';
+    vm.serial.on('data', (b: Buffer) => { out += b.toString(); });
+    vm.start();
+    expect(await vm.exited).toBe(0);
+    expect(out).toMatch(/idle: iters=20000 harts=\d+/);
+    const [hart0, ...spinners] = vm.stats();
+    expect(Number(hart0.instructions)).toBeGreaterThan(40e6); // 20,000 rounds of 2,000 instructions
+    expect(Number(hart0.exits)).toBeLessThan(20);
+    for (const s of spinners) {
+      if (s.instructions < 100_000n) continue; // hardly ran: nothing to judge
+      expect(Number(s.exits), `hart ${s.hart}`).toBeGreaterThan(Number(s.instructions) / 20_000);
+    }
   });
 });
 
