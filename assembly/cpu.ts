@@ -232,10 +232,10 @@ export function run(budget: i32): u32 {
         if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochStore) && (<u32>a & 0xfff) <= 0x1000 - size) {
           const ha = <usize>(a + load<u64>(t, 8));
           // spin detection counts only stores that change memory (a spin loop may save the same registers)
-          if (size == 8) { store<u64>(ha, v); }
-          else if (size == 4) { store<u32>(ha, <u32>v); }
-          else if (size == 2) { store<u16>(ha, <u16>v); }
-          else { store<u8>(ha, <u8>v); }
+          if (size == 8) { stored |= load<u64>(ha) != v; store<u64>(ha, v); }
+          else if (size == 4) { stored |= load<u32>(ha) != <u32>v; store<u32>(ha, <u32>v); }
+          else if (size == 2) { stored |= load<u16>(ha) != <u16>v; store<u16>(ha, <u16>v); }
+          else { stored |= load<u8>(ha) != <u8>v; store<u8>(ha, <u8>v); }
         } else {
           stored = true;
           storeSlow(a, size, v);

@@ -5,7 +5,7 @@ export * from "./layout";
 import {
   BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_MENVCFG,
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
-  REQ_STOP, REQ_PAUSE, REQ_EXIT, HSM_STARTED, MIP_MASK, PENDING_SW_SEIP, HSM_STOPPED, EXIT_NONE, V_TLB, TLB_ENTRIES,
+  REQ_STOP, REQ_PAUSE, REQ_EXIT, MIP_MASK, PENDING_SW_SEIP, EXIT_NONE, V_TLB, TLB_ENTRIES,
 } from "./layout";
 import { V, BOOT_FLAGS, NHARTS, bindVcpu, bindMachine, setCsr, vcpuBase } from "./state";
 import { setPriv, privChanged, flushIcache, ev, EV_NONE } from "./mmu";

@@ -33,8 +33,8 @@ export const M_SIG_DOORBELL: u32 = 0x044; // bumped when a timer deadline change
 export const M_UART_DOORBELL: u32 = 0x048;// bumped when the UART TX ring goes non-empty
 export const M_RUNSTATE: u32 = 0x04c;     // i32 machine run state (RUNSTATE_*)
 export const M_EXIT_CODE: u32 = 0x050;    // i32 guest exit status once RUNSTATE_SHUTDOWN
-export const M_SIG_ARMED: u32 = 0x058;   // u64 deadline the signal worker sleeps until (U64_MAX while it scans)
 export const M_THREADS_UP: u32 = 0x054;   // i32 count of vCPU threads that have bound their vCPU (notified)
+export const M_SIG_ARMED: u32 = 0x058;   // u64 deadline the signal worker sleeps until (U64_MAX while it scans)
 
 // MMIO regions served on the main thread: count u32 at +0, then (base u64, size u64) pairs
 export const M_MMIO_TABLE: u32 = 0x100;

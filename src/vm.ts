@@ -153,7 +153,7 @@ export class VirtualMachine extends EventEmitter {
     this.io.start();
     this.pool = new Piscina({
       filename: fileURLToPath(new URL('./workers/vcpu-worker.js', import.meta.url)),
-      minThreads: 1, // the rest are started by launch(), one after another
+      minThreads: 1, // startThreads() asks for the rest
       maxThreads: this.harts,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
