@@ -192,5 +192,33 @@ test_name:
 .Lok\@:
 .endm
 
+
+/* wait (bounded) until mip & bit == want */
+.macro WAIT_MIP n, bit, want
+  li a5, 1000000
+.Lw\@:
+  csrr t0, mip
+  andi t0, t0, \bit
+  li t1, \want
+  beq t0, t1, .Ld\@
+  addi a5, a5, -1
+  bnez a5, .Lw\@
+  li a0, \n
+  j fail
+.Ld\@:
+.endm
+
+/* fail with n unless `insn` traps as an illegal instruction with mtval = its encoding */
+.macro ILLEGAL n, insn:vararg
+  TRAP_RESET
+  li a0, 0x5a5a
+.Lins\@:
+  \insn
+  CHECK_TRAP \n, CAUSE_ILLEGAL
+  CHECK_EPC \n, .Lins\@
+  CHECK_TVAL_INSN32 \n, .Lins\@
+  CHECK \n, a0, 0x5a5a
+.endm
+
 #endif /* __ASSEMBLER__ */
 #endif

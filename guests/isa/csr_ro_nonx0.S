@@ -7,18 +7,6 @@
 #include "isa.h"
 TEST_NAME csr_ro_nonx0
 
-/* `insn` must trap as an illegal instruction with mtval = its encoding */
-.macro ILLEGAL n, insn:vararg
-  TRAP_RESET
-  li a0, 0x5a5a
-.Lins\@:
-  \insn
-  CHECK_TRAP \n, CAUSE_ILLEGAL
-  CHECK_EPC \n, .Lins\@
-  CHECK_TVAL_INSN32 \n, .Lins\@
-  CHECK \n, a0, 0x5a5a
-.endm
-
   .text
   .globl test_main
 test_main:

@@ -5,20 +5,6 @@
 #include "isa.h"
 TEST_NAME irq_mtimer
 
-.macro WAIT_MIP n, bit, want
-  li a5, 1000000
-.Lw\@:
-  csrr t0, mip
-  andi t0, t0, \bit
-  li t1, \want
-  beq t0, t1, .Ld\@
-  addi a5, a5, -1
-  bnez a5, .Lw\@
-  li a0, \n
-  j fail
-.Ld\@:
-.endm
-
   .text
   .globl test_main
 test_main:
