@@ -111,26 +111,40 @@ export function run(budget: i32): u32 {
   let fetchPage: u64 = NO_PAGE;
   let fetchDelta: u64 = 0;
   let n: i32 = 0;
-  let nextCheck: i32 = 0;
+  let nextCheck: i32 = 0; // the next check of either kind
+  let nextSlice: i32 = 0; // the next full check
   let exit: u32 = EXIT_NONE;
   stored = true;
 
   while (true) {
     if (n >= nextCheck) {
-      // slice boundary: requests, remote fences, timers, interrupts
-      if (n >= budget) break;
-      nextCheck = budget - n < CHECK_INTERVAL ? budget : n + CHECK_INTERVAL;
-      const w = atomic.load<u32>(V + V_PENDING);
-      if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) { exit = EXIT_REQUEST; break; }
-      if (atomic.load<u32>(V + V_RFENCE) != 0) { serviceRfence(); fetchPage = NO_PAGE; }
-      checkTimers();
-      const irq = pendingInterrupt();
-      if (irq >= 0) {
-        pc = trap(<u64>irq, 0, pc, true);
-        clearReservation();
-        fetchPage = NO_PAGE;
-      } else if (spinning(pc, stored)) { exit = EXIT_SPIN; break; }
-      stored = false;
+      if (n >= nextSlice) {
+        // slice boundary: requests, remote fences, timers, interrupts, spins
+        if (n >= budget) break;
+        nextSlice = budget - n < CHECK_INTERVAL ? budget : n + CHECK_INTERVAL;
+        const w = atomic.load<u32>(V + V_PENDING);
+        if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) { exit = EXIT_REQUEST; break; }
+        if (atomic.load<u32>(V + V_RFENCE) != 0) { serviceRfence(); fetchPage = NO_PAGE; }
+        checkTimers();
+        const irq = pendingInterrupt();
+        if (irq >= 0) {
+          pc = trap(<u64>irq, 0, pc, true);
+          clearReservation();
+          fetchPage = NO_PAGE;
+        } else if (spinning(pc, stored)) { exit = EXIT_SPIN; break; }
+        stored = false;
+      } else {
+        // a CSR write or xRET may have unmasked a pending interrupt. Only
+        // that: Linux saves and restores sstatus.SIE around every spinlock,
+        // and a full check reads the host clock (a call out of Wasm).
+        const irq = pendingInterrupt();
+        if (irq >= 0) {
+          pc = trap(<u64>irq, 0, pc, true);
+          clearReservation();
+          fetchPage = NO_PAGE;
+        }
+      }
+      nextCheck = nextSlice;
     }
 
     // ---- fetch ----

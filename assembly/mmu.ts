@@ -81,13 +81,21 @@ export function flushAllTlb(): void {
   epochFetch = bump(ACC_FETCH, epochFetch);
 }
 
-/** Recompute dataPriv after priv or mstatus changed; flush what depends on them. */
+// What the cached translations' permission checks assumed. Only a change of
+// these flushes them: Linux writes sstatus (SIE) around every spinlock and
+// takes S-to-S traps all the time, neither of which changes a permission.
+let tlbDataKey: u32 = U32.MAX_VALUE; // dataPriv | SUM << 2 | MXR << 3
+let tlbFetchPriv: u32 = U32.MAX_VALUE;
+
+/** Recompute dataPriv after priv or mstatus changed; flush the translations that depended on them. */
 export function privChanged(): void {
   const ms = csr(CSR_MSTATUS);
   let dp = priv;
   if (priv == 3 && (ms & (1 << 17)) != 0) dp = <u32>((ms >> 11) & 3); // MPRV: MPP
   dataPriv = dp;
-  flushAllTlb();
+  const key = dp | <u32>((ms >> 16) & 0xc); // SUM (bit 18), MXR (bit 19)
+  if (key != tlbDataKey) { tlbDataKey = key; flushDataTlb(); }
+  if (priv != tlbFetchPriv) { tlbFetchPriv = priv; epochFetch = bump(ACC_FETCH, epochFetch); }
 }
 
 // ---- decode-cache tracking -----------------------------------------------

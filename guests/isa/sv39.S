@@ -361,6 +361,44 @@ test_main:
   ld a1, 0(t0)
   CHECK_TRAP 54, CAUSE_STORE_PF   /* still only the one trap */
 
+  /* 12. permissions checked under SUM = 1 or MXR = 1 do not outlive the
+   * bit: after a successful access, clearing it makes the same access fault */
+  BEGIN .Lb12
+  ENTER_S .Ls12
+.Ls12:
+  li t0, VA(5)
+  li t1, MSTATUS_SUM
+  li a1, 0
+  li a2, 0
+  csrs sstatus, t1
+  ld a1, 0(t0)
+  csrc sstatus, t1
+  ld a2, 0(t0)
+  ecall
+.Lb12:
+  CHECK_TRAP 56, CAUSE_ECALL_S
+  CHECK_STRAP 57, CAUSE_LOAD_PF, VA(5)
+  CHECK 58, a1, 0x1111
+  CHECK 59, a2, 0
+
+  BEGIN .Lb13
+  ENTER_S .Ls13
+.Ls13:
+  li t0, VA(6)
+  li t1, MSTATUS_MXR
+  li a1, 0
+  li a2, 0
+  csrs sstatus, t1
+  ld a1, 0(t0)
+  csrc sstatus, t1
+  ld a2, 0(t0)
+  ecall
+.Lb13:
+  CHECK_TRAP 60, CAUSE_ECALL_S
+  CHECK_STRAP 61, CAUSE_LOAD_PF, VA(6)
+  CHECK 62, a1, 0x1111
+  CHECK 63, a2, 0
+
   csrw satp, zero
   sfence.vma
   csrw medeleg, zero
