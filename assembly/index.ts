@@ -10,7 +10,7 @@ import {
 import { V, BOOT_FLAGS, NHARTS, bindVcpu, bindMachine, setCsr, vcpuBase } from "./state";
 import { setPriv, privChanged, flushIcache, ev, EV_NONE } from "./mmu";
 import { resetCsrs, wfiWake } from "./csr";
-import { checkTimers } from "./irq";
+import { checkTimers, signalScan } from "./irq";
 import { run as runCpu, clearReservation } from "./cpu";
 import { plicSetLevel } from "./plic";
 import { uartRxNotify } from "./uart";
@@ -22,6 +22,9 @@ export function heap_base(): usize { return __heap_base; }
 
 /** Bind this instance to the machine (main thread, signal worker). */
 export function machine_bind(): void { bindMachine(); }
+
+/** Signal worker: raise due timer interrupts; returns ms until the next deadline (Infinity: none). */
+export function signal_scan(): f64 { return signalScan(); }
 
 /** Bind this instance to vCPU `hart` (once, in its worker). */
 export function vcpu_bind(hart: u32): void { bindVcpu(hart); }

@@ -3,7 +3,7 @@
 // sleeps on the word with Atomics.wait, so every change is followed by a
 // notify.
 import { V_PENDING, V_MTIMECMP, V_STIMECMP, MACHINE_BASE, M_SIG_DOORBELL, M_SIG_ARMED } from "./layout";
-import { vcpuBase, V, mtimeNow } from "./state";
+import { vcpuBase, V, NHARTS, mtimeNow, TICKS_PER_MS } from "./state";
 
 export const MIP_SSIP: u32 = 1 << 1;
 export const MIP_MSIP: u32 = 1 << 3;
@@ -37,17 +37,48 @@ export function ringSignal(deadline: u64): void {
   atomic.notify(p, 1);
 }
 
-/** Set MTIP/STIP of this hart from its deadlines (called at slice ends and after timer writes). */
+/**
+ * The timer rule: which of MTIP and STIP the deadlines of the hart whose
+ * block is at `b` make pending at mtime `now`. STIP counts only while an S
+ * deadline is set (Sstc stimecmp or SBI set_timer); otherwise software owns it.
+ */
+// @ts-ignore: decorator
+@inline function timersDue(b: usize, now: u64): u32 {
+  let bits: u32 = 0;
+  if (now >= atomic.load<u64>(b + V_MTIMECMP)) bits |= MIP_MTIP;
+  const s = atomic.load<u64>(b + V_STIMECMP);
+  if (s != U64.MAX_VALUE && now >= s) bits |= MIP_STIP;
+  return bits;
+}
+
+/** Set and clear MTIP/STIP of this hart from its deadlines (at slice ends and after timer writes). */
 export function checkTimers(): void {
-  const now = mtimeNow();
-  const mcmp = atomic.load<u64>(V + V_MTIMECMP);
+  const due = timersDue(V, mtimeNow());
+  const owned = atomic.load<u64>(V + V_STIMECMP) != U64.MAX_VALUE ? MIP_MTIP | MIP_STIP : MIP_MTIP;
   const p = V + V_PENDING;
   const w = atomic.load<u32>(p);
-  if (now >= mcmp) { if ((w & MIP_MTIP) == 0) atomic.or<u32>(p, MIP_MTIP); }
-  else if ((w & MIP_MTIP) != 0) atomic.and<u32>(p, ~MIP_MTIP);
-  const scmp = atomic.load<u64>(V + V_STIMECMP);
-  if (scmp != U64.MAX_VALUE) {
-    if (now >= scmp) { if ((w & MIP_STIP) == 0) atomic.or<u32>(p, MIP_STIP); }
-    else if ((w & MIP_STIP) != 0) atomic.and<u32>(p, ~MIP_STIP);
+  if ((due & ~w) != 0) atomic.or<u32>(p, due & ~w);
+  const clear = owned & ~due & w;
+  if (clear != 0) atomic.and<u32>(p, ~clear);
+}
+
+/**
+ * The signal worker's scan: raise the due timer interrupts of every hart
+ * (waking a sleeping one; each hart lowers its own), arm M_SIG_ARMED with the
+ * next deadline and return the ms until it (Infinity: none).
+ */
+export function signalScan(): f64 {
+  const now = mtimeNow();
+  let next = U64.MAX_VALUE;
+  for (let h: u32 = 0; h < NHARTS; h++) {
+    const b = vcpuBase(h);
+    const due = timersDue(b, now);
+    if (due != 0) setPending(h, due);
+    const m = atomic.load<u64>(b + V_MTIMECMP);
+    if (m > now && m < next) next = m;
+    const s = atomic.load<u64>(b + V_STIMECMP);
+    if (s > now && s < next) next = s;
   }
+  atomic.store<u64>(MACHINE_BASE + M_SIG_ARMED, next);
+  return next == U64.MAX_VALUE ? Infinity : <f64>(next - now) / TICKS_PER_MS;
 }

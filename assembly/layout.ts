@@ -12,6 +12,8 @@
 
 export const LAYOUT_VERSION: u32 = 1;
 export const MAX_HARTS: u32 = 128;
+/** mtime ticks per second (the device tree's timebase-frequency): the host's monotonic clock scaled. */
+export const MTIME_HZ: u32 = 10_000_000;
 
 // ---- machine block --------------------------------------------------------
 export const MACHINE_BASE: u32 = 0x10000;

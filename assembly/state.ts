@@ -3,7 +3,7 @@
 // memory (layout.ts); these are only addresses and constants.
 import {
   MACHINE_BASE, M_NHARTS, M_RAM_BASE, M_RAM_SIZE, M_RAM_HOST, M_TOHOST, M_FROMHOST, M_BOOT_FLAGS,
-  VCPU_BASE, VCPU_STRIDE, V_CSR, V_X, V_F,
+  VCPU_BASE, VCPU_STRIDE, V_CSR, V_X, V_F, MTIME_HZ,
 } from "./layout";
 
 export let V: usize = 0;          // this vCPU's block
@@ -50,13 +50,15 @@ export function bindVcpu(hart: u32): void {
 // @ts-ignore: decorator
 @inline export function freg(r: u32): u64 { return load<u64>(V + V_F + (r << 3)); }
 
-// Time: mtime ticks at 10 MHz from the host's monotonic clock (a JS import:
-// not on the instruction hot path, only rdtime, CLINT reads and slice ends).
+// Time: mtime is the host's monotonic clock in MTIME_HZ ticks since the
+// machine's epoch (the import gives ms: it is not on the instruction hot
+// path, only rdtime, CLINT reads, slice ends and the signal worker's scans).
 // @ts-ignore: decorator
-@external("env", "now_ticks")
-export declare function nowTicksF64(): f64;
+@external("env", "now_ms")
+export declare function nowMs(): f64;
+export const TICKS_PER_MS: f64 = <f64>MTIME_HZ / 1000;
 // @ts-ignore: decorator
-@inline export function mtimeNow(): u64 { return <u64>nowTicksF64(); }
+@inline export function mtimeNow(): u64 { return <u64>(nowMs() * TICKS_PER_MS); }
 // Give the host core away for a moment (spin-waits inside SBI calls).
 // @ts-ignore: decorator
 @external("env", "host_yield")

@@ -173,7 +173,7 @@ export class VirtualMachine extends EventEmitter {
       Atomics.store(this.mem.i32, (b + L.V_HSM) >> 2, this.plan.harts[h].started ? L.HSM_STARTED : L.HSM_STOPPED);
     }
     this.signal = new Worker(fileURLToPath(new URL('./workers/signal-worker.js', import.meta.url)), {
-      workerData: { memory: this.mem.memory, layout: L, harts: this.harts, epochMs: this.epochMs },
+      workerData: { module: this.module, memory: this.mem.memory, layout: L, epochMs: this.epochMs },
     });
     this.signal.on('error', (e) => this.fail(e));
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_THREADS_UP) >> 2, 0);

@@ -19,6 +19,7 @@ export interface VcpuModule {
 export interface VcpuExports {
   heap_base(): number;
   machine_bind(): void;
+  signal_scan(): number;
   vcpu_bind(hart: number): void;
   vcpu_reset(pc: bigint, a0: bigint, a1: bigint, priv: number): void;
   run(budget: number): number;
@@ -61,9 +62,9 @@ export function loadVcpuModule(): VcpuModule {
 }
 
 /**
- * The imports of the vCPU module. `now_ticks` is mtime: 10 MHz ticks of the
- * host's monotonic clock since the machine's epoch (a performance.now()
- * value shared by every thread of the VM through the machine header).
+ * The imports of the vCPU module. `now_ms` is the host's monotonic clock in
+ * ms since the machine's epoch (a performance.now() value shared by every
+ * thread of the VM); the module scales it to mtime ticks.
  */
 export function vcpuImports(memory: WebAssembly.Memory, epochMs: number): WebAssembly.Imports {
   const base = performance.timeOrigin - epochMs;
@@ -71,7 +72,7 @@ export function vcpuImports(memory: WebAssembly.Memory, epochMs: number): WebAss
   return {
     env: {
       memory,
-      now_ticks: () => (base + performance.now()) * 10_000,
+      now_ms: () => base + performance.now(),
       // give the core away for ~50 µs (a futex wait with timeout)
       host_yield: () => { Atomics.wait(yieldWord, 0, 0, 0.05); },
       abort: () => { throw new Error('vCPU module abort'); },

@@ -152,7 +152,7 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
   }
   const blob = buildVirtFdt({
     harts: mem.harts, ramBase, ramSize: mem.ramSize, isa: VIRT_ISA, mmuType: VIRT_MMU,
-    bootargs: spec.append, initrd,
+    timebaseFrequency: layout.MTIME_HZ, bootargs: spec.append, initrd,
   });
   // leave free space inside the blob for firmware that edits the tree in place
   const fdt = new Uint8Array(blob.length + FDT_PAD);
