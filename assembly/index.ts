@@ -3,7 +3,7 @@
 // entry points the main thread's own instance uses to drive in-Wasm devices.
 export * from "./layout";
 import {
-  BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_MENVCFG,
+  BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_SCOUNTEREN, CSR_MENVCFG,
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, MIP_MASK, PENDING_SW_SEIP, EXIT_NONE, V_TLB, TLB_ENTRIES,
 } from "./layout";
@@ -54,6 +54,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
     setCsr(CSR_MEDELEG, 0xb1ff);
     setCsr(CSR_MIDELEG, 0x222);
     setCsr(CSR_MCOUNTEREN, 0xffff_ffff);
+    setCsr(CSR_SCOUNTEREN, 7); // cycle, time, instret readable from U-mode (the vDSO's rdtime)
     setCsr(CSR_MENVCFG, (<u64>1 << 63)); // Sstc available to S-mode
   }
   setPriv(priv);

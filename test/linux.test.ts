@@ -87,6 +87,10 @@ async function shellSession(con: Console, smp: number): Promise<void> {
   expect((await con.run('grep -c processor /proc/cpuinfo')).trim()).toBe(String(smp));
   expect((await con.run('cat /sys/devices/system/cpu/online')).trim()).toBe(smp === 1 ? '0' : `0-${smp - 1}`);
   expect((await con.run('echo $((6*7))')).trim()).toBe('42');
+  // the vDSO's clock_gettime reads the time CSR in U-mode (scounteren.TM, which OpenSBI sets)
+  const timed = await con.run('time true');
+  expect(timed).toMatch(/^real\s+\d+m [\d.]+s$/m);
+  expect(timed).not.toContain('Illegal instruction');
   const jobs = Array.from({ length: smp }, (_, k) => k + 1).join(' ');
   const par = await con.run(`for i in ${jobs}; do (i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; echo done$i) & done; wait`, 90_000);
   expect(par.match(/^done3000$/gm)).toHaveLength(smp);
