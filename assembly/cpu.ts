@@ -445,7 +445,7 @@ export function run(budget: i32): u32 {
         const d = (w & 0xff) == OP_FSD;
         const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
         stored = true;
-        storeSlow(a, d ? 8 : 4, load<u64>(V + V_F + (rs2 << 3)));
+        storeSlowFast(a, d ? 8 : 4, load<u64>(V + V_F + (rs2 << 3)), TS);
         if (ev != EV_NONE) {
           if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
           return exitAfter(pc + len, n);
@@ -564,6 +564,17 @@ function loadSlowFast(a: u64, size: u32, TL: usize): u64 {
     return size == 8 ? load<u64>(ha) : <u64>load<u32>(ha);
   }
   return loadSlow(a, size);
+}
+
+/** A store through the TLB fast path or the slow path (FP stores: the kernel saves f0-f31 on context switches, setjmp saves fs0-fs11). */
+function storeSlowFast(a: u64, size: u32, v: u64, TS: usize): void {
+  const t = TS + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
+  if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochStore) && (<u32>a & 0xfff) <= 0x1000 - size) {
+    const ha = <usize>(a + load<u64>(t, 8));
+    if (size == 8) store<u64>(ha, v); else store<u32>(ha, <u32>v);
+    return;
+  }
+  storeSlow(a, size, v);
 }
 
 function leave(n: i32, exit: u32): u32 {
