@@ -16,7 +16,7 @@ import { pmpAllows } from "./pmp";
 import { spinning } from "./spin";
 import {
   ev, EV_NONE, EV_FAULT, faultCause, faultTval, raise, priv, loadSlow, storeSlow, fetchHost, tlbBase,
-  epochLoad, epochStore, epochFetch, icacheGen, markCodePage, flushIcache, flushAllTlb, amoHost, lrHost,
+  epochLoad, epochStore, epochFetch, tlbHost, icacheGen, markCodePage, flushIcache, flushAllTlb, amoHost, lrHost,
   loadDest, ACC_LOAD, ACC_STORE, ACC_FETCH, EXC_ILLEGAL, EXC_BREAKPOINT, EXC_ECALL_U, EXC_ECALL_S,
   EXC_ECALL_M, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED, exitWith, setPriv, privChanged,
 } from "./mmu";
@@ -211,10 +211,9 @@ export function run(budget: i32): u32 {
         const f3 = op - OP_LB;
         const size: u32 = 1 << (f3 & 3);
         const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
-        const t = TL + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
+        const ha = tlbHost(TL, a, size, epochLoad);
         let v: u64;
-        if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochLoad) && (<u32>a & 0xfff) <= 0x1000 - size) {
-          const ha = <usize>(a + load<u64>(t, 8));
+        if (ha != 0) {
           switch (op) {
             case OP_LB: v = <u64><i64>load<i8>(ha); break;
             case OP_LH: v = <u64><i64>load<i16>(ha); break;
@@ -242,9 +241,8 @@ export function run(budget: i32): u32 {
         const size: u32 = 1 << (op - OP_SB);
         const a = load<u64>(X + (rs1 << 3)) + <u64><i64>imm;
         const v = load<u64>(X + (rs2 << 3));
-        const t = TS + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
-        if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochStore) && (<u32>a & 0xfff) <= 0x1000 - size) {
-          const ha = <usize>(a + load<u64>(t, 8));
+        const ha = tlbHost(TS, a, size, epochStore);
+        if (ha != 0) {
           // spin detection counts only stores that change memory (a spin loop may save the same registers)
           if (size == 8) { stored |= load<u64>(ha) != v; store<u64>(ha, v); }
           else if (size == 4) { stored |= load<u32>(ha) != <u32>v; store<u32>(ha, <u32>v); }
@@ -558,23 +556,16 @@ function exitAfter(pc: u64, n: i32): u32 {
 
 /** A load through the TLB fast path or the slow path (FP loads). */
 function loadSlowFast(a: u64, size: u32, TL: usize): u64 {
-  const t = TL + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
-  if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochLoad) && (<u32>a & 0xfff) <= 0x1000 - size) {
-    const ha = <usize>(a + load<u64>(t, 8));
-    return size == 8 ? load<u64>(ha) : <u64>load<u32>(ha);
-  }
-  return loadSlow(a, size);
+  const ha = tlbHost(TL, a, size, epochLoad);
+  if (ha == 0) return loadSlow(a, size);
+  return size == 8 ? load<u64>(ha) : <u64>load<u32>(ha);
 }
 
 /** A store through the TLB fast path or the slow path (FP stores: the kernel saves f0-f31 on context switches, setjmp saves fs0-fs11). */
 function storeSlowFast(a: u64, size: u32, v: u64, TS: usize): void {
-  const t = TS + ((<usize>(a >> 12) & (TLB_ENTRIES - 1)) << 4);
-  if (load<u64>(t) == ((a & ~(<u64>0xfff)) | epochStore) && (<u32>a & 0xfff) <= 0x1000 - size) {
-    const ha = <usize>(a + load<u64>(t, 8));
-    if (size == 8) store<u64>(ha, v); else store<u32>(ha, <u32>v);
-    return;
-  }
-  storeSlow(a, size, v);
+  const ha = tlbHost(TS, a, size, epochStore);
+  if (ha == 0) { storeSlow(a, size, v); return; }
+  if (size == 8) store<u64>(ha, v); else store<u32>(ha, <u32>v);
 }
 
 function leave(n: i32, exit: u32): u32 {

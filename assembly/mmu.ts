@@ -62,6 +62,18 @@ export let epochFetch: u64 = 1;
 // @ts-ignore: decorator
 @inline export function tlbBase(kind: u32): usize { return V + V_TLB + (<usize>kind) * (TLB_ENTRIES << 4); }
 
+/**
+ * The load/store TLB fast path: the host address of a `size`-byte access at
+ * `va` when table `T` holds its page under `epoch` and the access stays inside
+ * the page; 0 (never a RAM address) when the slow path must handle it.
+ */
+// @ts-ignore: decorator
+@inline export function tlbHost(T: usize, va: u64, size: u32, epoch: u64): usize {
+  const t = T + ((<usize>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  if (load<u64>(t) != ((va & ~(<u64>0xfff)) | epoch) || (<u32>va & 0xfff) > 0x1000 - size) return 0;
+  return <usize>(va + load<u64>(t, 8));
+}
+
 function bump(kind: u32, e: u64): u64 {
   e++;
   if (e >= 0x1000) {
