@@ -42,8 +42,6 @@ static struct hart_data hdata[MAX_HARTS] __attribute__((section(".noinit.bench")
 
 static const char *const kernel_names[NKERNELS] = { "hash", "sort", "interp", "memcpy", "matmul" };
 
-static volatile u32 init_done;
-static volatile u32 nharts;
 static volatile u64 iters;
 static volatile u32 show_times;
 static volatile u32 done;
@@ -279,34 +277,23 @@ static const kernel_fn kernels[NKERNELS] = { k_hash, k_sort, k_interp, k_memcpy,
 
 /* ------------------------------------------------------------------ main */
 
-static void park(void)
-{
-    for (;;)
-        __asm__ volatile("wfi");
-}
-
 int main(u64 hartid, const void *fdt)
 {
+    u32 n;
     if (hartid == 0) {
         struct fdt_info info;
-        u32 n = 1;
+        u32 cpus = 1;
         u64 it = DEFAULT_ITERS;
         if (fdt_parse(fdt, &info) == 0) {
-            if (info.ncpus > 0)
-                n = info.ncpus;
+            cpus = info.ncpus;
             it = bootarg_u64(info.bootargs, info.bootargs_len, "iters", DEFAULT_ITERS);
             show_times = (u32)bootarg_flag(info.bootargs, info.bootargs_len, "times");
         }
-        nharts = n > MAX_HARTS ? MAX_HARTS : n;
         iters = it;
-        store_release32(&init_done, 1);
+        n = harts_release(cpus);
     } else {
-        while (!load_acquire32(&init_done))
-            cpu_relax();
-        if (hartid >= nharts)
-            park();
+        n = harts_join(hartid);
     }
-    u32 n = nharts;
     u64 it = iters;
     u64 t_start = mtime();
 

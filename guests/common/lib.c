@@ -288,3 +288,33 @@ int strcmp(const char *a, const char *b)
     }
     return (u8)*a - (u8)*b;
 }
+
+/* ---- start-up rendezvous ---- */
+static volatile u32 harts_ready;
+static volatile u32 harts_n;
+
+u32 harts_release(u32 n)
+{
+    if (n == 0)
+        n = 1;
+    if (n > MAX_HARTS)
+        n = MAX_HARTS;
+    harts_n = n;
+    store_release32(&harts_ready, 1);
+    return n;
+}
+
+u32 harts_join(u64 hartid)
+{
+    while (!load_acquire32(&harts_ready))
+        cpu_relax();
+    if (hartid >= harts_n)
+        park();
+    return harts_n;
+}
+
+void park(void)
+{
+    for (;;)
+        __asm__ volatile("wfi");
+}

@@ -109,6 +109,14 @@ u64 bootarg_u64(const char *args, u32 len, const char *key, u64 dflt);
 /* 1 if the word `word` appears in bootargs */
 int bootarg_flag(const char *args, u32 len, const char *word);
 
+/* ---- start-up of a multi-hart guest ----
+ * Hart 0 sets up (parsing the FDT and boot arguments), then releases the
+ * first n harts; the others wait in harts_join, and those numbered n or
+ * more park in WFI for good. Both return n. */
+u32 harts_release(u32 n);                 /* hart 0; n is clamped to 1..MAX_HARTS */
+u32 harts_join(u64 hartid);               /* every other hart */
+__attribute__((noreturn)) void park(void);
+
 /* ---- misc ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);

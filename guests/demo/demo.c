@@ -16,8 +16,6 @@
 
 #define ITEMS 1000           /* numbers per hart */
 
-static volatile u32 init_done;
-static volatile u32 nharts;
 static barrier_t barrier;
 static spinlock_t sum_lock;
 static volatile u64 locked_sum;     /* protected by sum_lock */
@@ -32,35 +30,22 @@ static u64 item(u64 hart, u64 i)
     return x & 0xfffff;
 }
 
-static void park(void)
-{
-    for (;;)
-        __asm__ volatile("wfi");
-}
-
 int main(u64 hartid, const void *fdt)
 {
     u32 sense = 0;
 
+    u32 n;
     if (hartid == 0) {
         struct fdt_info info;
-        u32 n = 1;
-        if (fdt_parse(fdt, &info) == 0 && info.ncpus > 0)
-            n = info.ncpus;
-        if (n > MAX_HARTS)
-            n = MAX_HARTS;
-        nharts = n;
+        spin_lock(&print_lock); /* the banner comes before any hart's hello */
+        n = harts_release(fdt_parse(fdt, &info) == 0 ? info.ncpus : 1);
         puts("wkvm demo: ");
         put_dec(n);
         puts(n == 1 ? " hart\n" : " harts\n");
-        store_release32(&init_done, 1);
+        spin_unlock(&print_lock);
     } else {
-        while (!load_acquire32(&init_done))
-            cpu_relax();
-        if (hartid >= nharts)
-            park();
+        n = harts_join(hartid);
     }
-    u32 n = nharts;
 
     spin_lock(&print_lock);
     puts("hart ");

@@ -363,11 +363,12 @@ test_main:
 
   /* 12. permissions checked under SUM = 1 or MXR = 1 do not outlive the
    * bit: after a successful access, clearing it makes the same access fault */
-  BEGIN .Lb12
-  ENTER_S .Ls12
-.Ls12:
-  li t0, VA(5)
-  li t1, MSTATUS_SUM
+.macro BIT_CLEARED_FAULTS label, va, bit, n
+  BEGIN .Lb\label
+  ENTER_S .Ls\label
+.Ls\label:
+  li t0, \va
+  li t1, \bit
   li a1, 0
   li a2, 0
   csrs sstatus, t1
@@ -375,29 +376,14 @@ test_main:
   csrc sstatus, t1
   ld a2, 0(t0)
   ecall
-.Lb12:
-  CHECK_TRAP 56, CAUSE_ECALL_S
-  CHECK_STRAP 57, CAUSE_LOAD_PF, VA(5)
-  CHECK 58, a1, 0x1111
-  CHECK 59, a2, 0
-
-  BEGIN .Lb13
-  ENTER_S .Ls13
-.Ls13:
-  li t0, VA(6)
-  li t1, MSTATUS_MXR
-  li a1, 0
-  li a2, 0
-  csrs sstatus, t1
-  ld a1, 0(t0)
-  csrc sstatus, t1
-  ld a2, 0(t0)
-  ecall
-.Lb13:
-  CHECK_TRAP 60, CAUSE_ECALL_S
-  CHECK_STRAP 61, CAUSE_LOAD_PF, VA(6)
-  CHECK 62, a1, 0x1111
-  CHECK 63, a2, 0
+.Lb\label:
+  CHECK_TRAP \n, CAUSE_ECALL_S
+  CHECK_STRAP (\n + 1), CAUSE_LOAD_PF, \va
+  CHECK (\n + 2), a1, 0x1111
+  CHECK (\n + 3), a2, 0
+.endm
+  BIT_CLEARED_FAULTS 12, VA(5), MSTATUS_SUM, 56
+  BIT_CLEARED_FAULTS 13, VA(6), MSTATUS_MXR, 60
 
   csrw satp, zero
   sfence.vma
