@@ -8,7 +8,7 @@ import {
   REQ_STOP, REQ_PAUSE, REQ_EXIT, MIP_MASK, PENDING_SW_SEIP, EXIT_NONE, V_TLB, TLB_ENTRIES,
 } from "./layout";
 import { V, BOOT_FLAGS, NHARTS, bindVcpu, bindMachine, setCsr, vcpuBase } from "./state";
-import { setPriv, privChanged, flushIcache, ev, EV_NONE } from "./mmu";
+import { setPriv, privChanged, flushIcache, resetTlb, ev, EV_NONE } from "./mmu";
 import { resetCsrs, wfiWake } from "./csr";
 import { checkTimers, signalScan } from "./irq";
 import { run as runCpu, clearReservation } from "./cpu";
@@ -37,7 +37,6 @@ export function vcpu_bind(hart: u32): void { bindVcpu(hart); }
 export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
   memory.fill(V + V_X, 0, 33 * 8);
   memory.fill(V + V_F, 0, 32 * 8);
-  memory.fill(V + V_TLB, 0, TLB_ENTRIES * 16 * 3);
   resetCsrs();
   store<u64>(V + V_PC, pc);
   store<u64>(V + V_X + 80, a0);
@@ -61,6 +60,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
   store<u32>(V + V_PRIV, priv);
   clearReservation();
   flushIcache();
+  resetTlb();
   privChanged();
 }
 

@@ -7,7 +7,7 @@
 // and addend, so host = va + addend. A hit implies the permission check for
 // that kind of access was done at fill time under the current privilege.
 import {
-  V_TLB, TLB_ENTRIES, V_CODEMAP, V_RUN, R_EXIT, R_SIZE, R_ADDR, R_DATA, R_WRITE, R_DEST, R_CODE,
+  V_TLB, TLB_ENTRIES, V_TLB_EPOCHS, TLB_KEYS, V_CODEMAP, V_RUN, R_EXIT, R_SIZE, R_ADDR, R_DATA, R_WRITE, R_DEST, R_CODE,
   EXIT_MMIO, EXIT_SHUTDOWN, CSR_SATP, CSR_MSTATUS, MACHINE_BASE, M_MMIO_TABLE, V_ICACHE, ICACHE_ENTRIES,
 } from "./layout";
 import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, csr } from "./state";
@@ -54,10 +54,15 @@ export let priv: u32 = 3;
 export let dataPriv: u32 = 3;
 export function setPriv(p: u32): void { priv = p; }
 
-// TLB epochs: bumping one invalidates a whole TLB in O(1).
+// TLB epochs. An entry's tag is its page | the epoch it was filled under, so
+// a new epoch invalidates a whole TLB in O(1). Each permission key (what the
+// entries' checks assumed: privilege, SUM, MXR) has an epoch of its own, so
+// a syscall's U -> S -> U trip keeps both sides' translations; a flush drops
+// every key's epoch. Epochs count up to 0xfff, then the table is cleared.
 export let epochLoad: u64 = 1;
 export let epochStore: u64 = 1;
 export let epochFetch: u64 = 1;
+let lastEpoch0: u32 = 0, lastEpoch1: u32 = 0, lastEpoch2: u32 = 0; // per TLB: the last epoch handed out
 
 // @ts-ignore: decorator
 @inline export function tlbBase(kind: u32): usize { return V + V_TLB + (<usize>kind) * (TLB_ENTRIES << 4); }
@@ -74,40 +79,77 @@ export let epochFetch: u64 = 1;
   return <usize>(va + load<u64>(t, 8));
 }
 
-function bump(kind: u32, e: u64): u64 {
-  e++;
+// The permission keys the current epochs belong to.
+let tlbDataKey: u32 = 0; // dataPriv | SUM << 2 | MXR << 3 (load and store TLBs)
+let tlbFetchKey: u32 = 0; // priv
+
+// @ts-ignore: decorator
+@inline function epochSlot(kind: u32, key: u32): usize { return V + V_TLB_EPOCHS + ((kind * TLB_KEYS + key) << 2); }
+
+/** A never-used epoch for TLB `kind` (clearing the table when the count wraps). */
+function newEpoch(kind: u32): u32 {
+  let e = (kind == ACC_LOAD ? lastEpoch0 : kind == ACC_STORE ? lastEpoch1 : lastEpoch2) + 1;
   if (e >= 0x1000) {
     memory.fill(tlbBase(kind), 0, TLB_ENTRIES << 4);
+    memory.fill(epochSlot(kind, 0), 0, TLB_KEYS << 2);
     e = 1;
   }
+  if (kind == ACC_LOAD) lastEpoch0 = e; else if (kind == ACC_STORE) lastEpoch1 = e; else lastEpoch2 = e;
   return e;
 }
 
-export function flushDataTlb(): void {
-  epochLoad = bump(ACC_LOAD, epochLoad);
-  epochStore = bump(ACC_STORE, epochStore);
+/** TLB `kind`'s epoch under permission key `key` (a new one if it has none). */
+function epochOf(kind: u32, key: u32): u64 {
+  const p = epochSlot(kind, key);
+  let e = load<u32>(p);
+  if (e == 0) { e = newEpoch(kind); store<u32>(p, e); }
+  return <u64>e;
 }
-export function flushStoreTlb(): void { epochStore = bump(ACC_STORE, epochStore); }
+
+/** Invalidate every entry of TLB `kind`, under every key; returns the current key's new epoch. */
+function flushTlb(kind: u32, key: u32): u64 {
+  memory.fill(epochSlot(kind, 0), 0, TLB_KEYS << 2);
+  return epochOf(kind, key);
+}
+
+export function flushDataTlb(): void {
+  epochLoad = flushTlb(ACC_LOAD, tlbDataKey);
+  epochStore = flushTlb(ACC_STORE, tlbDataKey);
+}
+export function flushStoreTlb(): void { epochStore = flushTlb(ACC_STORE, tlbDataKey); }
 export function flushAllTlb(): void {
   flushDataTlb();
-  epochFetch = bump(ACC_FETCH, epochFetch);
+  epochFetch = flushTlb(ACC_FETCH, tlbFetchKey);
 }
 
-// What the cached translations' permission checks assumed. Only a change of
-// these flushes them: Linux writes sstatus (SIE) around every spinlock and
-// takes S-to-S traps all the time, neither of which changes a permission.
-let tlbDataKey: u32 = U32.MAX_VALUE; // dataPriv | SUM << 2 | MXR << 3
-let tlbFetchPriv: u32 = U32.MAX_VALUE;
+/** Power-on: empty TLBs, no epochs handed out. */
+export function resetTlb(): void {
+  memory.fill(V + V_TLB, 0, TLB_ENTRIES * 16 * 3);
+  memory.fill(V + V_TLB_EPOCHS, 0, 3 * TLB_KEYS * 4);
+  lastEpoch0 = 0; lastEpoch1 = 0; lastEpoch2 = 0;
+  tlbDataKey = 0; tlbFetchKey = 0;
+  epochLoad = epochOf(ACC_LOAD, 0);
+  epochStore = epochOf(ACC_STORE, 0);
+  epochFetch = epochOf(ACC_FETCH, 0);
+}
 
-/** Recompute dataPriv after priv or mstatus changed; flush the translations that depended on them. */
+/**
+ * Recompute dataPriv after priv or mstatus changed, and switch the TLBs to the
+ * epochs of the new permission key. Linux writes sstatus (SIE) around every
+ * spinlock, which changes no key; a syscall switches keys and back.
+ */
 export function privChanged(): void {
   const ms = csr(CSR_MSTATUS);
   let dp = priv;
   if (priv == 3 && (ms & (1 << 17)) != 0) dp = <u32>((ms >> 11) & 3); // MPRV: MPP
   dataPriv = dp;
   const key = dp | <u32>((ms >> 16) & 0xc); // SUM (bit 18), MXR (bit 19)
-  if (key != tlbDataKey) { tlbDataKey = key; flushDataTlb(); }
-  if (priv != tlbFetchPriv) { tlbFetchPriv = priv; epochFetch = bump(ACC_FETCH, epochFetch); }
+  if (key != tlbDataKey) {
+    tlbDataKey = key;
+    epochLoad = epochOf(ACC_LOAD, key);
+    epochStore = epochOf(ACC_STORE, key);
+  }
+  if (priv != tlbFetchKey) { tlbFetchKey = priv; epochFetch = epochOf(ACC_FETCH, priv); }
 }
 
 // ---- decode-cache tracking -----------------------------------------------
