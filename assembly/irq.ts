@@ -38,28 +38,41 @@ export function ringSignal(deadline: u64): void {
 }
 
 /**
- * The timer rule: which of MTIP and STIP the deadlines of the hart whose
- * block is at `b` make pending at mtime `now`. STIP counts only while an S
+ * The timer rule: which of MTIP and STIP the deadlines `m` (mtimecmp) and `s`
+ * (the S deadline) make pending at mtime `now`. STIP counts only while an S
  * deadline is set (Sstc stimecmp or SBI set_timer); otherwise software owns it.
  */
 // @ts-ignore: decorator
-@inline function timersDue(b: usize, now: u64): u32 {
+@inline function timersDue(now: u64, m: u64, s: u64): u32 {
   let bits: u32 = 0;
-  if (now >= atomic.load<u64>(b + V_MTIMECMP)) bits |= MIP_MTIP;
-  const s = atomic.load<u64>(b + V_STIMECMP);
+  if (now >= m) bits |= MIP_MTIP;
   if (s != U64.MAX_VALUE && now >= s) bits |= MIP_STIP;
   return bits;
 }
 
-/** Set and clear MTIP/STIP of this hart from its deadlines (at slice ends and after timer writes). */
+/**
+ * Set and clear MTIP/STIP of this hart from its deadlines (at slice ends,
+ * before WFI sleeps and after timer writes), and make sure the signal worker
+ * wakes it for a deadline still ahead. That also mends a race between clocks:
+ * each thread reads the host clock through its own performance.timeOrigin, and
+ * the signal worker's may read a tick ahead of this one. A bit it raised a
+ * tick early is cleared here; it must then raise it again (or a WFI sleeps on).
+ */
 export function checkTimers(): void {
-  const due = timersDue(V, mtimeNow());
-  const owned = atomic.load<u64>(V + V_STIMECMP) != U64.MAX_VALUE ? MIP_MTIP | MIP_STIP : MIP_MTIP;
+  const now = mtimeNow();
+  const m = atomic.load<u64>(V + V_MTIMECMP);
+  const s = atomic.load<u64>(V + V_STIMECMP);
+  const due = timersDue(now, m, s);
+  const owned = s != U64.MAX_VALUE ? MIP_MTIP | MIP_STIP : MIP_MTIP;
   const p = V + V_PENDING;
   const w = atomic.load<u32>(p);
   if ((due & ~w) != 0) atomic.or<u32>(p, due & ~w);
   const clear = owned & ~due & w;
   if (clear != 0) atomic.and<u32>(p, ~clear);
+  let next = U64.MAX_VALUE;
+  if (m > now) next = m;
+  if (s > now && s < next) next = s;
+  ringSignal(next);
 }
 
 /**
@@ -72,11 +85,11 @@ export function signalScan(): f64 {
   let next = U64.MAX_VALUE;
   for (let h: u32 = 0; h < NHARTS; h++) {
     const b = vcpuBase(h);
-    const due = timersDue(b, now);
-    if (due != 0) setPending(h, due);
     const m = atomic.load<u64>(b + V_MTIMECMP);
-    if (m > now && m < next) next = m;
     const s = atomic.load<u64>(b + V_STIMECMP);
+    const due = timersDue(now, m, s);
+    if (due != 0) setPending(h, due);
+    if (m > now && m < next) next = m;
     if (s > now && s < next) next = s;
   }
   atomic.store<u64>(MACHINE_BASE + M_SIG_ARMED, next);

@@ -171,6 +171,9 @@ export class VirtualMachine extends EventEmitter {
       Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, 0);
       Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
       Atomics.store(this.mem.i32, (b + L.V_HSM) >> 2, this.plan.harts[h].started ? L.HSM_STARTED : L.HSM_STOPPED);
+      // no timer deadlines until the hart's own reset: the signal worker starts first
+      this.mem.view.setBigUint64(b + L.V_MTIMECMP, 0xffff_ffff_ffff_ffffn, true);
+      this.mem.view.setBigUint64(b + L.V_STIMECMP, 0xffff_ffff_ffff_ffffn, true);
     }
     this.signal = new Worker(fileURLToPath(new URL('./workers/signal-worker.js', import.meta.url)), {
       workerData: { module: this.module, memory: this.mem.memory, layout: L, epochMs: this.epochMs },

@@ -16,7 +16,8 @@
  *   - counts the trap, stores mcause/mepc/mtval/mstatus in the frame;
  *   - interrupts: machine software -> clears msip[0]; machine timer ->
  *     mtimecmp[0] = ~0; any other interrupt -> clears its mie bit;
- *     then returns to mepc;
+ *     then returns to TF_IRQ_RESUME in M-mode if it is non-zero (one-shot,
+ *     like TF_RESUME), else to mepc;
  *   - exceptions: if TF_RESUME is non-zero, returns there in M-mode
  *     (MPP := M, TF_RESUME := 0), else skips the trapping instruction
  *     (2 or 4 bytes, read from memory at mepc) and returns to the mode
@@ -35,8 +36,9 @@
 #define TF_EPC     40   /* mepc of the last trap */
 #define TF_TVAL    48   /* mtval of the last trap */
 #define TF_STATUS  56   /* mstatus as seen by the handler (after trap entry) */
-#define TF_RESUME  64   /* if non-zero: one-shot resume address, in M-mode */
-#define TF_SIZE    72
+#define TF_RESUME  64   /* if non-zero: one-shot resume address after an exception, in M-mode */
+#define TF_IRQ_RESUME 72 /* if non-zero: one-shot resume address after an interrupt, in M-mode */
+#define TF_SIZE    80
 
 #define MSTATUS_MIE   0x8
 #define MSTATUS_MPIE  0x80
@@ -117,6 +119,7 @@ test_name:
 .macro TRAP_RESET
   sd zero, TF_COUNT(gp)
   sd zero, TF_RESUME(gp)
+  sd zero, TF_IRQ_RESUME(gp)
   li t6, -1
   sd t6, TF_CAUSE(gp)
   sd t6, TF_EPC(gp)
@@ -127,6 +130,12 @@ test_name:
 .macro SET_RESUME label
   la t6, \label
   sd t6, TF_RESUME(gp)
+.endm
+
+/* the next interrupt returns to `label` in M-mode */
+.macro SET_IRQ_RESUME label
+  la t6, \label
+  sd t6, TF_IRQ_RESUME(gp)
 .endm
 
 /* fail with n unless no trap happened since TRAP_RESET */

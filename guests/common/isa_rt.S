@@ -95,18 +95,25 @@ trap_handler:
   bne t0, t1, 1f
   li t1, CLINT_MSIP0
   sw zero, 0(t1)
-  j .Lout
+  j .Lirq_out
 1:
   li t1, 7
   bne t0, t1, 2f
   li t1, CLINT_MTIMECMP0
   li t2, -1
   sd t2, 0(t1)
-  j .Lout
+  j .Lirq_out
 2:
   li t1, 1
   sll t1, t1, t0
   csrc mie, t1
+.Lirq_out:
+  ld t1, TF_IRQ_RESUME(gp)
+  beqz t1, .Lout
+  sd zero, TF_IRQ_RESUME(gp)
+  csrw mepc, t1
+  li t1, MSTATUS_MPP
+  csrs mstatus, t1
 .Lout:
   ld t0, TF_T0(gp)
   ld t1, TF_T1(gp)

@@ -68,10 +68,11 @@ test_main:
   sd s2, 0(s1)
   li t0, 2000000
   add s3, a1, t0
-  /* resume in M-mode at 2f whatever was interrupted: if the host was slow
-   * and the deadline passed before MIE was set, the interrupt is (rightly)
-   * taken before the WFI, and returning to the WFI would sleep forever */
-  SET_RESUME 2f
+  /* the interrupt resumes at 2f whatever it interrupted: if the host was
+   * slow (a first-time code path being compiled, say) and the deadline passed
+   * before MIE was set, the interrupt is (rightly) taken before the WFI, and
+   * returning to the WFI, with the timer now off, would sleep forever */
+  SET_IRQ_RESUME 2f
   csrsi mstatus, MSTATUS_MIE
 .Lwfi:
   wfi
