@@ -49,19 +49,22 @@ function setTimer(t: u64): void {
   checkTimers(); // and wakes the signal worker for the new deadline
 }
 
-/** Apply `fn` to every hart selected by (mask, base); returns an SBI error. */
+/**
+ * Apply `what` to every hart selected by (mask, base); returns an SBI error.
+ * A remote fence is posted to every target before waiting for any, so the
+ * targets act on it in parallel.
+ */
 function forHarts(mask: u64, base: u64, what: u32): i64 {
-  if (base == U64.MAX_VALUE) { // all harts
-    for (let h: u32 = 0; h < NHARTS; h++) hartAction(h, what);
-    return 0;
+  if (base != U64.MAX_VALUE) {
+    for (let i: u64 = 0; i < 64; i++) {
+      if (((mask >> i) & 1) != 0 && base + i >= <u64>NHARTS) return ERR_INVALID_PARAM;
+    }
   }
-  for (let i: u64 = 0; i < 64; i++) {
-    if (((mask >> i) & 1) == 0) continue;
-    const h = base + i;
-    if (h >= <u64>NHARTS) return ERR_INVALID_PARAM;
-  }
-  for (let i: u64 = 0; i < 64; i++) {
-    if (((mask >> i) & 1) != 0) hartAction(<u32>(base + i), what);
+  for (let pass: u32 = 0; pass < (what == ACT_IPI ? 1 : 2); pass++) {
+    for (let h: u32 = 0; h < NHARTS; h++) {
+      if (base != U64.MAX_VALUE && (<u64>h < base || <u64>h - base >= 64 || ((mask >> (<u64>h - base)) & 1) == 0)) continue;
+      if (pass == 0) hartAction(h, what); else awaitFence(h, what);
+    }
   }
   return 0;
 }
@@ -77,9 +80,14 @@ function hartAction(h: u32, what: u32): void {
     if (what == ACT_FENCE_I) flushIcache(); else flushAllTlb();
     return;
   }
+  atomic.or<u32>(vcpuBase(h) + V_RFENCE, bit);
+}
+
+/** Wait until a running target has acted on a posted fence (an idle one acts on entry to run()). */
+function awaitFence(h: u32, what: u32): void {
+  if (h == HART) return;
+  const bit = what == ACT_FENCE_I ? RFENCE_FENCE_I : RFENCE_SFENCE_VMA;
   const hb = vcpuBase(h);
-  atomic.or<u32>(hb + V_RFENCE, bit);
-  // wait until a running target has acted on it; an idle one acts on entry
   let spins = 0;
   while ((atomic.load<u32>(hb + V_RFENCE) & bit) != 0 && atomic.load<u32>(hb + V_IN_RUN) != 0) {
     // serve fences aimed at us meanwhile, so two harts fencing each other cannot deadlock
