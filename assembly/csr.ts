@@ -9,7 +9,7 @@ import {
 } from "./layout";
 import { V, HART, csr, setCsr, mtimeNow } from "./state";
 import { priv, setPriv, raise, EXC_ILLEGAL, flushAllTlb, privChanged } from "./mmu";
-import { MIP_SSIP, MIP_STIP, MIP_SEIP, checkTimers } from "./irq";
+import { MIP_SSIP, MIP_STIP, MIP_SEIP, MENVCFG_STCE, checkTimers } from "./irq";
 import { pmpUpdate } from "./pmp";
 
 export const MSTATUS_SIE: u64 = 1 << 1;
@@ -38,7 +38,6 @@ export const MISA: u64 = (<u64>2 << 62) | (1 << 0) | (1 << 2) | (1 << 3) | (1 <<
 const MEDELEG_MASK: u64 = 0xb3ff;
 const MIDELEG_MASK: u64 = 0x222;
 const MIE_MASK: u64 = 0xaaa;
-const MENVCFG_STCE: u64 = <u64>1 << 63;
 
 /** Instructions retired since minstret's slot was last folded in (kept by cpu.ts). */
 export let retiredInSlice: u64 = 0;

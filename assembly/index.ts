@@ -10,7 +10,7 @@ import {
 import { V, BOOT_FLAGS, NHARTS, bindVcpu, bindMachine, setCsr, vcpuBase } from "./state";
 import { setPriv, privChanged, flushIcache, resetTlb, ev, EV_NONE } from "./mmu";
 import { resetCsrs, wfiWake } from "./csr";
-import { checkTimers, signalScan } from "./irq";
+import { checkTimers, signalScan, MENVCFG_STCE } from "./irq";
 import { run as runCpu, clearReservation } from "./cpu";
 import { plicSetLevel } from "./plic";
 import { uartRxNotify } from "./uart";
@@ -63,7 +63,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
     setCsr(CSR_MIDELEG, 0x222);
     setCsr(CSR_MCOUNTEREN, 0xffff_ffff);
     setCsr(CSR_SCOUNTEREN, 7); // cycle, time, instret readable from U-mode (the vDSO's rdtime)
-    setCsr(CSR_MENVCFG, (<u64>1 << 63)); // Sstc available to S-mode
+    setCsr(CSR_MENVCFG, MENVCFG_STCE); // Sstc available to S-mode
   }
   setPriv(priv);
   store<u32>(V + V_PRIV, priv);

@@ -2,8 +2,11 @@
 // and the host's requests. Any thread may set or clear bits; the owner
 // sleeps on the word with Atomics.wait, so every change is followed by a
 // notify.
-import { V_PENDING, V_MTIMECMP, V_STIMECMP, MACHINE_BASE, M_SIG_DOORBELL, M_SIG_ARMED } from "./layout";
-import { vcpuBase, V, NHARTS, mtimeNow, TICKS_PER_MS } from "./state";
+import { V_PENDING, V_MTIMECMP, V_STIMECMP, MACHINE_BASE, M_SIG_DOORBELL, M_SIG_ARMED, CSR_MENVCFG } from "./layout";
+import { vcpuBase, V, NHARTS, mtimeNow, TICKS_PER_MS, csr } from "./state";
+
+/** menvcfg.STCE: Sstc's stimecmp is enabled for S-mode. */
+export const MENVCFG_STCE: u64 = <u64>1 << 63;
 
 export const MIP_SSIP: u32 = 1 << 1;
 export const MIP_MSIP: u32 = 1 << 3;
@@ -39,8 +42,8 @@ export function ringSignal(deadline: u64): void {
 
 /**
  * The timer rule: which of MTIP and STIP the deadlines `m` (mtimecmp) and `s`
- * (the S deadline) make pending at mtime `now`. STIP counts only while an S
- * deadline is set (Sstc stimecmp or SBI set_timer); otherwise software owns it.
+ * (the S deadline: Sstc stimecmp or SBI set_timer; U64_MAX = none) make
+ * pending at mtime `now`.
  */
 // @ts-ignore: decorator
 @inline function timersDue(now: u64, m: u64, s: u64): u32 {
@@ -63,7 +66,9 @@ export function checkTimers(): void {
   const m = atomic.load<u64>(V + V_MTIMECMP);
   const s = atomic.load<u64>(V + V_STIMECMP);
   const due = timersDue(now, m, s);
-  const owned = s != U64.MAX_VALUE ? MIP_MTIP | MIP_STIP : MIP_MTIP;
+  // with Sstc enabled (always, under the built-in SBI) the S timer drives STIP,
+  // also down when there is no deadline; without it M-mode software owns STIP
+  const owned = (csr(CSR_MENVCFG) & MENVCFG_STCE) != 0 ? MIP_MTIP | MIP_STIP : MIP_MTIP;
   const p = V + V_PENDING;
   const w = atomic.load<u32>(p);
   if ((due & ~w) != 0) atomic.or<u32>(p, due & ~w);

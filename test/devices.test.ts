@@ -7,10 +7,10 @@
  * 0x80000000 (`bios: 'none'`, M-mode).
  */
 import { describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, runWkvm } from './helpers.js';
+import { ROOT, runWkvm, runCmd, which } from './helpers.js';
 import { VirtualMachine } from '../dist/src/index.js';
 
 // ---------------------------------------------------------------------------
@@ -318,6 +318,32 @@ describe('timer alarm (signal worker)', () => {
       expect(Number(s.exits), `hart ${s.hart}`).toBeGreaterThan(Number(s.instructions) / 20_000);
     }
   });
+});
+
+// guests/sbi/sbi.elf runs in S-mode like a kernel and checks the SBI calls a
+// kernel makes, with the spec's error codes; OpenSBI (Debian's fw_jump under
+// wkvm, QEMU's own under QEMU) is the witness.
+describe('SBI (guests/sbi/sbi.elf)', () => {
+  const SBI_ELF = join(ROOT, 'guests', 'sbi', 'sbi.elf');
+  const FW_JUMP = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin';
+  const QEMU = which('qemu-system-riscv64');
+  for (const smp of [1, 2]) {
+    it(`the built-in SBI passes (-smp ${smp})`, async () => {
+      const r = await runWkvm(['run', '-smp', String(smp), '-kernel', SBI_ELF], { timeoutMs: 30_000 });
+      expect(r.stdout, r.stdout + r.stderr).toContain('sbi: PASS');
+      expect(r.stdout).toContain('sbi: dbcn'); // SBI 2.0's debug console
+      expect(r.code).toBe(0);
+    }, 40_000);
+  }
+  it.skipIf(!existsSync(FW_JUMP))('OpenSBI fw_jump.bin on wkvm passes (-smp 2)', async () => {
+    const r = await runWkvm(['run', '-smp', '2', '-bios', FW_JUMP, '-kernel', SBI_ELF], { timeoutMs: 30_000 });
+    expect(r.stdout, r.stdout + r.stderr).toContain('sbi: PASS');
+    expect(r.code).toBe(0);
+  }, 40_000);
+  it.skipIf(!QEMU)('QEMU with its OpenSBI passes (-smp 2; the witness)', async () => {
+    const r = await runCmd(QEMU!, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-smp', '2', '-kernel', SBI_ELF], { timeoutMs: 30_000 });
+    expect(r.stdout, r.stdout + r.stderr).toContain('sbi: PASS');
+  }, 40_000);
 });
 
 describe('sifive_test exit device (0x100000)', () => {
