@@ -96,7 +96,7 @@ static volatile u32 secondary_ipi;
 
 void secondary_main(u64 hartid, u64 opaque)
 {
-    store_release32((volatile u32 *)&secondary_ipi, 0);
+    store_release32(&secondary_ipi, 0);
     secondary_seen = hartid + opaque;
     __asm__ volatile("csrs sie, %0" :: "r"(SIP_SSIP));
     while (!(read_sip() & SIP_SSIP))
