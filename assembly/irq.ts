@@ -26,6 +26,9 @@ export function clearPending(hart: u32, bits: u32): void {
   if ((old & bits) != 0) atomic.notify(p, 1);
 }
 export function setPendingLevel(hart: u32, bits: u32, level: bool): void {
+  // no read-modify-write of another hart's busy word when nothing changes
+  const now = atomic.load<u32>(vcpuBase(hart) + V_PENDING) & bits;
+  if (level ? now == bits : now == 0) return;
   if (level) setPending(hart, bits); else clearPending(hart, bits);
 }
 

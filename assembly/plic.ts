@@ -41,12 +41,15 @@ function best(c: u32): u32 {
   return bestId;
 }
 
+/** Re-derive MEIP or SEIP of context c (lock held). */
+function updateContext(c: u32): void {
+  setPendingLevel(c >> 1, (c & 1) != 0 ? MIP_SEIP : MIP_MEIP, best(c) != 0);
+}
+
 /** Re-derive MEIP/SEIP of every context (lock held). */
 function update(): void {
   const n = NHARTS * 2;
-  for (let c: u32 = 0; c < n; c++) {
-    setPendingLevel(c >> 1, (c & 1) != 0 ? MIP_SEIP : MIP_MEIP, best(c) != 0);
-  }
+  for (let c: u32 = 0; c < n; c++) updateContext(c);
 }
 
 /** Drive interrupt line `irq` (1..PLIC_SOURCES-1) to `level`. */
@@ -102,17 +105,20 @@ export function plicLoad(off: u32, size: u32): u64 {
 export function plicStore(off: u32, size: u32, val: u64): void {
   if (size != 4) return;
   const v = <u32>val;
+  // an enable word or a threshold concerns its own context only (Linux
+  // writes ~100 enable words for each of the 2 x harts contexts at boot)
+  let only: i32 = -1;
   lock();
   if (off < 0x1000) {
     const id = off >> 2;
     if (id > 0 && id < PLIC_SOURCES) store<u32>(PRIO + (id << 2), v & 7);
   } else if (off >= 0x2000 && off < 0x200000) {
     const c = (off - 0x2000) >> 7, w = ((off - 0x2000) & 0x7f) >> 2;
-    if (c < NHARTS * 2 && w < WORDS) store<u32>(ctxBase(c) + (w << 2), w == 0 ? v & ~1 : v);
+    if (c < NHARTS * 2 && w < WORDS) { store<u32>(ctxBase(c) + (w << 2), w == 0 ? v & ~1 : v); only = <i32>c; }
   } else if (off >= 0x200000) {
     const c = (off - 0x200000) >> 12, r = off & 0xfff;
     if (c < NHARTS * 2) {
-      if (r == 0) store<u32>(ctxBase(c) + 16, v & 7);
+      if (r == 0) { store<u32>(ctxBase(c) + 16, v & 7); only = <i32>c; }
       else if (r == 4 && v > 0 && v < PLIC_SOURCES) { // complete
         const w = v >> 5, bit: u32 = 1 << (v & 31);
         store<u32>(CLAIMED + (w << 2), load<u32>(CLAIMED + (w << 2)) & ~bit);
@@ -121,6 +127,6 @@ export function plicStore(off: u32, size: u32, val: u64): void {
       }
     }
   }
-  update();
+  if (only >= 0) updateContext(<u32>only); else update();
   unlock();
 }
