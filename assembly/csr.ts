@@ -9,7 +9,7 @@ import {
 } from "./layout";
 import { V, HART, csr, setCsr, mtimeNow } from "./state";
 import { priv, setPriv, raise, EXC_ILLEGAL, flushAllTlb, privChanged } from "./mmu";
-import { MIP_SSIP, MIP_STIP, MIP_SEIP, MENVCFG_STCE, checkTimers } from "./irq";
+import { MIP_SSIP, MIP_STIP, MIP_SEIP, MENVCFG_STCE, checkTimers, ringSignal } from "./irq";
 import { pmpUpdate } from "./pmp";
 
 export const MSTATUS_SIE: u64 = 1 << 1;
@@ -91,7 +91,8 @@ function updateStimer(): void {
   const active = (csr(CSR_MENVCFG) & MENVCFG_STCE) != 0;
   const deadline = active ? csr(CSR_STIMECMP) : U64.MAX_VALUE;
   atomic.store<u64>(V + V_STIMECMP, deadline);
-  checkTimers(); // and wakes the signal worker for the new deadline
+  checkTimers();
+  ringSignal(deadline);
 }
 
 /** Read CSR `a`; on an illegal access sets ev (EXC_ILLEGAL) and returns 0. */

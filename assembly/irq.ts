@@ -58,11 +58,12 @@ export function ringSignal(deadline: u64): void {
 
 /**
  * Set and clear MTIP/STIP of this hart from its deadlines (at slice ends,
- * before WFI sleeps and after timer writes), and make sure the signal worker
- * wakes it for a deadline still ahead. That also mends a race between clocks:
- * each thread reads the host clock through its own performance.timeOrigin, and
- * the signal worker's may read a tick ahead of this one. A bit it raised a
- * tick early is cleared here; it must then raise it again (or a WFI sleeps on).
+ * before WFI sleeps and after timer writes). When it clears a bit, it makes
+ * sure the signal worker will wake the hart for the deadline still ahead:
+ * each thread reads the host clock through its own performance.timeOrigin,
+ * and the signal worker's may read a tick ahead of this one, so a bit it
+ * raised a tick early is cleared here and must be raised again (or a WFI
+ * sleeps on). Deadline writes ring the signal worker themselves.
  */
 export function checkTimers(): void {
   const now = mtimeNow();
@@ -76,11 +77,13 @@ export function checkTimers(): void {
   const w = atomic.load<u32>(p);
   if ((due & ~w) != 0) atomic.or<u32>(p, due & ~w);
   const clear = owned & ~due & w;
-  if (clear != 0) atomic.and<u32>(p, ~clear);
-  let next = U64.MAX_VALUE;
-  if (m > now) next = m;
-  if (s > now && s < next) next = s;
-  ringSignal(next);
+  if (clear != 0) {
+    atomic.and<u32>(p, ~clear);
+    let ahead = U64.MAX_VALUE;
+    if ((clear & MIP_MTIP) != 0) ahead = m;
+    if ((clear & MIP_STIP) != 0 && s < ahead) ahead = s;
+    ringSignal(ahead);
+  }
 }
 
 /**

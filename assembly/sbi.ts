@@ -9,7 +9,7 @@ import {
 } from "./layout";
 import { V, HART, NHARTS, vcpuBase, setCsr, csr, hostYield, xreg } from "./state";
 import { exitShutdown, exitWith, ramHost, flushIcache, flushAllTlb, setPriv, privChanged } from "./mmu";
-import { setPending, clearPending, MIP_SSIP, MIP_STIP, checkTimers } from "./irq";
+import { setPending, clearPending, MIP_SSIP, MIP_STIP, checkTimers, ringSignal } from "./irq";
 import { uartPutc, uartGetc } from "./uart";
 
 const ERR_FAILED: i64 = -1;
@@ -46,7 +46,8 @@ function probe(ext: u64): u64 {
 function setTimer(t: u64): void {
   atomic.store<u64>(V + V_STIMECMP, t);
   clearPending(HART, MIP_STIP);
-  checkTimers(); // and wakes the signal worker for the new deadline
+  checkTimers();
+  ringSignal(t);
 }
 
 /**
