@@ -99,7 +99,9 @@ export function signalScan(): f64 {
     const m = atomic.load<u64>(b + V_MTIMECMP);
     const s = atomic.load<u64>(b + V_STIMECMP);
     const due = timersDue(now, m, s);
-    if (due != 0) setPending(h, due);
+    // (a deadline long past, as Linux leaves stimecmp with the tick stopped,
+    // stays due: no atomic write to a busy hart's word every scan)
+    if (due != 0 && (atomic.load<u32>(b + V_PENDING) & due) != due) setPending(h, due);
     if (m > now && m < next) next = m;
     if (s > now && s < next) next = s;
   }
