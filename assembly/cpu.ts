@@ -134,7 +134,7 @@ export function run(budget: i32): u32 {
         } else if (spinning(pc, stored)) { exit = EXIT_SPIN; break; }
         stored = false;
       } else {
-        // a CSR write or xRET may have unmasked a pending interrupt. Only
+        // a CSR write, xRET or SBI call may have unmasked or raised an interrupt. Only
         // that: Linux saves and restores sstatus.SIE around every spinlock,
         // and a full check reads the host clock (a call out of Wasm).
         const irq = pendingInterrupt();
