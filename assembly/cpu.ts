@@ -118,32 +118,27 @@ export function run(budget: i32): u32 {
 
   while (true) {
     if (n >= nextCheck) {
-      if (n >= nextSlice) {
-        // slice boundary: requests, remote fences, timers, interrupts, spins
+      // at a slice boundary, and after an instruction that may have unmasked
+      // or raised an interrupt (CSR write, xRET, SBI call): host requests,
+      // remote fences, interrupts, spins. The timers only at slice boundaries:
+      // reading the host clock is a call out of Wasm, and Linux writes
+      // sstatus.SIE around every spinlock.
+      const slice = n >= nextSlice;
+      if (slice) {
         if (n >= budget) break;
         nextSlice = budget - n < CHECK_INTERVAL ? budget : n + CHECK_INTERVAL;
-        const w = atomic.load<u32>(V + V_PENDING);
-        if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) { exit = EXIT_REQUEST; break; }
-        if (atomic.load<u32>(V + V_RFENCE) != 0) { serviceRfence(); fetchPage = NO_PAGE; }
-        checkTimers();
-        const irq = pendingInterrupt();
-        if (irq >= 0) {
-          pc = trap(<u64>irq, 0, pc, true);
-          clearReservation();
-          fetchPage = NO_PAGE;
-        } else if (spinning(pc, stored)) { exit = EXIT_SPIN; break; }
-        stored = false;
-      } else {
-        // a CSR write, xRET or SBI call may have unmasked or raised an interrupt. Only
-        // that: Linux saves and restores sstatus.SIE around every spinlock,
-        // and a full check reads the host clock (a call out of Wasm).
-        const irq = pendingInterrupt();
-        if (irq >= 0) {
-          pc = trap(<u64>irq, 0, pc, true);
-          clearReservation();
-          fetchPage = NO_PAGE;
-        }
       }
+      const w = atomic.load<u32>(V + V_PENDING);
+      if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) { exit = EXIT_REQUEST; break; }
+      if (atomic.load<u32>(V + V_RFENCE) != 0) { serviceRfence(); fetchPage = NO_PAGE; }
+      if (slice) checkTimers();
+      const irq = pendingInterrupt();
+      if (irq >= 0) {
+        pc = trap(<u64>irq, 0, pc, true);
+        clearReservation();
+        fetchPage = NO_PAGE;
+      } else if (spinning(pc, stored)) { exit = EXIT_SPIN; break; }
+      stored = false;
       nextCheck = nextSlice;
     }
 
