@@ -98,10 +98,10 @@ export function signalScan(): f64 {
     const b = vcpuBase(h);
     const m = atomic.load<u64>(b + V_MTIMECMP);
     const s = atomic.load<u64>(b + V_STIMECMP);
+    // a deadline long past (Linux leaves stimecmp there while the tick is
+    // stopped) stays due: setPendingLevel writes nothing when the bits are up
     const due = timersDue(now, m, s);
-    // (a deadline long past, as Linux leaves stimecmp with the tick stopped,
-    // stays due: no atomic write to a busy hart's word every scan)
-    if (due != 0 && (atomic.load<u32>(b + V_PENDING) & due) != due) setPending(h, due);
+    if (due != 0) setPendingLevel(h, due, true);
     if (m > now && m < next) next = m;
     if (s > now && s < next) next = s;
   }

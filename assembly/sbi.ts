@@ -63,11 +63,19 @@ function forHarts(mask: u64, base: u64, what: u32): i64 {
   }
   for (let pass: u32 = 0; pass < (what == ACT_IPI ? 1 : 2); pass++) {
     for (let h: u32 = 0; h < NHARTS; h++) {
-      if (base != U64.MAX_VALUE && (<u64>h < base || <u64>h - base >= 64 || ((mask >> (<u64>h - base)) & 1) == 0)) continue;
+      if (!selected(h, mask, base)) continue;
       if (pass == 0) hartAction(h, what); else awaitFence(h, what);
     }
   }
   return 0;
+}
+
+/** Whether (mask, base) selects hart h (base = -1: every hart). */
+// @ts-ignore: decorator
+@inline function selected(h: u32, mask: u64, base: u64): bool {
+  if (base == U64.MAX_VALUE) return true;
+  const i = <u64>h - base; // wraps for h < base
+  return i < 64 && ((mask >> i) & 1) != 0;
 }
 
 const ACT_IPI: u32 = 0;
