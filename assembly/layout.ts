@@ -93,7 +93,7 @@ export const V_STIMECMP: u32 = 0x828; // u64 effective S-timer deadline (Sstc st
 export const V_SPIN_NEXT: u32 = 0x830; // u32 entries of the spin-detection ring recorded since the last store
 export const V_SPIN_RING: u32 = 0xa00; // SPIN_RING x (pc u64, state hash u64) seen at slice checks
 export const SPIN_RING: u32 = 16;
-export const V_TLB_EPOCHS: u32 = 0xb00; // u32[3 TLBs][TLB_KEYS]: each TLB's epoch under each permission key (0 = none yet)
+export const V_TLB_EPOCHS: u32 = 0xb00; // u32[3 TLBs][TLB_KEYS + 1]: each TLB's epoch under each permission key (0 = none yet), then the last one handed out
 export const TLB_KEYS: u32 = 16;
 export const V_SCRATCH_INSN: u32 = 0xf00; // 16 B decode entry for instructions that are not cached (page-crossing)
 // run struct (kvm_run's analog)

@@ -62,7 +62,6 @@ export function setPriv(p: u32): void { priv = p; }
 export let epochLoad: u64 = 1;
 export let epochStore: u64 = 1;
 export let epochFetch: u64 = 1;
-let lastEpoch0: u32 = 0, lastEpoch1: u32 = 0, lastEpoch2: u32 = 0; // per TLB: the last epoch handed out
 
 // @ts-ignore: decorator
 @inline export function tlbBase(kind: u32): usize { return V + V_TLB + (<usize>kind) * (TLB_ENTRIES << 4); }
@@ -83,18 +82,20 @@ let lastEpoch0: u32 = 0, lastEpoch1: u32 = 0, lastEpoch2: u32 = 0; // per TLB: t
 let tlbDataKey: u32 = 0; // dataPriv | SUM << 2 | MXR << 3 (load and store TLBs)
 let tlbFetchKey: u32 = 0; // priv
 
+// TLB `kind`'s epoch under permission key `key`; key TLB_KEYS holds the last epoch handed out.
 // @ts-ignore: decorator
-@inline function epochSlot(kind: u32, key: u32): usize { return V + V_TLB_EPOCHS + ((kind * TLB_KEYS + key) << 2); }
+@inline function epochSlot(kind: u32, key: u32): usize { return V + V_TLB_EPOCHS + ((kind * (TLB_KEYS + 1) + key) << 2); }
 
 /** A never-used epoch for TLB `kind` (clearing the table when the count wraps). */
 function newEpoch(kind: u32): u32 {
-  let e = (kind == ACC_LOAD ? lastEpoch0 : kind == ACC_STORE ? lastEpoch1 : lastEpoch2) + 1;
+  const last = epochSlot(kind, TLB_KEYS);
+  let e = load<u32>(last) + 1;
   if (e >= 0x1000) {
     memory.fill(tlbBase(kind), 0, TLB_ENTRIES << 4);
     memory.fill(epochSlot(kind, 0), 0, TLB_KEYS << 2);
     e = 1;
   }
-  if (kind == ACC_LOAD) lastEpoch0 = e; else if (kind == ACC_STORE) lastEpoch1 = e; else lastEpoch2 = e;
+  store<u32>(last, e);
   return e;
 }
 
@@ -125,8 +126,7 @@ export function flushAllTlb(): void {
 /** Power-on: empty TLBs, no epochs handed out. */
 export function resetTlb(): void {
   memory.fill(V + V_TLB, 0, TLB_ENTRIES * 16 * 3);
-  memory.fill(V + V_TLB_EPOCHS, 0, 3 * TLB_KEYS * 4);
-  lastEpoch0 = 0; lastEpoch1 = 0; lastEpoch2 = 0;
+  memory.fill(V + V_TLB_EPOCHS, 0, 3 * (TLB_KEYS + 1) * 4);
   tlbDataKey = 0; tlbFetchKey = 0;
   epochLoad = epochOf(ACC_LOAD, 0);
   epochStore = epochOf(ACC_STORE, 0);
