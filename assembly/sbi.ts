@@ -58,7 +58,8 @@ function setTimer(t: u64): void {
 function forHarts(mask: u64, base: u64, what: u32): i64 {
   if (base != U64.MAX_VALUE) {
     for (let i: u64 = 0; i < 64; i++) {
-      if (((mask >> i) & 1) != 0 && base + i >= <u64>NHARTS) return ERR_INVALID_PARAM;
+      // base + i >= NHARTS, written so that a base near 2^64 cannot wrap to a low hart
+      if (((mask >> i) & 1) != 0 && (base >= <u64>NHARTS || i >= <u64>NHARTS - base)) return ERR_INVALID_PARAM;
     }
   }
   for (let pass: u32 = 0; pass < (what == ACT_IPI ? 1 : 2); pass++) {

@@ -153,6 +153,7 @@ void boot_main(u64 hartid, const void *fdt)
     __asm__ volatile("csrc sip, %0" :: "r"(SIP_SSIP));
     __asm__ volatile("csrc sie, %0" :: "r"(SIP_SSIP));
     expect(17, sbi(EXT_IPI, 0, 1, 4096, 0, 0), ERR_INVALID_PARAM);
+    expect(32, sbi(EXT_IPI, 0, 4, -2, 0, 0), ERR_INVALID_PARAM);  /* base + 2 wraps past 2^64 to 0 */
 
     /* RFENCE to every hart (hart_mask_base = -1), and to a hart that is not there */
     expect(18, sbi(EXT_RFENCE, 0, 0, -1, 0, 0), 0);             /* remote_fence_i */
