@@ -8,7 +8,7 @@ import {
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_RUN, V_ICACHE, ICACHE_ENTRIES, V_SCRATCH_INSN, V_RFENCE, V_HSM,
   R_EXIT, R_DATA, R_WRITE, R_DEST, R_INSNS, R_EXITS, EXIT_NONE, EXIT_MMIO, EXIT_WFI, EXIT_REQUEST, EXIT_PAUSE,
   EXIT_SPIN,
-  REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_MINSTRET, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
+  REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_RETIRED, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
   BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
 } from "./layout";
 import { V, BOOT_FLAGS, RAM_DELTA, csr, setCsr } from "./state";
@@ -564,7 +564,7 @@ function storeSlowFast(a: u64, size: u32, v: u64, TS: usize): void {
 }
 
 function leave(n: i32, exit: u32): u32 {
-  setCsr(CSR_MINSTRET, csr(CSR_MINSTRET) + <u64>n);
+  setCsr(CSR_RETIRED, csr(CSR_RETIRED) + <u64>n);
   setRetired(0);
   const R = V + V_RUN;
   store<u64>(R + R_INSNS, load<u64>(R + R_INSNS) + <u64>n);

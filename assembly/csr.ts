@@ -3,9 +3,9 @@
 import {
   CSR_MSTATUS, CSR_MISA, CSR_MEDELEG, CSR_MIDELEG, CSR_MIE, CSR_MTVEC, CSR_MCOUNTEREN, CSR_MSCRATCH,
   CSR_MEPC, CSR_MCAUSE, CSR_MTVAL, CSR_STVEC, CSR_SCOUNTEREN, CSR_SSCRATCH, CSR_SEPC, CSR_SCAUSE,
-  CSR_STVAL, CSR_SATP, CSR_FCSR, CSR_MCYCLE, CSR_MINSTRET, CSR_MENVCFG, CSR_SENVCFG, CSR_STIMECMP,
+  CSR_STVAL, CSR_SATP, CSR_FCSR, CSR_RETIRED, CSR_COUNTER, CSR_MHPMEVENT, HPM_COUNTERS, CSR_MENVCFG, CSR_SENVCFG, CSR_STIMECMP,
   CSR_MCOUNTINHIBIT, CSR_MSECCFG, CSR_PMPCFG, CSR_PMPADDR, V_PENDING, V_STIMECMP, PENDING_SW_SEIP,
-  MIP_MASK, V_PRIV,
+  MIP_MASK, V_PRIV, CSR_SLOTS,
 } from "./layout";
 import { V, HART, csr, setCsr, mtimeNow } from "./state";
 import { priv, setPriv, raise, EXC_ILLEGAL, flushAllTlb, privChanged } from "./mmu";
@@ -39,12 +39,12 @@ const MEDELEG_MASK: u64 = 0xb3ff;
 const MIDELEG_MASK: u64 = 0x222;
 const MIE_MASK: u64 = 0xaaa;
 
-/** Instructions retired since minstret's slot was last folded in (kept by cpu.ts). */
+/** Instructions retired since CSR_RETIRED was last brought up to date (kept by cpu.ts). */
 export let retiredInSlice: u64 = 0;
 export function setRetired(n: u64): void { retiredInSlice = n; }
 
 export function resetCsrs(): void {
-  for (let i: u32 = 0; i < 112; i++) setCsr(i, 0);
+  for (let i: u32 = 0; i < CSR_SLOTS; i++) setCsr(i, 0);
   setCsr(CSR_MSTATUS, MSTATUS_UXL_SXL);
   setCsr(CSR_MISA, MISA);
   store<u64>(V + V_STIMECMP, U64.MAX_VALUE);
@@ -85,7 +85,43 @@ function counterAllowed(idx: u32): bool {
   return true;
 }
 
-export function instret(): u64 { return csr(CSR_MINSTRET) + retiredInSlice; }
+export function instret(): u64 { return csr(CSR_RETIRED) + retiredInSlice; }
+
+// ---- counters: mcycle (counts instructions, as there is no cycle model), minstret, mhpmcounter3..18
+const COUNTERS: u32 = 3 + HPM_COUNTERS;
+const INHIBIT_MASK: u64 = ((<u64>1 << COUNTERS) - 1) & ~(<u64>2); // time (bit 1) cannot be inhibited
+// the SBI PMU hardware events QEMU counts on an mhpmcounter (mhpmevent's low 20 bits)
+const EVENT_CYCLES: u64 = 1;
+const EVENT_INSTRUCTIONS: u64 = 2;
+
+function counting(n: u32): bool {
+  if (((csr(CSR_MCOUNTINHIBIT) >> n) & 1) != 0) return false;
+  if (n < 3) return true;
+  const e = csr(CSR_MHPMEVENT + n - 3) & 0xfffff;
+  return e == EVENT_CYCLES || e == EVENT_INSTRUCTIONS;
+}
+
+function counterRead(n: u32): u64 { return csr(CSR_COUNTER + n) + (counting(n) ? instret() : 0); }
+
+function counterWrite(n: u32, v: u64): void {
+  setCsr(CSR_COUNTER + n, counting(n) ? v - instret() - 1 : v); // the writing instruction itself does not count
+}
+
+function countingMask(): u32 {
+  let m: u32 = 0;
+  for (let n: u32 = 0; n < COUNTERS; n++) if (n != 1 && counting(n)) m |= 1 << n;
+  return m;
+}
+
+/** After a write to mcountinhibit or an mhpmevent: counters that started or stopped keep their value. */
+function recount(before: u32): void {
+  const after = countingMask();
+  for (let n: u32 = 0; n < COUNTERS; n++) {
+    if ((((before ^ after) >> n) & 1) == 0) continue;
+    const base = csr(CSR_COUNTER + n);
+    setCsr(CSR_COUNTER + n, ((after >> n) & 1) != 0 ? base - instret() : base + instret());
+  }
+}
 
 function updateStimer(): void {
   const active = (csr(CSR_MENVCFG) & MENVCFG_STCE) != 0;
@@ -102,9 +138,7 @@ export function csrRead(a: u32, insn: u32): u64 {
     case 0x001: if (!fpEnabled()) break; return csr(CSR_FCSR) & 0x1f;
     case 0x002: if (!fpEnabled()) break; return (csr(CSR_FCSR) >> 5) & 7;
     case 0x003: if (!fpEnabled()) break; return csr(CSR_FCSR) & 0xff;
-    case 0xc00: if (!counterAllowed(0)) break; return instret() + csr(CSR_MCYCLE);
     case 0xc01: if (!counterAllowed(1)) break; return mtimeNow();
-    case 0xc02: if (!counterAllowed(2)) break; return instret();
     case 0x100: return readMstatus() & SSTATUS_MASK;
     case 0x104: return csr(CSR_MIE) & csr(CSR_MIDELEG);
     case 0x105: return csr(CSR_STVEC);
@@ -140,14 +174,12 @@ export function csrRead(a: u32, insn: u32): u64 {
     case 0x34a: case 0x34b: return 0; // mtinst, mtval2
     case 0x747: return csr(CSR_MSECCFG);
     case 0x7a0: case 0x7a1: case 0x7a2: case 0x7a3: return 0; // no debug triggers
-    case 0xb00: return instret() + csr(CSR_MCYCLE);
-    case 0xb02: return instret();
     default:
       if (a >= 0x3a0 && a <= 0x3af) { if ((a & 1) != 0) break; return csr(CSR_PMPCFG + (a - 0x3a0)); }
       if (a >= 0x3b0 && a <= 0x3ef) return csr(CSR_PMPADDR + (a - 0x3b0));
-      if (a >= 0xb03 && a <= 0xb1f) return 0;       // mhpmcounter3..31
-      if (a >= 0x323 && a <= 0x33f) return 0;       // mhpmevent3..31
-      if (a >= 0xc03 && a <= 0xc1f) { if (!counterAllowed(a - 0xc00)) break; return 0; }
+      if (a >= 0xb00 && a <= 0xb1f && a != 0xb01) return a - 0xb00 < COUNTERS ? counterRead(a - 0xb00) : 0;
+      if (a >= 0xc00 && a <= 0xc1f) { if (!counterAllowed(a - 0xc00)) break; return a - 0xc00 < COUNTERS ? counterRead(a - 0xc00) : 0; }
+      if (a >= 0x323 && a <= 0x33f) return a - 0x320 < COUNTERS ? csr(CSR_MHPMEVENT + a - 0x323) : 0;
   }
   raise(EXC_ILLEGAL, insn);
   return 0;
@@ -216,7 +248,7 @@ export function csrWrite(a: u32, v: u64, insn: u32): void {
       setCsr(CSR_MENVCFG, v & (MENVCFG_STCE | 1));
       updateStimer();
       return;
-    case 0x320: setCsr(CSR_MCOUNTINHIBIT, v & 0xffff_fffd); return;
+    case 0x320: { const before = countingMask(); setCsr(CSR_MCOUNTINHIBIT, v & INHIBIT_MASK); recount(before); return; }
     case 0x340: setCsr(CSR_MSCRATCH, v); return;
     case 0x341: setCsr(CSR_MEPC, v & ~(<u64>1)); return;
     case 0x342: setCsr(CSR_MCAUSE, v); return;
@@ -230,8 +262,6 @@ export function csrWrite(a: u32, v: u64, insn: u32): void {
     case 0x34a: case 0x34b: return;
     case 0x747: setCsr(CSR_MSECCFG, v & 7); return;
     case 0x7a0: case 0x7a1: case 0x7a2: case 0x7a3: return;
-    case 0xb00: setCsr(CSR_MCYCLE, v - instret() - 1); return;
-    case 0xb02: setCsr(CSR_MINSTRET, v - retiredInSlice - 1); return; // the writing instruction itself does not count
     default:
       if (a >= 0x3a0 && a <= 0x3af) {
         if ((a & 1) != 0) break;
@@ -259,8 +289,14 @@ export function csrWrite(a: u32, v: u64, insn: u32): void {
         flushAllTlb();
         return;
       }
-      if (a >= 0xb03 && a <= 0xb1f) return;
-      if (a >= 0x323 && a <= 0x33f) return;
+      if (a >= 0xb00 && a <= 0xb1f && a != 0xb01) { if (a - 0xb00 < COUNTERS) counterWrite(a - 0xb00, v); return; }
+      if (a >= 0x323 && a <= 0x33f) {
+        if (a - 0x320 >= COUNTERS) return; // mhpmevent19..31: read-only zero
+        const before = countingMask();
+        setCsr(CSR_MHPMEVENT + a - 0x323, v);
+        recount(before);
+        return;
+      }
   }
   raise(EXC_ILLEGAL, insn);
 }

@@ -137,8 +137,7 @@ export const CSR_SCAUSE: u32 = 15;
 export const CSR_STVAL: u32 = 16;
 export const CSR_SATP: u32 = 17;
 export const CSR_FCSR: u32 = 18;
-export const CSR_MCYCLE: u32 = 19;   // offset added to instret-based cycle
-export const CSR_MINSTRET: u32 = 20;
+export const CSR_RETIRED: u32 = 19;  // instructions retired since reset (every counter counts from it)
 export const CSR_MENVCFG: u32 = 21;
 export const CSR_SENVCFG: u32 = 22;
 export const CSR_STIMECMP: u32 = 23;
@@ -146,7 +145,12 @@ export const CSR_MCOUNTINHIBIT: u32 = 24;
 export const CSR_MSECCFG: u32 = 25;
 export const CSR_PMPCFG: u32 = 32;   // 16 slots: pmpcfg0..15 (only even used on RV64)
 export const CSR_PMPADDR: u32 = 48;  // 64 slots
-export const CSR_SLOTS: u32 = 112;
+// counter n (0 mcycle, 2 minstret, 3..2+HPM_COUNTERS mhpmcounter): its value
+// while it counts is this slot + retired instructions, while stopped the slot itself
+export const CSR_COUNTER: u32 = 112; // 3 + HPM_COUNTERS slots (slot 1, time, unused)
+export const HPM_COUNTERS: u32 = 16; // mhpmcounter3..18, as QEMU's default rv64 CPU (pmu-num 16)
+export const CSR_MHPMEVENT: u32 = 131; // HPM_COUNTERS slots: mhpmevent3..18
+export const CSR_SLOTS: u32 = 147;
 
 // ---- enumerations ----------------------------------------------------------
 export const EXIT_NONE: u32 = 0;      // time slice ended
