@@ -9,7 +9,7 @@
  * and a return from main powers the machine off with main's value as the
  * exit code (0 = pass).
  */
-#define MAX_HARTS   64
+#define MAX_HARTS   128
 #define STACK_SHIFT 13          /* 8 KiB per hart */
 
   .section .text.init, "ax", @progbits

@@ -11,7 +11,7 @@ typedef long i64;
 typedef int i32;
 typedef unsigned long size_t;
 
-#define MAX_HARTS 64
+#define MAX_HARTS 128
 
 /* virt board addresses */
 #define UART0       0x10000000UL
