@@ -6,6 +6,7 @@ import {
   BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_SCOUNTEREN, CSR_MENVCFG,
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, MIP_MASK, PENDING_SW_SEIP, EXIT_NONE, V_ICACHE, ICACHE_ENTRIES,
+  HSM_SUSPENDED, HSM_STARTED,
 } from "./layout";
 import { V, BOOT_FLAGS, NHARTS, bindVcpu, bindMachine, setCsr, vcpuBase } from "./state";
 import { setPriv, privChanged, flushIcache, resetTlb, ev, EV_NONE } from "./mmu";
@@ -94,6 +95,11 @@ export function wfi_should_sleep(): bool {
   if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) return false;
   checkTimers();
   return !wfiWake();
+}
+
+/** After EXIT_HSM_SUSPEND, once wfi_should_sleep() is false: the hart is STARTED again (SBI HSM). */
+export function hsm_resume(): void {
+  atomic.cmpxchg<u32>(V + V_HSM, HSM_SUSPENDED, HSM_STARTED);
 }
 
 /** A stopped hart whose HSM state became START_PENDING: enter S-mode at the start address. */

@@ -175,6 +175,7 @@ export const HSM_STOPPED: u32 = 1;
 export const HSM_START_PENDING: u32 = 2;
 export const HSM_STOP_PENDING: u32 = 3;
 export const HSM_SUSPENDED: u32 = 4;
+export const HSM_START_CLAIMED: u32 = 5; // wkvm's own: a hart_start is writing the start address (reported as START_PENDING)
 
 export const RFENCE_FENCE_I: u32 = 1;
 export const RFENCE_SFENCE_VMA: u32 = 2;

@@ -4,7 +4,8 @@
 // SBI_ERR_NOT_SUPPORTED.
 import {
   V_X, V_HSM, V_HSM_ADDR, V_HSM_ARG, V_STIMECMP, V_RFENCE, V_IN_RUN,
-  HSM_STARTED, HSM_STOPPED, HSM_START_PENDING, EXIT_HSM_STOP, EXIT_RESET, EXIT_WFI,
+  HSM_STARTED, HSM_STOPPED, HSM_START_PENDING, HSM_START_CLAIMED, HSM_SUSPENDED, EXIT_HSM_STOP,
+  EXIT_HSM_SUSPEND, EXIT_RESET,
   RFENCE_FENCE_I, RFENCE_SFENCE_VMA, CSR_SATP, CSR_MSTATUS,
 } from "./layout";
 import { V, HART, NHARTS, vcpuBase, setCsr, csr, hostYield, xreg } from "./state";
@@ -187,11 +188,14 @@ function hsm(fid: u64, next: u64): u64 {
       if (h >= <u64>NHARTS) { ret(ERR_INVALID_PARAM, 0); break; }
       if (ramHost(a(1), 2) == 0) { ret(ERR_INVALID_ADDRESS, 0); break; }
       const hb = vcpuBase(<u32>h);
-      store<u64>(hb + V_HSM_ADDR, a(1));
-      store<u64>(hb + V_HSM_ARG, a(2));
-      if (atomic.cmpxchg<u32>(hb + V_HSM, HSM_STOPPED, HSM_START_PENDING) != HSM_STOPPED) {
+      // claim the stopped hart before writing its start address, so that a
+      // second hart_start racing for it cannot overwrite the first one's
+      if (atomic.cmpxchg<u32>(hb + V_HSM, HSM_STOPPED, HSM_START_CLAIMED) != HSM_STOPPED) {
         ret(ERR_ALREADY_AVAILABLE, 0); break;
       }
+      store<u64>(hb + V_HSM_ADDR, a(1));
+      store<u64>(hb + V_HSM_ARG, a(2));
+      atomic.store<u32>(hb + V_HSM, HSM_START_PENDING);
       atomic.notify(hb + V_HSM, 1);
       ret(0, 0);
       break;
@@ -203,18 +207,26 @@ function hsm(fid: u64, next: u64): u64 {
     case 2: { // hart_get_status(hartid)
       const h = a(0);
       if (h >= <u64>NHARTS) { ret(ERR_INVALID_PARAM, 0); break; }
-      ret(0, <u64>atomic.load<u32>(vcpuBase(<u32>h) + V_HSM));
+      const state = atomic.load<u32>(vcpuBase(<u32>h) + V_HSM);
+      ret(0, <u64>(state == HSM_START_CLAIMED ? HSM_START_PENDING : state));
       break;
     }
     case 3: { // hart_suspend(type, resume_addr, opaque)
+      // the default types only: others are reserved or platform-specific, of which there are none
       const type = <u32>a(0);
-      if (type == 0) { ret(0, 0); exitWith(EXIT_WFI); break; }
+      if (type == 0) { // retentive: returns 0 when an interrupt enabled in sie is pending, like WFI
+        ret(0, 0);
+        atomic.store<u32>(V + V_HSM, HSM_SUSPENDED);
+        exitWith(EXIT_HSM_SUSPEND);
+        break;
+      }
       if (type == 0x80000000) {
         if (ramHost(a(1), 2) == 0) { ret(ERR_INVALID_ADDRESS, 0); break; }
         // non-retentive: resume at resume_addr in S-mode as if freshly started
         const resume = a(1), opaque = a(2);
         enterSupervisor(resume, opaque);
-        exitWith(EXIT_WFI);
+        atomic.store<u32>(V + V_HSM, HSM_SUSPENDED);
+        exitWith(EXIT_HSM_SUSPEND);
         return resume;
       }
       ret(ERR_INVALID_PARAM, 0);

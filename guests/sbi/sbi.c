@@ -1,5 +1,6 @@
 /*
- * The SBI as a kernel sees it: BASE, TIME, IPI, RFENCE, HSM, SRST and (when
+ * The SBI as a kernel sees it: BASE, TIME, IPI, RFENCE, HSM (with both
+ * default suspend types), SRST and (when
  * probed) DBCN, with the standard error codes for bad input. Runs in S-mode
  * under wkvm's built-in SBI (no -bios) and under QEMU with its OpenSBI, the
  * witness. Prints "sbi: PASS" and shuts down through SRST; on a failure it
@@ -22,6 +23,12 @@
 #define ERR_ALREADY_AVAILABLE (-6)
 #define HSM_STOPPED 1
 
+#define SUSPEND_RETENTIVE     0
+#define SUSPEND_NON_RETENTIVE 0x80000000L
+#define RESUME_OPAQUE         0x5b00L
+#define WATCH_OPAQUE          0x5c00L
+#define HSM_SUSPENDED 4
+#define SSTATUS_SIE (1UL << 1)
 #define SIP_SSIP (1UL << 1)
 #define SIP_STIP (1UL << 5)
 #define TICKS_PER_MS 10000UL   /* virt: 10 MHz timebase */
@@ -94,8 +101,25 @@ static void wait_sip(int n, u64 bits)
 static volatile u64 secondary_seen;   /* hart id + opaque, written by the secondary */
 static volatile u32 secondary_ipi;
 
+static volatile u64 boot_hart;
+static volatile long watcher_saw;     /* the boot hart's HSM state as the watcher last read it */
+
+/* hart_start'ed with WATCH_OPAQUE: wait until the boot hart is SUSPENDED,
+ * wake it with an IPI, stop */
+static void watch_boot_hart(void)
+{
+    u64 until = rdtime() + 2000 * TICKS_PER_MS;
+    do
+        watcher_saw = sbi(EXT_HSM, 2, (long)boot_hart, 0, 0, 0).value;
+    while (watcher_saw != HSM_SUSPENDED && rdtime() < until);
+    sbi(EXT_IPI, 0, 1, (long)boot_hart, 0, 0);
+    sbi(EXT_HSM, 1, 0, 0, 0, 0); /* hart_stop: does not return */
+}
+
 void secondary_main(u64 hartid, u64 opaque)
 {
+    if (opaque == WATCH_OPAQUE)
+        watch_boot_hart();
     store_release32(&secondary_ipi, 0);
     secondary_seen = hartid + opaque;
     __asm__ volatile("csrs sie, %0" :: "r"(SIP_SSIP));
@@ -108,7 +132,7 @@ void secondary_main(u64 hartid, u64 opaque)
         ;
 }
 
-extern char secondary_entry[];
+extern char secondary_entry[], resume_entry[];
 
 void boot_main(u64 hartid, const void *fdt)
 {
@@ -188,6 +212,52 @@ void boot_main(u64 hartid, const void *fdt)
                 fail(30, r);
         } while (r.error != 0 || r.value != HSM_STOPPED);
     }
+
+    /* HSM suspend, default retentive: like WFI, returns 0 once an interrupt
+     * enabled in sie is pending (the timer; sstatus.SIE stays 0) */
+    __asm__ volatile("csrs sie, %0" :: "r"(SIP_STIP));
+    deadline = rdtime() + 2 * TICKS_PER_MS;
+    expect(33, sbi(EXT_TIME, 0, (long)deadline, 0, 0, 0), 0);
+    expect(34, sbi(EXT_HSM, 3, SUSPEND_RETENTIVE, 0, 0, 0), 0);
+    if (!(read_sip() & SIP_STIP) || rdtime() < deadline)
+        fail(35, (struct sbiret){ 0, (long)read_sip() });
+    expect(36, sbi(EXT_TIME, 0, -1, 0, 0, 0), 0);
+    expect(37, sbi(EXT_HSM, 3, 1 /* reserved type */, 0, 0, 0), ERR_INVALID_PARAM);
+    boot_hart = hartid;
+    if (ncpus >= 2) {
+        /* another hart sees this one SUSPENDED and wakes it with an IPI */
+        u64 other = hartid == 0 ? 1 : 0;
+        __asm__ volatile("csrs sie, %0" :: "r"(SIP_SSIP));
+        expect(42, sbi(EXT_HSM, 0, (long)other, (long)secondary_entry, WATCH_OPAQUE, 0), 0);
+        expect(43, sbi(EXT_HSM, 3, SUSPEND_RETENTIVE, 0, 0, 0), 0);
+        if (!(read_sip() & SIP_SSIP) || watcher_saw != HSM_SUSPENDED)
+            fail(44, (struct sbiret){ watcher_saw, (long)read_sip() });
+        __asm__ volatile("csrc sip, %0" :: "r"(SIP_SSIP));
+        __asm__ volatile("csrc sie, %0" :: "r"(SIP_SSIP));
+        u64 until = rdtime() + 2000 * TICKS_PER_MS;
+        do {
+            r = sbi(EXT_HSM, 2, (long)other, 0, 0, 0);
+            if (rdtime() > until)
+                fail(45, r);
+        } while (r.error != 0 || r.value != HSM_STOPPED);
+    }
+    /* default non-retentive: the hart wakes at resume_entry as if started
+     * afresh (a0 = hart id, a1 = opaque); the test goes on in resume_main */
+    deadline = rdtime() + 2 * TICKS_PER_MS;
+    expect(38, sbi(EXT_TIME, 0, (long)deadline, 0, 0, 0), 0);
+    r = sbi(EXT_HSM, 3, SUSPEND_NON_RETENTIVE, (long)resume_entry, RESUME_OPAQUE, 0);
+    fail(39, r);
+}
+
+void resume_main(u64 hartid, u64 opaque)
+{
+    struct sbiret r;
+    u64 sstatus;
+    __asm__ volatile("csrr %0, sstatus" : "=r"(sstatus));
+    if (hartid != boot_hart || opaque != RESUME_OPAQUE || (sstatus & SSTATUS_SIE))
+        fail(40, (struct sbiret){ (long)hartid, (long)opaque });
+    expect(41, sbi(EXT_TIME, 0, -1, 0, 0, 0), 0);
+    __asm__ volatile("csrc sie, %0" :: "r"(SIP_STIP));
 
     /* DBCN, where the SBI offers it (SBI 2.0; QEMU 7.2's OpenSBI does not) */
     r = sbi(EXT_BASE, 3, EXT_DBCN, 0, 0, 0);

@@ -19,6 +19,17 @@ _start:
   .globl secondary_entry
   .balign 4
 secondary_entry:
+  la t2, secondary_main       /* ends with hart_stop */
+  j hart_entry
+
+  /* non-retentive hart_suspend's resume address: a0 = hart id, a1 = opaque */
+  .globl resume_entry
+  .balign 4
+resume_entry:
+  la t2, resume_main          /* never returns */
+
+  /* a hart entering afresh in S-mode: its own stack, then C at t2 */
+hart_entry:
   la t0, s_trap
   csrw stvec, t0
   li t0, NSTACKS
@@ -26,7 +37,7 @@ secondary_entry:
   la sp, stacks_top
   slli t0, a0, 12
   sub sp, sp, t0
-  call secondary_main         /* ends with hart_stop */
+  jalr t2
   j .
 
   .balign 4

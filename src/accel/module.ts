@@ -26,6 +26,7 @@ export interface VcpuExports {
   wfi_should_sleep(): number;
   others_in_run(): number;
   hsm_start(): void;
+  hsm_resume(): void;
   plic_set_level(irq: number, level: number): void;
   uart_rx_notify(): void;
 }

@@ -62,6 +62,19 @@ export default function vcpuThread(task: VcpuTask): number {
     Atomics.store(i32, ackIdx, 0);
   };
 
+  /**
+   * Sleep until an enabled interrupt is pending or the host asks for the
+   * thread (the signal worker raises timer bits; devices, IPIs and requests
+   * change the word too, and every waker notifies it).
+   */
+  const sleepUntilInterrupt = (): void => {
+    for (;;) {
+      const w = Atomics.load(i32, pendingIdx);
+      if (!cpu.wfi_should_sleep()) return;
+      Atomics.wait(i32, pendingIdx, w, 10_000); // the timeout is only a safety net
+    }
+  };
+
   /** Handle host requests; returns false when the vCPU must end. */
   const requests = (): boolean => {
     for (;;) {
@@ -90,13 +103,11 @@ export default function vcpuThread(task: VcpuTask): number {
         post(true);
         break;
       case L.EXIT_WFI:
-        // sleep until an enabled interrupt is pending (the signal worker
-        // raises timer bits; devices, IPIs and requests change the word too)
-        for (;;) {
-          const w = Atomics.load(i32, pendingIdx);
-          if (!cpu.wfi_should_sleep()) break;
-          Atomics.wait(i32, pendingIdx, w, 10_000); // every waker notifies; the timeout is only a safety net
-        }
+        sleepUntilInterrupt();
+        break;
+      case L.EXIT_HSM_SUSPEND: // SBI HSM suspend: a WFI that other harts see as SUSPENDED
+        sleepUntilInterrupt();
+        cpu.hsm_resume();
         break;
       case L.EXIT_PAUSE:
         Atomics.wait(pauseWord, 0, 0, 0.02); // spin-wait hint: give the core away briefly
