@@ -4,7 +4,9 @@
  * fast-check writes guests of random instructions, biased towards what can
  * hurt: loads, stores and AMOs aimed at every device and at the ends of RAM,
  * writes of random values to the CSRs that change translation, protection,
- * delegation and timers (satp, PMP, mstatus, ...), and, in S-mode, SBI calls
+ * delegation and timers (satp, PMP, mstatus, ...), Sv39 page tables of
+ * random entries walked by loads and stores (M-mode with MPRV) or by
+ * everything (S-mode), and, in S-mode, SBI calls
  * with random arguments (hart_start at random addresses, fences with random
  * masks, console writes of random buffers). A prologue points registers at
  * the devices, and a trap handler skips each trapping instruction, so the
@@ -92,16 +94,29 @@ const sbiCall = fc.tuple(fc.constantFrom(...SBI_EXTS), fc.integer({ min: 0, max:
   .map(([ext, fid, a0, a1, base]) => [...li(17, ext), ...li(16, fid), ...li(10, a0), ...li(11, a1),
     iType(0x13, 12, 0, base, 0), ECALL]);
 
+// Sv39 with the root page table in RAM at x21, PTEs stored there (leaves and pointers, into RAM,
+// back at the root, or anywhere), and in M-mode MPRV with MPP = S, so that loads and stores
+// walk those tables while fetches do not
+const ROOT = RAM + 0x10_0000;
+const sd = (rs2: number, rs1: number, imm: number) =>
+  ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (3 << 12) | ((imm & 0x1f) << 7) | 0x23) >>> 0;
+const sv39 = fc.constant([...li(28, ROOT >>> 12), ...li(29, 8), slli(29, 29, 60), (0x33 | (28 << 7) | (6 << 12) | (28 << 15) | (29 << 20)) >>> 0 /* or */, csrw(0x180, 28)]);
+const mprv = fc.constant([...li(28, 0x2_0800), iType(0x73, 0, 2, 28, 0x300) /* csrs mstatus */]);
+const ptePage = fc.oneof(fc.constantFrom(ROOT >>> 12, (ROOT >>> 12) + 1, RAM >>> 12), fc.integer({ min: RAM >>> 12, max: (RAM + RAM_SIZE) / 4096 - 1 }), word);
+const pte = fc.tuple(ptePage, fc.integer({ min: 0, max: 0xff }), fc.integer({ min: 0, max: 255 }))
+  .map(([ppn, flags, i]) => [...li(28, ((ppn << 10) | flags) >>> 0), sd(28, 21, 8 * i)]);
+
 const hartStart = fc.tuple(fc.constantFrom(0, 1, 2, 3), sbiAddr, word)
   .map(([hart, addr, opaque]) => [...li(17, 0x48534d), ...li(16, 0), ...li(10, hart), ...li(11, addr), ...li(12, opaque), ECALL]);
 
 const mOps = fc.oneof(
   { arbitrary: anyWord, weight: 1 }, { arbitrary: majorOp, weight: 3 }, { arbitrary: memAccess, weight: 4 },
-  { arbitrary: csrOp, weight: 3 }, { arbitrary: setReg, weight: 1 }, { arbitrary: compressed, weight: 1 });
+  { arbitrary: csrOp, weight: 3 }, { arbitrary: setReg, weight: 1 }, { arbitrary: compressed, weight: 1 },
+  { arbitrary: pte, weight: 2 }, { arbitrary: sv39, weight: 1 }, { arbitrary: mprv, weight: 1 });
 const sOps = fc.oneof(
   { arbitrary: anyWord, weight: 1 }, { arbitrary: majorOp, weight: 3 }, { arbitrary: memAccess, weight: 3 },
   { arbitrary: csrOp, weight: 2 }, { arbitrary: setReg, weight: 1 }, { arbitrary: compressed, weight: 1 },
-  { arbitrary: sbiCall, weight: 3 }, { arbitrary: hartStart, weight: 2 });
+  { arbitrary: sbiCall, weight: 3 }, { arbitrary: hartStart, weight: 2 }, { arbitrary: pte, weight: 2 }, { arbitrary: sv39, weight: 1 });
 
 /**
  * An ELF at `base`: the prologue, a trap handler that skips the trapping
