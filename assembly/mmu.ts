@@ -203,7 +203,8 @@ function accessFault(kind: u32, va: u64): u64 {
 
 // @ts-ignore: decorator
 @inline function inRam(pa: u64, size: u64): bool {
-  return pa - RAM_BASE < RAM_SIZE && pa - RAM_BASE + size <= RAM_SIZE;
+  const off = pa - RAM_BASE;
+  return off < RAM_SIZE && size <= RAM_SIZE - off; // (off + size could wrap for a guest-given size)
 }
 
 /** Walk the page table; returns the physical address or XLATE_FAIL (ev set). */

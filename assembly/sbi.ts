@@ -11,7 +11,7 @@ import {
 import { V, HART, NHARTS, vcpuBase, setCsr, csr, hostYield, xreg } from "./state";
 import { exitShutdown, exitWith, ramHost, flushIcache, flushAllTlb, setPriv, privChanged } from "./mmu";
 import { setPending, clearPending, MIP_SSIP, MIP_STIP, checkTimers, ringSignal } from "./irq";
-import { uartPutc, uartGetc } from "./uart";
+import { uartPutc, uartGetc, uartWrite } from "./uart";
 
 const ERR_FAILED: i64 = -1;
 const ERR_NOT_SUPPORTED: i64 = -2;
@@ -157,12 +157,12 @@ export function sbiCall(pc: u64): u64 {
     else ret(ERR_INVALID_PARAM, 0);
   } else if (ext == EXT_DBCN) {
     if (fid == 0 || fid == 1) {
-      const n = a(0), base = a(1) | (a(2) << 32);
+      // (num_bytes, base_addr_lo, base_addr_hi): on RV64 the address is a1 and a2 must be 0
+      const n = a(0), base = a(1);
       const h = ramHost(base, n);
-      if (h == 0 && n != 0) { ret(ERR_INVALID_PARAM, 0); return next; }
+      if ((h == 0 && n != 0) || a(2) != 0) { ret(ERR_INVALID_PARAM, 0); return next; }
       if (fid == 0) {
-        for (let i: u64 = 0; i < n; i++) uartPutc(<u32>load<u8>(h + <usize>i));
-        ret(0, n);
+        ret(0, uartWrite(h, n)); // non-blocking: as many bytes as the ring takes
       } else {
         let got: u64 = 0;
         while (got < n) {

@@ -5,7 +5,7 @@
 import {
   MACHINE_BASE, M_UART, U_LOCK, U_IER, U_LCR, U_MCR, U_SCR, U_DLL, U_DLM, U_FCR, U_THRE_IP,
   U_TX_HEAD, U_TX_TAIL, U_RX_HEAD, U_RX_TAIL, M_UART_TX, UART_TX_SIZE, M_UART_RX, UART_RX_SIZE,
-  M_UART_DOORBELL,
+  M_UART_DOORBELL, M_RUNSTATE, RUNSTATE_SHUTDOWN,
 } from "./layout";
 import { plicSetLevel } from "./plic";
 import { hostYield } from "./state";
@@ -39,10 +39,16 @@ export function uartPutc(c: u32): void {
   unlock();
 }
 
-/** Append a byte; blocks (giving the core away) while the ring is full. */
+/**
+ * Append a byte; blocks (giving the core away) while the ring is full, unless
+ * the VM is stopping (the I/O loop no longer drains it): the byte is dropped.
+ */
 function putcLocked(c: u32): void {
   const head = atomic.load<u32>(U + U_TX_HEAD);
-  while (head - atomic.load<u32>(U + U_TX_TAIL) >= UART_TX_SIZE) hostYield();
+  while (head - atomic.load<u32>(U + U_TX_TAIL) >= UART_TX_SIZE) {
+    if (atomic.load<u32>(MACHINE_BASE + M_RUNSTATE) == RUNSTATE_SHUTDOWN) return;
+    hostYield();
+  }
   store<u8>(M_UART_TX + MACHINE_BASE + (head & (UART_TX_SIZE - 1)), <u8>c);
   atomic.store<u32>(U + U_TX_HEAD, head + 1);
   // wake the I/O loop when the ring was empty before this byte
@@ -50,6 +56,19 @@ function putcLocked(c: u32): void {
     atomic.add<i32>(MACHINE_BASE + M_UART_DOORBELL, 1);
     atomic.notify(MACHINE_BASE + M_UART_DOORBELL, 1);
   }
+}
+
+/**
+ * Append up to `n` bytes from host address `h` without blocking (SBI debug
+ * console write); returns how many fitted in the ring.
+ */
+export function uartWrite(h: usize, n: u64): u64 {
+  lock();
+  const room = <u64>(UART_TX_SIZE - (atomic.load<u32>(U + U_TX_HEAD) - atomic.load<u32>(U + U_TX_TAIL)));
+  const count = n < room ? n : room;
+  for (let i: u64 = 0; i < count; i++) putcLocked(<u32>load<u8>(h + <usize>i));
+  unlock();
+  return count;
 }
 
 /** Next received byte or -1 (SBI console getchar). */

@@ -223,7 +223,8 @@ export class VirtualMachine extends EventEmitter {
 
   private fail(e: Error): void {
     if (this.state === 'stopped') return;
-    this.emit('error', e);
+    // `exited` rejects with the error; an 'error' event nobody listens to must not also end the process
+    if (this.listenerCount('error') > 0) this.emit('error', e);
     void this.halt(1, e);
   }
 

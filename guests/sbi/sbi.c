@@ -102,6 +102,7 @@ static volatile u64 secondary_seen;   /* hart id + opaque, written by the second
 static volatile u32 secondary_ipi;
 
 static volatile u64 boot_hart;
+static char zeros[16384];             /* a long buffer of NULs for the debug console */
 static volatile long watcher_saw;     /* the boot hart's HSM state as the watcher last read it */
 
 /* hart_start'ed with WATCH_OPAQUE: wait until the boot hart is SUSPENDED,
@@ -266,6 +267,13 @@ void resume_main(u64 hartid, u64 opaque)
         r = sbi(EXT_DBCN, 0, sizeof msg - 1, (long)msg, 0, 0);
         if (r.error != 0 || r.value != (long)(sizeof msg - 1))
             fail(31, r);
+        /* a length that wraps past the end of the address space, a high address half on RV64 */
+        expect(46, sbi(EXT_DBCN, 0, -8, (long)msg, 0, 0), ERR_INVALID_PARAM);
+        expect(47, sbi(EXT_DBCN, 0, 1, (long)msg, 1, 0), ERR_INVALID_PARAM);
+        /* the call does not block: a long buffer may be written in part */
+        r = sbi(EXT_DBCN, 0, sizeof zeros, (long)zeros, 0, 0);
+        if (r.error != 0 || r.value <= 0 || r.value > (long)sizeof zeros)
+            fail(48, r);
     }
 
     puts("sbi: PASS\n");
