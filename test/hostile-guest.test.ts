@@ -10,7 +10,8 @@
  * with random arguments (hart_start at random addresses, fences with random
  * masks, console writes of random buffers). A prologue points registers at
  * the devices, and a trap handler skips each trapping instruction, so the
- * random code runs on past its faults. Each guest runs on two vCPUs for a moment, in M-mode
+ * random code runs on past its faults, while random bytes arrive on the
+ * serial console. Each guest runs on two vCPUs for a moment, in M-mode
  * (-bios none) and in S-mode under the built-in SBI; then the VM is stopped.
  * The host must report no error, stop promptly and give an exit status.
  */
@@ -159,13 +160,14 @@ function guest(base: number, mode: 'M' | 'S', body: number[][]): Uint8Array {
   return makeElf({ entry: BigInt(base), segments: [{ vaddr: BigInt(base), data, memsz: BigInt(data.length + 0x1000) }] });
 }
 
-async function survive(kernel: Uint8Array, bios: 'none' | 'default'): Promise<void> {
+async function survive(kernel: Uint8Array, bios: 'none' | 'default', input: Uint8Array): Promise<void> {
   const vm = await VirtualMachine.create({ smp: 2, memory: RAM_SIZE, bios, kernel });
   const problems: string[] = [];
   vm.on('error', (e: Error) => problems.push(`error: ${e.message}`));
   vm.on('warning', (e: Error) => problems.push(`warning: ${e.message}`));
   vm.serial.on('data', () => {}); // whatever it prints
   vm.start();
+  vm.serial.write(Buffer.from(input)); // and the console types at it (UART receive, SBI getchar)
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([vm.exited.catch(() => {}), new Promise((r) => { timer = setTimeout(r, RUN_MS); })]);
   clearTimeout(timer);
@@ -179,14 +181,14 @@ async function survive(kernel: Uint8Array, bios: 'none' | 'default'): Promise<vo
 
 describe('hostile guests (random code) do not crash or hang the host', () => {
   it('M-mode, -bios none, 2 vCPUs', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(mOps, { minLength: 32, maxLength: 256 }), async (body) => {
-      await survive(guest(RAM, 'M', body), 'none');
+    await fc.assert(fc.asyncProperty(fc.array(mOps, { minLength: 32, maxLength: 256 }), fc.uint8Array({ maxLength: 2048 }), async (body, input) => {
+      await survive(guest(RAM, 'M', body), 'none', input);
     }), { numRuns: RUNS, endOnFailure: true }); // no shrinking: each try boots a VM
   }, 120_000);
 
   it('S-mode under the built-in SBI, 2 vCPUs', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(sOps, { minLength: 32, maxLength: 256 }), async (body) => {
-      await survive(guest(RAM + 0x20_0000, 'S', body), 'default');
+    await fc.assert(fc.asyncProperty(fc.array(sOps, { minLength: 32, maxLength: 256 }), fc.uint8Array({ maxLength: 2048 }), async (body, input) => {
+      await survive(guest(RAM + 0x20_0000, 'S', body), 'default', input);
     }), { numRuns: RUNS, endOnFailure: true }); // no shrinking: each try boots a VM
   }, 120_000);
 });
