@@ -7,7 +7,7 @@
  * and traps. No control flow, no writes to x1..x4 (the guest's frame),
  * memory only through gp.
  *
- * guests/fuzzmmu: blocks of loads, stores and LR run in S-mode through random
+ * guests/fuzzmmu: blocks of loads, stores and LR run in S- or U-mode through random
  * Sv39 page tables (pointers, leaves at every level, any flags, reserved bits,
  * addresses outside RAM, non-canonical addresses), toggling SUM and MXR and
  * issuing SFENCE.VMA; the results, the A/D bits written into the tables and
@@ -222,13 +222,15 @@ describe.skipIf(!QEMU)('differential fuzzing against QEMU (guests/fuzzdiff, gues
     }
   }, 300_000);
 
-  it('S-mode loads, stores and LR through random Sv39 page tables: same results, A/D bits and faults', async () => {
+  it('S- and U-mode loads, stores and LR through random Sv39 page tables: same results, A/D bits and faults', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wkvm-fuzz-'));
     try {
       await fc.assert(fc.asyncProperty(
         tables,
         fc.array(mmuBlock, { minLength: MMU_BLOCKS, maxLength: MMU_BLOCKS }),
-        fc.array(fc.tuple(gpVa, fc.constantFrom(0, 0x40000, 0x80000, 0xc0000)), { minLength: MMU_BLOCKS, maxLength: MMU_BLOCKS }),
+        // per block: gp, and MPP (S 0x800 or U 0) | SUM | MXR
+        fc.array(fc.tuple(gpVa, fc.tuple(fc.constantFrom(0x800, 0x800, 0), fc.constantFrom(0, 0x40000, 0x80000, 0xc0000)).map(([m, b]) => m | b)),
+          { minLength: MMU_BLOCKS, maxLength: MMU_BLOCKS }),
         async (tables, blocks, params) => {
           const { bad, q, w } = await compare(dir, withMmu(tables, blocks, params), 'fuzzmmu: done');
           expect(bad, bad < 0 ? '' : `block ${bad}: qemu '${q[bad]}', wkvm '${w[bad]}'; gp ${params[bad]?.[0].toString(16)} ` +

@@ -1,6 +1,6 @@
 /*
- * wkvm MMU fuzz-differential guest: runs blocks of loads, stores and AMOs in
- * S-mode under Sv39 page tables that test/qemu-fuzz.test.ts writes (random
+ * wkvm MMU fuzz-differential guest: runs blocks of loads, stores and LR in
+ * S- or U-mode under Sv39 page tables that test/qemu-fuzz.test.ts writes (random
  * entries: pointers, leaves at every level, every flag, reserved bits) and
  * prints per block a hash of x5..x31, the data pages and the page tables
  * after it (the A and D bits), and its traps. As committed the tables only
@@ -21,7 +21,8 @@ u32 fuzz_blocks[NBLOCKS][BLOCK_WORDS] __attribute__((aligned(4096))) = {
 };
 /* root (page 0) entry 2: VA 0x80000000.. -> PA 0x80000000.., a gigapage RWX, A, D */
 u64 mmu_pt_init[PAGES][512] __attribute__((aligned(4096))) = { [0] = { [2] = 0x200000cfUL } };
-struct params mmu_params[NBLOCKS] __attribute__((section(".data"))) = { [0 ... NBLOCKS - 1] = { 0, 0 } }; /* in the file: the test writes it */
+/* gp and the mstatus bits (MPP, SUM, MXR) of each block; in .data, as the test writes it */
+struct params mmu_params[NBLOCKS] __attribute__((section(".data"))) = { [0 ... NBLOCKS - 1] = { 0, 0x800 } };
 u64 mmu_pt[PAGES][512] __attribute__((aligned(4096)));
 u64 mmu_data[PAGES][512] __attribute__((aligned(4096)));
 u64 fuzz_traps[5];
@@ -55,6 +56,8 @@ int main(u64 hartid, const void *fdt)
     const u64 satp = (8UL << 60) | ((u64)mmu_pt >> 12);
     for (int b = 0; b < NBLOCKS; b++) {
         memcpy(mmu_pt, mmu_pt_init, sizeof mmu_pt);
+        if ((mmu_params[b].status & 0x1800) == 0)
+            mmu_pt[0][2] |= 0x10; /* a U-mode block: its code page is a user page */
         for (int p = 0; p < PAGES; p++)
             for (int i = 0; i < 512; i++)
                 mmu_data[p][i] = rnd();

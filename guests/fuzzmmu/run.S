@@ -2,13 +2,12 @@
  * S-mode block runner and M-mode trap handler of the fuzzmmu guest.
  *
  * run_mmu_block(state, block, gp, mstatus_bits): loads x5..x31 from the
- * state, sets gp, and enters the block in S-mode (MPP = S, the given SUM and
- * MXR bits; satp is already set). The block ends with `ecall`, which comes
+ * state, sets gp, and enters the block in S- or U-mode (mstatus_bits give
+ * MPP, SUM and MXR; satp is already set). The block ends with `ecall`, which comes
  * back here in M-mode; x5..x31 go back to the state. Any other trap records
  * its cause and mtval and skips the instruction (the code is identity-mapped).
  */
 #define MSTATUS_MPP  0x1800
-#define MSTATUS_MPPS 0x0800
 #define MSTATUS_SUM_MXR 0xc0000
 
   .text
@@ -36,10 +35,7 @@ run_mmu_block:
   mv gp, a2
   li t0, MSTATUS_MPP | MSTATUS_SUM_MXR
   csrc mstatus, t0
-  li t0, MSTATUS_MPPS
-  csrs mstatus, t0
-  li t0, MSTATUS_SUM_MXR
-  and a3, a3, t0
+  and a3, a3, t0            /* the block's MPP (S or U), SUM and MXR */
   csrs mstatus, a3
   la t0, mmu_trap
   csrw mtvec, t0
@@ -79,7 +75,9 @@ mmu_trap:
   sd t1, 24(t0)
   sd t2, 32(t0)
   csrr t1, mcause
-  li t2, 9                  /* ecall from S: the block is over */
+  li t2, 9                  /* ecall from S or U: the block is over */
+  beq t1, t2, 2f
+  li t2, 8
   beq t1, t2, 2f
   ld t2, 8(t0)
   xor t2, t2, t1
