@@ -3,6 +3,7 @@
  * map (one table), the devices that exit to the I/O loop, and the boot plan
  * (where kernel, initrd, firmware and device tree go, and how each hart starts).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WkvmError } from '../errors.js';
@@ -153,6 +154,7 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
   const blob = buildVirtFdt({
     harts: mem.harts, ramBase, ramSize: mem.ramSize, isa: VIRT_ISA, mmuType: VIRT_MMU,
     timebaseFrequency: layout.MTIME_HZ, bootargs: spec.append, initrd,
+    rngSeed: randomBytes(32), // /chosen/rng-seed, as QEMU's virt board gives: the kernel's RNG is seeded at once
   });
   // leave free space inside the blob for firmware that edits the tree in place
   const fdt = new Uint8Array(blob.length + FDT_PAD);
