@@ -22,6 +22,8 @@ import { makeElf } from './make-elf.js';
 
 const RUN_MS = 150;
 const RUNS = Number(process.env.WKVM_FUZZ_RUNS ?? 20); // more for a longer hunt
+// replay a failure: WKVM_FUZZ_SEED=<the seed fast-check printed> generates the same guests again
+const SEED = process.env.WKVM_FUZZ_SEED === undefined ? undefined : Number(process.env.WKVM_FUZZ_SEED);
 
 // ---- a few RV64 encodings, enough for the prologue and the templates
 const iType = (op: number, rd: number, f3: number, rs1: number, imm: number) =>
@@ -183,12 +185,12 @@ describe('hostile guests (random code) do not crash or hang the host', () => {
   it('M-mode, -bios none, 2 vCPUs', async () => {
     await fc.assert(fc.asyncProperty(fc.array(mOps, { minLength: 32, maxLength: 256 }), fc.uint8Array({ maxLength: 2048 }), async (body, input) => {
       await survive(guest(RAM, 'M', body), 'none', input);
-    }), { numRuns: RUNS, endOnFailure: true }); // no shrinking: each try boots a VM
+    }), { numRuns: RUNS, seed: SEED, endOnFailure: true }); // no shrinking: each try boots a VM
   }, 120_000);
 
   it('S-mode under the built-in SBI, 2 vCPUs', async () => {
     await fc.assert(fc.asyncProperty(fc.array(sOps, { minLength: 32, maxLength: 256 }), fc.uint8Array({ maxLength: 2048 }), async (body, input) => {
       await survive(guest(RAM + 0x20_0000, 'S', body), 'default', input);
-    }), { numRuns: RUNS, endOnFailure: true }); // no shrinking: each try boots a VM
+    }), { numRuns: RUNS, seed: SEED, endOnFailure: true }); // no shrinking: each try boots a VM
   }, 120_000);
 });

@@ -26,6 +26,8 @@ const NBLOCKS = 64;
 const QEMU_CPU = 'rv64,zba=false,zbb=false,zbc=false,zbs=false,h=false';
 const BLOCK_WORDS = 64;
 const RUNS = Number(process.env.WKVM_FUZZ_RUNS ?? 6);
+// replay a failure: WKVM_FUZZ_SEED=<the seed fast-check printed> generates the same guests again
+const SEED = process.env.WKVM_FUZZ_SEED === undefined ? undefined : Number(process.env.WKVM_FUZZ_SEED);
 const ELF = join(ROOT, 'guests', 'fuzzdiff', 'fuzzdiff.elf');
 if (!QEMU) console.warn('qemu-fuzz.test.ts: qemu-system-riscv64 not found; skipping the differential fuzzing against QEMU');
 
@@ -219,7 +221,7 @@ describe.skipIf(!QEMU)('differential fuzzing against QEMU (guests/fuzzdiff, gues
       await fc.assert(fc.asyncProperty(fc.array(block, { minLength: NBLOCKS, maxLength: NBLOCKS }), async (blocks) => {
         const { bad, q, w } = await compare(dir, withBlocks(blocks), 'fuzzdiff: done');
         expect(bad, bad < 0 ? '' : `block ${bad}: qemu '${q[bad]}', wkvm '${w[bad]}'; its words: ${hex(blocks[bad] ?? [])}`).toBe(-1);
-      }), { numRuns: RUNS, endOnFailure: true }); // no shrinking: the failing block is named
+      }), { numRuns: RUNS, seed: SEED, endOnFailure: true }); // no shrinking: the failing block is named
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -238,7 +240,7 @@ describe.skipIf(!QEMU)('differential fuzzing against QEMU (guests/fuzzdiff, gues
           const { bad, q, w } = await compare(dir, withMmu(tables, blocks, params), 'fuzzmmu: done');
           expect(bad, bad < 0 ? '' : `block ${bad}: qemu '${q[bad]}', wkvm '${w[bad]}'; gp ${params[bad]?.[0].toString(16)} ` +
             `status ${params[bad]?.[1].toString(16)}; tables ${JSON.stringify(tables)}; words: ${hex(blocks[bad] ?? [])}`).toBe(-1);
-        }), { numRuns: RUNS, endOnFailure: true });
+        }), { numRuns: RUNS, seed: SEED, endOnFailure: true });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
