@@ -48,15 +48,6 @@ static volatile u32 done;
 static u64 results[MAX_HARTS][NKERNELS];
 static u64 times[MAX_HARTS][NKERNELS];
 
-static u64 xorshift64(u64 *s)
-{
-    u64 x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 /* ------------------------------------------------------------------ hash */
 
 static u64 k_hash(struct hart_data *d, u64 n)

@@ -26,6 +26,7 @@
  */
 #ifndef WKVM_ISA_H
 #define WKVM_ISA_H
+#include "trap_skip.h"
 
 /* trap frame layout (offsets from gp) */
 #define TF_T0      0

@@ -78,15 +78,7 @@ trap_handler:
   csrs mstatus, t1
   j .Lout
 .Lskip:
-  csrr t0, mepc
-  lhu t1, 0(t0)
-  andi t1, t1, 3
-  li t2, 3
-  addi t0, t0, 2
-  bne t1, t2, 1f
-  addi t0, t0, 2
-1:
-  csrw mepc, t0
+  SKIP_TRAPPED_INSN mepc, t0, t1
   j .Lout
 .Lirq:
   slli t0, t0, 1

@@ -318,3 +318,30 @@ void park(void)
     for (;;)
         __asm__ volatile("wfi");
 }
+
+u64 xorshift64(u64 *state)
+{
+    u64 x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
+u64 hash_mix(u64 h, u64 v)
+{
+    h ^= v;
+    h *= 0x100000001b3UL;
+    return h ^ (h >> 29);
+}
+
+void put_traps(const u64 traps[3])
+{
+    puts(" traps ");
+    put_dec(traps[0]);
+    puts(" ");
+    put_hex(traps[1], 16);
+    puts(" ");
+    put_hex(traps[2], 16);
+    puts("\n");
+}

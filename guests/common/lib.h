@@ -118,6 +118,12 @@ u32 harts_join(u64 hartid);               /* every other hart */
 __attribute__((noreturn)) void park(void);
 
 /* ---- misc ---- */
+/* ---- pseudo-random numbers and hashing (the differential guests) ---- */
+u64 xorshift64(u64 *state);                 /* next value of an xorshift64 sequence */
+#define HASH_INIT 0xcbf29ce484222325UL
+u64 hash_mix(u64 h, u64 v);                 /* fold v into the running hash h */
+void put_traps(const u64 traps[3]);         /* " traps <count> <xor of mcause> <xor of mtval>\n" (fuzz guests) */
+
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 int strcmp(const char *a, const char *b);

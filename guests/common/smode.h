@@ -87,15 +87,7 @@ s_handler:
   csrs sstatus, t1
   j .Lsout
 .Lsskip:
-  csrr t1, sepc
-  lhu t2, 0(t1)
-  andi t2, t2, 3
-  addi t1, t1, 2
-  xori t2, t2, 3
-  bnez t2, 1f
-  addi t1, t1, 2
-1:
-  csrw sepc, t1
+  SKIP_TRAPPED_INSN sepc, t1, t2
   j .Lsout
 .Lsirq:
   csrci sip, 2

@@ -18,14 +18,7 @@
 static u64 rng = 0x2545f4914f6cdd1dUL;
 static u64 hash;
 
-static u64 rnd(void)
-{
-    u64 x = rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng = x;
-}
+static u64 rnd(void) { return xorshift64(&rng); }
 
 static const u64 specials[] = {
     0, 1, 2, 3, (u64)-1, (u64)-2, 0x7fffffffffffffffUL, 0x8000000000000000UL,
@@ -47,12 +40,7 @@ static u64 operand(void)
     }
 }
 
-static void mix(u64 v)
-{
-    hash ^= v;
-    hash *= 0x100000001b3UL;
-    hash ^= hash >> 29;
-}
+static void mix(u64 v) { hash = hash_mix(hash, v); }
 
 static void report(const char *name)
 {
@@ -60,7 +48,7 @@ static void report(const char *name)
     puts(" ");
     put_hex(hash, 16);
     puts("\n");
-    hash = 0xcbf29ce484222325UL;
+    hash = HASH_INIT;
 }
 
 #define NORVC(s) ".option push\n.option norvc\n" s "\n.option pop"
@@ -418,7 +406,7 @@ int main(u64 hartid, const void *fdt)
         for (;;)
             __asm__ volatile("wfi");
     }
-    hash = 0xcbf29ce484222325UL;
+    hash = HASH_INIT;
     g_alu();    report("alu");
     g_shift();  report("shift");
     g_mul();    report("mul");

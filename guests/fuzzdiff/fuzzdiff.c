@@ -21,14 +21,7 @@ u64 fuzz_scratch[4096 / 8 + 2] __attribute__((aligned(4096)));
 u64 fuzz_traps[5];
 
 static u64 rng = 0x9e3779b97f4a7c15UL;
-static u64 rnd(void)
-{
-    u64 x = rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng = x;
-}
+static u64 rnd(void) { return xorshift64(&rng); }
 
 static const u64 specials[] = {
     0, 1, (u64)-1, 0x7fffffffffffffffUL, 0x8000000000000000UL, 0x7fffffff, 0x80000000, 0xffffffff,
@@ -46,13 +39,6 @@ static u64 value(void)
     case 1: return 0xffffffff00000000UL | (rnd() & 0xffffffff); /* NaN-boxed single */
     default: return rnd();
     }
-}
-
-static u64 mix(u64 h, u64 v)
-{
-    h ^= v;
-    h *= 0x100000001b3UL;
-    return h ^ (h >> 29);
 }
 
 int main(u64 hartid, const void *fdt)
@@ -73,25 +59,19 @@ int main(u64 hartid, const void *fdt)
         for (int i = 0; i < 5; i++)
             fuzz_traps[i] = 0;
         run_block(&s, fuzz_blocks[b]);
-        u64 h = 0xcbf29ce484222325UL;
+        u64 h = HASH_INIT;
         for (int i = 5; i < 32; i++)
-            h = mix(h, s.x[i]);
+            h = hash_mix(h, s.x[i]);
         for (int i = 0; i < 32; i++)
-            h = mix(h, s.f[i]);
-        h = mix(h, s.fcsr);
+            h = hash_mix(h, s.f[i]);
+        h = hash_mix(h, s.fcsr);
         for (unsigned i = 0; i < sizeof fuzz_scratch / 8; i++)
-            h = mix(h, fuzz_scratch[i]);
+            h = hash_mix(h, fuzz_scratch[i]);
         puts("b");
         put_dec(b);
         puts(" ");
         put_hex(h, 16);
-        puts(" traps ");
-        put_dec(fuzz_traps[0]);
-        puts(" ");
-        put_hex(fuzz_traps[1], 16);
-        puts(" ");
-        put_hex(fuzz_traps[2], 16);
-        puts("\n");
+        put_traps(fuzz_traps);
     }
     puts("fuzzdiff: done\n");
     return 0;

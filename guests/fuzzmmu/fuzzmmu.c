@@ -28,21 +28,7 @@ u64 mmu_data[PAGES][512] __attribute__((aligned(4096)));
 u64 fuzz_traps[5];
 
 static u64 rng = 0x2545f4914f6cdd1dUL;
-static u64 rnd(void)
-{
-    u64 x = rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return rng = x;
-}
-
-static u64 mix(u64 h, u64 v)
-{
-    h ^= v;
-    h *= 0x100000001b3UL;
-    return h ^ (h >> 29);
-}
+static u64 rnd(void) { return xorshift64(&rng); }
 
 int main(u64 hartid, const void *fdt)
 {
@@ -68,14 +54,14 @@ int main(u64 hartid, const void *fdt)
         __asm__ volatile("csrw satp, %0; sfence.vma" :: "r"(satp) : "memory");
         run_mmu_block(&s, fuzz_blocks[b], mmu_params[b].gp, mmu_params[b].status);
         __asm__ volatile("csrw satp, zero; sfence.vma" ::: "memory");
-        u64 h = 0xcbf29ce484222325UL;
+        u64 h = HASH_INIT;
         for (int i = 5; i < 32; i++)
-            h = mix(h, s.x[i]);
-        u64 hd = 0xcbf29ce484222325UL, hp = hd;
+            h = hash_mix(h, s.x[i]);
+        u64 hd = HASH_INIT, hp = hd;
         for (int p = 0; p < PAGES; p++)
             for (int i = 0; i < 512; i++) {
-                hd = mix(hd, mmu_data[p][i]);
-                hp = mix(hp, mmu_pt[p][i]);
+                hd = hash_mix(hd, mmu_data[p][i]);
+                hp = hash_mix(hp, mmu_pt[p][i]);
             }
         puts("b");
         put_dec(b);
@@ -85,13 +71,7 @@ int main(u64 hartid, const void *fdt)
         put_hex(hd, 16);
         puts(" pt ");
         put_hex(hp, 16);
-        puts(" traps ");
-        put_dec(fuzz_traps[0]);
-        puts(" ");
-        put_hex(fuzz_traps[1], 16);
-        puts(" ");
-        put_hex(fuzz_traps[2], 16);
-        puts("\n");
+        put_traps(fuzz_traps);
     }
     puts("fuzzmmu: done\n");
     return 0;

@@ -7,6 +7,8 @@
  * back here in M-mode; x5..x31 go back to the state. Any other trap records
  * its cause and mtval and skips the instruction (the code is identity-mapped).
  */
+#include "fuzz.h"
+
 #define MSTATUS_MPP  0x1800
 #define MSTATUS_SUM_MXR 0xc0000
 
@@ -14,22 +16,7 @@
   .globl run_mmu_block
   .balign 4
 run_mmu_block:
-  addi sp, sp, -128
-  sd ra, 0(sp)
-  sd s0, 8(sp)
-  sd s1, 16(sp)
-  sd s2, 24(sp)
-  sd s3, 32(sp)
-  sd s4, 40(sp)
-  sd s5, 48(sp)
-  sd s6, 56(sp)
-  sd s7, 64(sp)
-  sd s8, 72(sp)
-  sd s9, 80(sp)
-  sd s10, 88(sp)
-  sd s11, 96(sp)
-  sd gp, 104(sp)
-  sd tp, 112(sp)
+  SAVE_C_FRAME
   mv tp, a0
   csrw mepc, a1
   mv gp, a2
@@ -50,22 +37,7 @@ mmu_back:                    /* M-mode, from the block's ecall */
   .irp r, 5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
   sd x\r, (8 * \r)(tp)
   .endr
-  ld ra, 0(sp)
-  ld s0, 8(sp)
-  ld s1, 16(sp)
-  ld s2, 24(sp)
-  ld s3, 32(sp)
-  ld s4, 40(sp)
-  ld s5, 48(sp)
-  ld s6, 56(sp)
-  ld s7, 64(sp)
-  ld s8, 72(sp)
-  ld s9, 80(sp)
-  ld s10, 88(sp)
-  ld s11, 96(sp)
-  ld gp, 104(sp)
-  ld tp, 112(sp)
-  addi sp, sp, 128
+  RESTORE_C_FRAME
   ret
 
   /* fuzz_traps: [0] count, [1] xor of mcause, [2] xor of mtval, [3..4] saved t1, t2 */
@@ -76,33 +48,15 @@ mmu_trap:
   sd t2, 32(t0)
   csrr t1, mcause
   li t2, 9                  /* ecall from S or U: the block is over */
-  beq t1, t2, 2f
+  beq t1, t2, .Lblock_done
   li t2, 8
-  beq t1, t2, 2f
-  ld t2, 8(t0)
-  xor t2, t2, t1
-  sd t2, 8(t0)
-  ld t1, 0(t0)
-  addi t1, t1, 1
-  sd t1, 0(t0)
-  csrr t1, mtval
-  ld t2, 16(t0)
-  xor t2, t2, t1
-  sd t2, 16(t0)
-  csrr t1, mepc             /* skip the instruction: 2 or 4 bytes */
-  lhu t2, 0(t1)
-  andi t2, t2, 3
-  addi t1, t1, 2
-  xori t2, t2, 3
-  bnez t2, 1f
-  addi t1, t1, 2
-1:
-  csrw mepc, t1
+  beq t1, t2, .Lblock_done
+  RECORD_AND_SKIP_TRAP
   ld t1, 24(t0)
   ld t2, 32(t0)
   csrrw t0, mscratch, t0
   mret
-2:
+.Lblock_done:
   ld t1, 24(t0)
   ld t2, 32(t0)
   csrrw t0, mscratch, t0
