@@ -3,9 +3,10 @@
  *
  * guests/fuzzdiff: blocks of random instructions (integer, M, A, F, D, C,
  * loads and stores, FENCE, the FP CSRs; every field random within an opcode,
- * so reserved encodings too) must leave the same registers, scratch memory
- * and traps. No control flow, no writes to x1..x4 (the guest's frame),
- * memory only through gp.
+ * so reserved encodings too) and forward branches and jumps (32- and 16-bit)
+ * must leave the same registers, scratch memory and traps. No backward
+ * control flow, no writes to x1..x4 (the guest's frame), memory only
+ * through gp.
  *
  * guests/fuzzmmu: blocks of loads, stores and LR run in S- or U-mode through random
  * Sv39 page tables (pointers, leaves at every level, any flags, reserved bits,
@@ -22,9 +23,9 @@ import { parseElf } from '../src/machine/elf.js';
 import { QEMU, ROOT, runCmd, runWkvm } from './helpers.js';
 
 const NBLOCKS = 64;
+const BLOCK_WORDS = 64;
 // the witness offers what wkvm does, RV64GC: QEMU 7.2's default rv64 CPU adds Zba, Zbb, Zbc, Zbs and H
 const QEMU_CPU = 'rv64,zba=false,zbb=false,zbc=false,zbs=false,h=false';
-const BLOCK_WORDS = 64;
 const RUNS = Number(process.env.WKVM_FUZZ_RUNS ?? 6);
 // replay a failure: WKVM_FUZZ_SEED=<the seed fast-check printed> generates the same guests again
 const SEED = process.env.WKVM_FUZZ_SEED === undefined ? undefined : Number(process.env.WKVM_FUZZ_SEED);
@@ -65,14 +66,12 @@ const fma = fc.tuple(fc.constantFrom(0x43, 0x47, 0x4b, 0x4f), rd, int(0, 7), reg
 const fence = fc.tuple(int(0, 1), int(0, 0xfffff)).map(([f3, bits]) => u((bits << 12 & 0xfff00000) | (f3 << 12) | 0x0f));
 const fpCsr = fc.tuple(rd, fc.constantFrom(1, 2, 3, 5, 6, 7), rd, int(1, 3)).map(([d, f3, s, csr]) => iType(0x73, d, f3, s, csr));
 // compressed: the forms that neither branch nor touch x1..x4 (two per word)
-const c = {
-  ci: (f3: number, d: number, imm: number, q: number) => ((f3 << 13) | (((imm >> 5) & 1) << 12) | (d << 7) | ((imm & 0x1f) << 2) | q),
-};
+const cI = (f3: number, d: number, imm: number, q: number) => (f3 << 13) | (((imm >> 5) & 1) << 12) | (d << 7) | ((imm & 0x1f) << 2) | q;
 const compressed16 = fc.oneof(
-  fc.tuple(fc.constantFrom(0, 1, 2, 3), rd, int(0, 63)).map(([f3, d, imm]) => c.ci(f3, d, imm, 1)),      // addi addiw li lui
+  fc.tuple(fc.constantFrom(0, 1, 2, 3), rd, int(0, 63)).map(([f3, d, imm]) => cI(f3, d, imm, 1)),      // addi addiw li lui
   fc.tuple(int(0, 2), int(0, 7), int(0, 63)).map(([f2, d, imm]) => (4 << 13) | (((imm >> 5) & 1) << 12) | (f2 << 10) | (d << 7) | ((imm & 0x1f) << 2) | 1), // srli srai andi
   fc.tuple(int(0, 1), int(0, 7), int(0, 3), int(0, 7)).map(([w, d, f2, s]) => (0x23 << 10) | (w << 12) | (d << 7) | (f2 << 5) | (s << 2) | 1), // sub xor or and subw addw
-  fc.tuple(rd, int(0, 63)).map(([d, imm]) => c.ci(0, d, imm, 2)),                                         // slli
+  fc.tuple(rd, int(0, 63)).map(([d, imm]) => cI(0, d, imm, 2)),                                         // slli
   fc.tuple(int(0, 1), rd, int(1, 31)).map(([add, d, s]) => (4 << 13) | (add << 12) | (d << 7) | (s << 2) | 2), // mv add
 );
 const compressed = fc.tuple(compressed16, compressed16).map(([a, b]) => u(a | (b << 16)));
@@ -82,7 +81,27 @@ const insn = fc.oneof(
   { arbitrary: load, weight: 2 }, { arbitrary: store, weight: 2 }, { arbitrary: amo, weight: 2 },
   { arbitrary: fpOp, weight: 5 }, { arbitrary: fma, weight: 2 }, { arbitrary: fence, weight: 1 },
   { arbitrary: fpCsr, weight: 1 }, { arbitrary: compressed, weight: 3 });
-const block = fc.array(insn, { minLength: BLOCK_WORDS - 1, maxLength: BLOCK_WORDS - 1 });
+// forward control flow, to a word boundary 1..8 words ahead (clamped to the block's closing `ret`):
+// branches of every condition (and the reserved ones), JAL with or without a link, and c.beqz,
+// c.bnez and c.j in the first half of a word
+const bType = (f3: number, rs1: number, rs2: number, off: number) =>
+  u((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) |
+    (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63);
+const jal = (d: number, off: number) =>
+  u((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (d << 7) | 0x6f);
+const cBranch = (f3: number, s: number, off: number) => (f3 << 13) | (((off >> 8) & 1) << 12) | (((off >> 3) & 3) << 10) | (s << 7) |
+  (((off >> 6) & 3) << 5) | (((off >> 1) & 3) << 3) | (((off >> 5) & 1) << 2) | 1;
+const cJump = (off: number) => (5 << 13) | (((off >> 11) & 1) << 12) | (((off >> 4) & 1) << 11) | (((off >> 8) & 3) << 9) |
+  (((off >> 10) & 1) << 8) | (((off >> 6) & 1) << 7) | (((off >> 7) & 1) << 6) | (((off >> 1) & 7) << 3) | (((off >> 5) & 1) << 2) | 1;
+type Forward = { k: number; encode: (off: number) => number };
+const forward: fc.Arbitrary<Forward> = fc.oneof(
+  fc.tuple(int(0, 7), reg, reg, int(1, 8)).map(([f3, a, b, k]) => ({ k, encode: (off: number) => bType(f3, a, b, off) })),
+  fc.tuple(fc.constantFrom(0, 5, 17, 31), int(1, 8)).map(([d, k]) => ({ k, encode: (off: number) => jal(d, off) })),
+  fc.tuple(fc.constantFrom(6, 7), int(0, 7), int(1, 8), compressed16).map(([f3, s, k, next]) => ({ k, encode: (off: number) => u(cBranch(f3, s, off) | (next << 16)) })),
+  fc.tuple(int(1, 8), compressed16).map(([k, next]) => ({ k, encode: (off: number) => u(cJump(off) | (next << 16)) })),
+);
+const block = fc.array(fc.oneof({ arbitrary: insn, weight: 10 }, { arbitrary: forward, weight: 1 }), { minLength: BLOCK_WORDS - 1, maxLength: BLOCK_WORDS - 1 })
+  .map((items) => items.map((it, i) => (typeof it === 'number' ? it : it.encode(4 * Math.min(it.k, BLOCK_WORDS - 1 - i)))));
 
 type Sym = (name: string) => { view: DataView; at: number };
 /** A copy of a guest ELF whose loaded data `write` patches (`sym`: where a symbol's bytes are; `addr`: its address). */
