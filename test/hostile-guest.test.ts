@@ -19,34 +19,14 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { VirtualMachine } from '../dist/src/index.js';
 import { makeElf } from './make-elf.js';
+import { ECALL, addi, bType, bytesOf, csrw, iType, jal, li, rType, sd, slli } from './rv-encode.js';
 
 const RUN_MS = 150;
 const RUNS = Number(process.env.WKVM_FUZZ_RUNS ?? 20); // more for a longer hunt
 // replay a failure: WKVM_FUZZ_SEED=<the seed fast-check printed> generates the same guests again
 const SEED = process.env.WKVM_FUZZ_SEED === undefined ? undefined : Number(process.env.WKVM_FUZZ_SEED);
 
-// ---- a few RV64 encodings, enough for the prologue and the templates
-const iType = (op: number, rd: number, f3: number, rs1: number, imm: number) =>
-  (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
-const addiw = (rd: number, rs1: number, imm: number) => iType(0x1b, rd, 0, rs1, imm);
-const slli = (rd: number, rs1: number, sh: number) => iType(0x13, rd, 1, rs1, sh);
-const srli = (rd: number, rs1: number, sh: number) => iType(0x13, rd, 5, rs1, sh);
-const csrw = (csr: number, rs1: number) => iType(0x73, 0, 1, rs1, csr);
-const ECALL = 0x73;
-/** bxx rs1, rs2, off (f3: 6 bltu, 7 bgeu) */
-const branch = (f3: number, rs1: number, rs2: number, off: number) =>
-  ((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) |
-    (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63) >>> 0;
 const HANDLER_WORDS = 20;
-/** jal x0, off */
-const jump = (off: number) =>
-  ((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | 0x6f) >>> 0;
-/** rd = v (a 32-bit value, zero-extended) */
-function li(rd: number, v: number): number[] {
-  const lo = (v << 20) >> 20;
-  const hi = ((v - lo) >>> 12) & 0xfffff;
-  return [((hi << 12) | (rd << 7) | 0x37) >>> 0, addiw(rd, rd, lo), slli(rd, rd, 32), srli(rd, rd, 32)];
-}
 
 const RAM = 0x8000_0000;
 const RAM_SIZE = 64 << 20;
@@ -97,18 +77,16 @@ const sbiHart = fc.oneof(fc.constantFrom(0, 1, 2, 3, 0xff, 0xffff_ffff), word);
 const sbiAddr = fc.oneof(fc.constantFrom(RAM + 0x20_0000, RAM + 0x10_0000, RAM + RAM_SIZE - 8, RAM + RAM_SIZE, 0), word);
 const sbiCall = fc.tuple(fc.constantFrom(...SBI_EXTS), fc.integer({ min: 0, max: 7 }), sbiHart, sbiAddr, fc.constantFrom(...BASES.map(([r]) => r)))
   .map(([ext, fid, a0, a1, base]) => [...li(17, ext), ...li(16, fid), ...li(10, a0), ...li(11, a1),
-    iType(0x13, 12, 0, base, 0), ECALL]);
+    addi(12, base, 0), ECALL]);
 
 // Sv39 with the root page table in RAM at x21, PTEs stored there (leaves and pointers, into RAM,
 // back at the root, or anywhere), and in M-mode MPRV with MPP = S, so that loads and stores
 // walk those tables while fetches do not
 const ROOT = RAM + 0x10_0000;
-const sd = (rs2: number, rs1: number, imm: number) =>
-  ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (3 << 12) | ((imm & 0x1f) << 7) | 0x23) >>> 0;
 // Sv39 on, the root first mapping the devices (VA 0..1G) and RAM (2G..3G) as gigapages at the same
 // addresses, so that the code goes on running until random PTEs take its mapping away
 const sv39 = fc.constant([...li(28, 0xc7), sd(28, 21, 0), ...li(28, ((RAM >>> 12) << 10 | 0xcf) >>> 0), sd(28, 21, 16),
-  ...li(28, ROOT >>> 12), ...li(29, 8), slli(29, 29, 60), (0x33 | (28 << 7) | (6 << 12) | (28 << 15) | (29 << 20)) >>> 0 /* or */, csrw(0x180, 28)]);
+  ...li(28, ROOT >>> 12), ...li(29, 8), slli(29, 29, 60), rType(0x33, 28, 6, 28, 29, 0) /* or */, csrw(0x180, 28)]);
 const mprv = fc.constant([...li(28, 0x2_0800), iType(0x73, 0, 2, 28, 0x300) /* csrs mstatus */]);
 const ptePage = fc.oneof(fc.constantFrom(ROOT >>> 12, (ROOT >>> 12) + 1, RAM >>> 12), fc.integer({ min: RAM >>> 12, max: (RAM + RAM_SIZE) / 4096 - 1 }), word);
 const pte = fc.tuple(ptePage, fc.integer({ min: 0, max: 0xff }), fc.integer({ min: 0, max: 255 }))
@@ -118,7 +96,7 @@ const pte = fc.tuple(ptePage, fc.integer({ min: 0, max: 0xff }), fc.integer({ mi
 const dbcn = fc.tuple(fc.constantFrom(0, 1, 2), fc.oneof(fc.constantFrom(1, 64, 0x1_0000, 0x7fff_ffff), fc.constantFrom(-1, -8, -4096)),
   sbiAddr, fc.constantFrom(0, 0, 1))
   .map(([fid, len, addr, hi]) => [...li(17, 0x4442434e), ...li(16, fid),
-    ...(len < 0 ? [iType(0x13, 10, 0, 0, len)] /* addi a0, x0, len: sign-extended */ : li(10, len)), ...li(11, addr), ...li(12, hi), ECALL]);
+    ...(len < 0 ? [addi(10, 0, len)] /* sign-extended */ : li(10, len)), ...li(11, addr), ...li(12, hi), ECALL]);
 
 const hartStart = fc.tuple(fc.constantFrom(0, 1, 2, 3), sbiAddr, word)
   .map(([hart, addr, opaque]) => [...li(17, 0x48534d), ...li(16, 0), ...li(10, hart), ...li(11, addr), ...li(12, opaque), ECALL]);
@@ -143,13 +121,13 @@ function guest(base: number, mode: 'M' | 'S', body: number[][]): Uint8Array {
   const words: number[] = [];
   for (const [r, v] of BASES) words.push(...li(r, v));
   const handlerAt = base + (words.length + 6) * 4; // after li (4 words), csrw, j
-  words.push(...li(31, handlerAt), csrw(tvec, 31), jump(4 * HANDLER_WORDS + 4) /* over the handler */);
+  words.push(...li(31, handlerAt), csrw(tvec, 31), jal(0, 4 * HANDLER_WORDS + 4) /* over the handler */);
   const codeAt = handlerAt + 4 * HANDLER_WORDS;
   const codeEnd = codeAt + 4 * (body.reduce((n, ops) => n + ops.length, 0) + 5);
   // the handler: xepc + 4 while that stays inside the code, else the code's start
   const handler = [
-    iType(0x73, 31, 2, 0, epc), iType(0x13, 31, 0, 31, 4), // x31 = xepc + 4
-    ...li(30, codeAt), branch(6, 31, 30, 4 * 8), ...li(30, codeEnd), branch(7, 31, 30, 12), // bltu/bgeu: out of the code
+    iType(0x73, 31, 2, 0, epc), addi(31, 31, 4), // x31 = xepc + 4
+    ...li(30, codeAt), bType(6, 31, 30, 4 * 8), ...li(30, codeEnd), bType(7, 31, 30, 12), // bltu/bgeu: out of the code
     csrw(epc, 31), xret,
     ...li(31, codeAt), csrw(epc, 31), xret,
   ];
@@ -157,8 +135,7 @@ function guest(base: number, mode: 'M' | 'S', body: number[][]): Uint8Array {
   words.push(...handler);
   for (const ops of body) words.push(...ops);
   words.push(...li(31, codeAt), iType(0x67, 0, 0, 31, 0)); // and again
-  const data: number[] = [];
-  for (const w of words) data.push(w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24);
+  const data = bytesOf(words);
   return makeElf({ entry: BigInt(base), segments: [{ vaddr: BigInt(base), data, memsz: BigInt(data.length + 0x1000) }] });
 }
 

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseElf } from '../src/machine/elf.js';
 import { QEMU, ROOT, runCmd, runWkvm } from './helpers.js';
+import { bType, iType, jal, rType, sType, uType } from './rv-encode.js';
 
 const NBLOCKS = 64;
 const BLOCK_WORDS = 64;
@@ -37,18 +38,12 @@ const rd = int(5, 31);   // never x1..x4
 const reg = int(0, 31);
 const GP = 3;
 const u = (v: number) => v >>> 0;
-const rType = (op: number, rd: number, f3: number, rs1: number, rs2: number, f7: number) =>
-  u((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op);
-const iType = (op: number, rd: number, f3: number, rs1: number, imm: number) =>
-  u(((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op);
-const sType = (op: number, f3: number, rs1: number, rs2: number, imm: number) =>
-  u((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | ((imm & 0x1f) << 7) | op);
 
 const opImm = fc.tuple(fc.constantFrom(0x13, 0x1b), rd, int(0, 7), reg, int(0, 0xfff))
   .map(([op, d, f3, s, imm]) => iType(op, d, f3, s, imm));
 const op = fc.tuple(fc.constantFrom(0x33, 0x3b), rd, int(0, 7), reg, reg, fc.oneof(fc.constantFrom(0, 0x20, 0x01), int(0, 0x7f)))
   .map(([o, d, f3, s1, s2, f7]) => rType(o, d, f3, s1, s2, f7));
-const upper = fc.tuple(fc.constantFrom(0x37, 0x17), rd, int(0, 0xfffff)).map(([o, d, imm]) => u((imm << 12) | (d << 7) | o));
+const upper = fc.tuple(fc.constantFrom(0x37, 0x17), rd, int(0, 0xfffff)).map(([o, d, imm]) => uType(o, d, imm));
 const load = fc.tuple(fc.constantFrom(0x03, 0x07), rd, int(0, 7), int(-2048, 2047)).map(([o, d, f3, imm]) => iType(o, d, f3, GP, imm));
 const store = fc.tuple(fc.constantFrom(0x23, 0x27), int(0, 7), reg, int(-2048, 2047)).map(([o, f3, s, imm]) => sType(o, f3, GP, s, imm));
 // AMOs and LR, but no SC of a valid width: whether an SC succeeds after an LR of the other width,
@@ -84,11 +79,6 @@ const insn = fc.oneof(
 // forward control flow, to a word boundary 1..8 words ahead (clamped to the block's closing `ret`):
 // branches of every condition (and the reserved ones), JAL with or without a link, and c.beqz,
 // c.bnez and c.j in the first half of a word
-const bType = (f3: number, rs1: number, rs2: number, off: number) =>
-  u((((off >> 12) & 1) << 31) | (((off >> 5) & 0x3f) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) |
-    (((off >> 1) & 0xf) << 8) | (((off >> 11) & 1) << 7) | 0x63);
-const jal = (d: number, off: number) =>
-  u((((off >> 20) & 1) << 31) | (((off >> 1) & 0x3ff) << 21) | (((off >> 11) & 1) << 20) | (((off >> 12) & 0xff) << 12) | (d << 7) | 0x6f);
 const cBranch = (f3: number, s: number, off: number) => (f3 << 13) | (((off >> 8) & 1) << 12) | (((off >> 3) & 3) << 10) | (s << 7) |
   (((off >> 6) & 3) << 5) | (((off >> 1) & 3) << 3) | (((off >> 5) & 1) << 2) | 1;
 const cJump = (off: number) => (5 << 13) | (((off >> 11) & 1) << 12) | (((off >> 4) & 1) << 11) | (((off >> 8) & 3) << 9) |
@@ -187,7 +177,7 @@ const mmuOp = fc.oneof(
   { arbitrary: fc.tuple(rd, int(2, 3), fc.constantFrom(0, 1, 2, 3)).map(([d, f3, aqrl]) => [rType(0x2f, d, f3, GP, 0, (2 << 2) | aqrl)]), weight: 1 },
   { arbitrary: opImm.map((w) => [w]), weight: 2 },
   // toggle sstatus.SUM or MXR: lui x30, bit; csrrs/csrrc x0, sstatus, x30
-  { arbitrary: fc.tuple(fc.constantFrom(0x40, 0x80), fc.constantFrom(2, 3)).map(([b, f3]) => [u((b << 12) | (30 << 7) | 0x37), iType(0x73, 0, f3, 30, 0x100)]), weight: 1 },
+  { arbitrary: fc.tuple(fc.constantFrom(0x40, 0x80), fc.constantFrom(2, 3)).map(([b, f3]) => [uType(0x37, 30, b), iType(0x73, 0, f3, 30, 0x100)]), weight: 1 },
   { arbitrary: fc.constant([0x12000073]), weight: 1 }, // sfence.vma
 );
 const mmuBlock = fc.array(mmuOp, { minLength: 20, maxLength: 40 })

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SUITES, describeOutcome, findTests, passed, runTests } from '../scripts/riscv-tests.js';
 import { makeElf } from './make-elf.js';
+import { addi, bytesOf, jal, sd, uType } from './rv-encode.js';
 import { ROOT, runCmd } from './helpers.js';
 
 const DIR = process.env.WKVM_RISCV_TESTS;
@@ -34,14 +35,8 @@ describe.skipIf(!DIR)('official riscv-tests (WKVM_RISCV_TESTS)', () => {
 
 /** A test binary in the suites' manner: writes `tohost` = value (1 = pass, TESTNUM << 1 | 1 = fail) and spins. */
 function htifElf(value: number): Uint8Array {
-  const words = [
-    0x0000_1297,                          // auipc t0, 1: t0 = tohost
-    ((value << 20) | (6 << 7) | 0x13) >>> 0, // li t1, value
-    0x0062_b023,                          // sd t1, 0(t0)
-    0x0000_006f,                          // j .
-  ];
-  const data = words.flatMap((w) => [w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24]);
-  return makeElf({ entry: 0x8000_0000n, segments: [{ vaddr: 0x8000_0000n, data, memsz: 0x2000n }],
+  const words = [uType(0x17, 5, 1) /* t0 = pc + 0x1000 = tohost */, addi(6, 0, value), sd(6, 5, 0), jal(0, 0) /* j . */];
+  return makeElf({ entry: 0x8000_0000n, segments: [{ vaddr: 0x8000_0000n, data: bytesOf(words), memsz: 0x2000n }],
     symbols: [{ name: 'tohost', value: 0x8000_1000n, type: 1 }] });
 }
 
