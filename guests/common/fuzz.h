@@ -4,23 +4,21 @@
 #define WKVM_FUZZ_H
 #include "trap_skip.h"
 
-/* ra, s0-s11, gp and tp to a 128-byte frame on the stack, and back */
+/* ra, s0-s11, gp and tp to a 128-byte frame on the stack (op sd), or back (op ld) */
+.macro C_FRAME_REGS op
+  \op ra, 0(sp)
+  .irp r, 0,1,2,3,4,5,6,7,8,9,10,11
+  \op s\r, (8 + 8 * \r)(sp)
+  .endr
+  \op gp, 104(sp)
+  \op tp, 112(sp)
+.endm
 .macro SAVE_C_FRAME
   addi sp, sp, -128
-  sd ra, 0(sp)
-  .irp r, 0,1,2,3,4,5,6,7,8,9,10,11
-  sd s\r, (8 + 8 * \r)(sp)
-  .endr
-  sd gp, 104(sp)
-  sd tp, 112(sp)
+  C_FRAME_REGS sd
 .endm
 .macro RESTORE_C_FRAME
-  ld ra, 0(sp)
-  .irp r, 0,1,2,3,4,5,6,7,8,9,10,11
-  ld s\r, (8 + 8 * \r)(sp)
-  .endr
-  ld gp, 104(sp)
-  ld tp, 112(sp)
+  C_FRAME_REGS ld
   addi sp, sp, 128
 .endm
 
