@@ -113,8 +113,10 @@ function countingMask(): u32 {
   return m;
 }
 
-/** After a write to mcountinhibit or an mhpmevent: counters that started or stopped keep their value. */
-function recount(before: u32): void {
+/** Write mcountinhibit or an mhpmevent (CSR slot `slot`): counters that start or stop keep their value. */
+function setCountControl(slot: u32, v: u64): void {
+  const before = countingMask();
+  setCsr(slot, v);
   const after = countingMask();
   for (let n: u32 = 0; n < COUNTERS; n++) {
     if ((((before ^ after) >> n) & 1) == 0) continue;
@@ -248,7 +250,7 @@ export function csrWrite(a: u32, v: u64, insn: u32): void {
       setCsr(CSR_MENVCFG, v & (MENVCFG_STCE | 1));
       updateStimer();
       return;
-    case 0x320: { const before = countingMask(); setCsr(CSR_MCOUNTINHIBIT, v & INHIBIT_MASK); recount(before); return; }
+    case 0x320: setCountControl(CSR_MCOUNTINHIBIT, v & INHIBIT_MASK); return;
     case 0x340: setCsr(CSR_MSCRATCH, v); return;
     case 0x341: setCsr(CSR_MEPC, v & ~(<u64>1)); return;
     case 0x342: setCsr(CSR_MCAUSE, v); return;
@@ -291,10 +293,7 @@ export function csrWrite(a: u32, v: u64, insn: u32): void {
       }
       if (a >= 0xb00 && a <= 0xb1f && a != 0xb01) { if (a - 0xb00 < COUNTERS) counterWrite(a - 0xb00, v); return; }
       if (a >= 0x323 && a <= 0x33f) {
-        if (a - 0x320 >= COUNTERS) return; // mhpmevent19..31: read-only zero
-        const before = countingMask();
-        setCsr(CSR_MHPMEVENT + a - 0x323, v);
-        recount(before);
+        if (a - 0x320 < COUNTERS) setCountControl(CSR_MHPMEVENT + a - 0x323, v); // mhpmevent19..31: read-only zero
         return;
       }
   }

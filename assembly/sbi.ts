@@ -216,8 +216,7 @@ function hsm(fid: u64, next: u64): u64 {
       const type = <u32>a(0);
       if (type == 0) { // retentive: returns 0 when an interrupt enabled in sie is pending, like WFI
         ret(0, 0);
-        atomic.store<u32>(V + V_HSM, HSM_SUSPENDED);
-        exitWith(EXIT_HSM_SUSPEND);
+        suspend();
         break;
       }
       if (type == 0x80000000) {
@@ -225,8 +224,7 @@ function hsm(fid: u64, next: u64): u64 {
         // non-retentive: resume at resume_addr in S-mode as if freshly started
         const resume = a(1), opaque = a(2);
         enterSupervisor(resume, opaque);
-        atomic.store<u32>(V + V_HSM, HSM_SUSPENDED);
-        exitWith(EXIT_HSM_SUSPEND);
+        suspend();
         return resume;
       }
       ret(ERR_INVALID_PARAM, 0);
@@ -235,6 +233,12 @@ function hsm(fid: u64, next: u64): u64 {
     default: ret(ERR_NOT_SUPPORTED, 0);
   }
   return next;
+}
+
+/** SUSPENDED to other harts until the worker sees an interrupt (EXIT_HSM_SUSPEND -> hsm_resume). */
+function suspend(): void {
+  atomic.store<u32>(V + V_HSM, HSM_SUSPENDED);
+  exitWith(EXIT_HSM_SUSPEND);
 }
 
 /** Hart state for an HSM start: S-mode, a0 = hartid, a1 = opaque, MMU off, interrupts off. */
