@@ -132,7 +132,11 @@ async function main(argv: string[]): Promise<number> {
       console.log(`${r.name}: wkvm ${describeOutcome(r.wkvm)}` + (r.qemu ? `, qemu ${describeOutcome(r.qemu)}` : ''));
   });
   const groups = new Map<string, TestResult[]>();
-  for (const r of results) groups.set(`${r.suite}-${r.env}`, [...(groups.get(`${r.suite}-${r.env}`) ?? []), r]);
+  for (const r of results) {
+    const key = `${r.suite}-${r.env}`;
+    groups.set(key, groups.get(key) ?? []);
+    groups.get(key)!.push(r);
+  }
   const order = (g: string) => SUITES.indexOf(g.slice(0, 6) as typeof SUITES[number]) * 2 + (g.endsWith('-v') ? 1 : 0);
   for (const [group, rs] of [...groups].sort(([a], [b]) => order(a) - order(b))) {
     const w = rs.filter((r) => passed(r.wkvm)).length;
