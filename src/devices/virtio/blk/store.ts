@@ -1,0 +1,176 @@
+/**
+ * Where a virtio-blk device's sectors live: a raw image file (I/O through
+ * libuv's thread pool, straight into and out of guest RAM), or, in snapshot
+ * mode, that file read-only under an in-memory copy-on-write overlay.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { dropBytes, SegmentCursor, segmentsLength } from '../segments.js';
+
+export interface BlockStore {
+  /** Bytes the guest can address: a multiple of 512. */
+  readonly size: number;
+  /** Fill `segments` with the bytes at `position` (all of them, or throw). */
+  read(segments: readonly Uint8Array[], position: number): Promise<void>;
+  /** Store `segments` at `position` (all of them, or throw). */
+  write(segments: readonly Uint8Array[], position: number): Promise<void>;
+  writeZeroes(position: number, length: number): Promise<void>;
+  /** Make every completed write durable. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Largest single write of zeroes (WRITE_ZEROES is done in pieces of this). */
+const ZERO_PIECE = 1 << 20;
+let zeroPiece: Uint8Array | undefined;
+function zeroes(length: number): Uint8Array {
+  zeroPiece ??= new Uint8Array(ZERO_PIECE);
+  return zeroPiece.subarray(0, Math.min(length, ZERO_PIECE));
+}
+
+/** A raw image: sector n is bytes [512n, 512n+512) of the file. */
+export class RawFileStore implements BlockStore {
+  constructor(private readonly fh: FileHandle, readonly size: number) {}
+
+  async read(segments: readonly Uint8Array[], position: number): Promise<void> {
+    // readv may stop short (IOV_MAX segments, signals): carry on from where it stopped
+    let rest = segments.filter((s) => s.length > 0);
+    while (rest.length > 0) {
+      const { bytesRead } = await this.fh.readv(rest, position);
+      if (bytesRead === 0) throw new Error('unexpected end of the image file (was it truncated?)');
+      position += bytesRead;
+      rest = dropBytes(rest, bytesRead);
+    }
+  }
+
+  async write(segments: readonly Uint8Array[], position: number): Promise<void> {
+    let rest = segments.filter((s) => s.length > 0);
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.fh.writev(rest, position);
+      if (bytesWritten === 0) throw new Error('the image file accepted no bytes');
+      position += bytesWritten;
+      rest = dropBytes(rest, bytesWritten);
+    }
+  }
+
+  async writeZeroes(position: number, length: number): Promise<void> {
+    while (length > 0) {
+      const piece = zeroes(length);
+      await this.write([piece], position);
+      position += piece.length;
+      length -= piece.length;
+    }
+  }
+
+  async flush(): Promise<void> {
+    await this.fh.datasync();
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+/** Overlay granularity: a guest write copies at most two partial chunks from the image. */
+export const SNAPSHOT_CHUNK = 4096;
+
+/**
+ * Snapshot mode (QEMU's -snapshot): the image stays byte-identical; the
+ * guest's writes go to 4 KiB chunks in memory that its reads see. A chunk
+ * the guest zeroed whole is kept as a marker, not as 4 KiB of zeroes. The
+ * overlay grows with what the guest writes, up to the disk's size.
+ */
+export class SnapshotStore implements BlockStore {
+  /** chunk number -> its contents, or null for a chunk that is all zeroes */
+  private readonly chunks = new Map<number, Uint8Array | null>();
+
+  constructor(private readonly base: BlockStore) {}
+
+  get size(): number { return this.base.size; }
+
+  /** Bytes of memory the overlay holds. */
+  get overlayBytes(): number {
+    let n = 0;
+    for (const c of this.chunks.values()) if (c) n += c.length;
+    return n;
+  }
+
+  async read(segments: readonly Uint8Array[], position: number): Promise<void> {
+    await this.base.read(segments, position);
+    // the image's bytes first, then what the guest wrote over them
+    const length = segmentsLength(segments);
+    if (length === 0 || this.chunks.size === 0) return;
+    const cursor = new SegmentCursor(segments);
+    const end = position + length;
+    for (let n = Math.floor(position / SNAPSHOT_CHUNK); n * SNAPSHOT_CHUNK < end; n++) {
+      const chunk = this.chunks.get(n);
+      if (chunk === undefined) continue;
+      const from = Math.max(n * SNAPSHOT_CHUNK, position);
+      const to = Math.min((n + 1) * SNAPSHOT_CHUNK, end);
+      cursor.seek(from - position);
+      if (chunk) cursor.write(chunk.subarray(from - n * SNAPSHOT_CHUNK, to - n * SNAPSHOT_CHUNK));
+      else cursor.write(zeroes(to - from));
+    }
+  }
+
+  async write(segments: readonly Uint8Array[], position: number): Promise<void> {
+    const length = segmentsLength(segments);
+    if (length === 0) return;
+    await this.loadEdges(position, length);
+    // no await from here on: the copy into the overlay is atomic for other requests
+    const cursor = new SegmentCursor(segments);
+    const end = position + length;
+    for (let n = Math.floor(position / SNAPSHOT_CHUNK); n * SNAPSHOT_CHUNK < end; n++) {
+      const from = Math.max(n * SNAPSHOT_CHUNK, position);
+      const to = Math.min((n + 1) * SNAPSHOT_CHUNK, end);
+      const chunk = this.ownChunk(n);
+      cursor.read(chunk.subarray(from - n * SNAPSHOT_CHUNK, to - n * SNAPSHOT_CHUNK));
+    }
+  }
+
+  async writeZeroes(position: number, length: number): Promise<void> {
+    if (length === 0) return;
+    await this.loadEdges(position, length);
+    const end = position + length;
+    for (let n = Math.floor(position / SNAPSHOT_CHUNK); n * SNAPSHOT_CHUNK < end; n++) {
+      const from = Math.max(n * SNAPSHOT_CHUNK, position);
+      const to = Math.min((n + 1) * SNAPSHOT_CHUNK, end);
+      if (to - from === SNAPSHOT_CHUNK) this.chunks.set(n, null);
+      else this.ownChunk(n).fill(0, from - n * SNAPSHOT_CHUNK, to - n * SNAPSHOT_CHUNK);
+    }
+  }
+
+  /** The chunk as a buffer of its own (made from the zero marker, or fresh if the write covers it). */
+  private ownChunk(n: number): Uint8Array {
+    let chunk = this.chunks.get(n);
+    if (!chunk) {
+      chunk = new Uint8Array(SNAPSHOT_CHUNK);
+      this.chunks.set(n, chunk);
+    }
+    return chunk;
+  }
+
+  /** Bring in from the image the chunks a write covers only in part (the first and the last). */
+  private async loadEdges(position: number, length: number): Promise<void> {
+    const end = position + length;
+    const edges = new Set<number>();
+    if (position % SNAPSHOT_CHUNK !== 0) edges.add(Math.floor(position / SNAPSHOT_CHUNK));
+    if (end % SNAPSHOT_CHUNK !== 0) edges.add(Math.floor(end / SNAPSHOT_CHUNK));
+    for (const n of edges) {
+      if (this.chunks.has(n)) continue;
+      const chunk = new Uint8Array(SNAPSHOT_CHUNK);
+      const start = n * SNAPSHOT_CHUNK;
+      // the last chunk of a disk whose size is not a multiple of 4 KiB is partly outside it
+      await this.base.read([chunk.subarray(0, Math.min(SNAPSHOT_CHUNK, this.size - start))], start);
+      if (!this.chunks.has(n)) this.chunks.set(n, chunk); // another write may have got there first
+    }
+  }
+
+  async flush(): Promise<void> {
+    // nothing the guest writes is meant to outlive the run
+  }
+
+  async close(): Promise<void> {
+    this.chunks.clear();
+    await this.base.close();
+  }
+}
