@@ -6,7 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { VmMemory } from '../src/accel/memory.js';
 import {
-  Virtqueue, VirtqueueError, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE,
+  Virtqueue, VirtqueueError, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT,
   VIRTQ_AVAIL_F_NO_INTERRUPT, type VirtqueueFeatures,
 } from '../src/devices/virtio/queue.js';
 import { SegmentCursor, copyFromSegments, dropBytes, subSegments } from '../src/devices/virtio/segments.js';
