@@ -235,7 +235,7 @@ export class VirtioMmioTransport implements MmioDevice {
       case R.QueueSel: this.queueSel = value; return;
       case R.QueueNotify: this.notify(value & 0xffff); return;
       case R.InterruptACK: this.ackInterrupt(value); return;
-      case R.Status: this.writeStatus(value & 0xff); return;
+      case R.Status: this.writeStatus(value); return;
     }
     this.writeQueueRegister(offset, value);
   }
@@ -265,6 +265,7 @@ export class VirtioMmioTransport implements MmioDevice {
       this.reset();
       return;
     }
+    value &= 0xff; // the defined bits
     const old = this.status;
     // the driver sets bits one step at a time and never clears them (only a
     // write of 0 does); DEVICE_NEEDS_RESET is the device's to set

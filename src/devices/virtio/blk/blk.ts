@@ -185,7 +185,8 @@ export class VirtioBlock implements VirtioDevice {
     const io = this.execute(type, sector, chain)
       .catch((e: unknown) => this.hostError(ctx, e))
       .then((outcome) => {
-        if (generation !== this.generation) return; // the device was reset meanwhile
+        // the device was reset meanwhile, or stopped (NEEDS_RESET): nothing goes back into guest RAM
+        if (generation !== this.generation || !ctx.active) return;
         this.inFlight--;
         status[0] = outcome.status;
         queue.push(chain, outcome.written);
