@@ -14,7 +14,7 @@ export interface BlockImageOptions {
   file: string;
   /** The guest cannot write (VIRTIO_BLK_F_RO; writes get IOERR); the file is opened read-only. */
   readonly?: boolean;
-  /** The guest's writes stay in memory and vanish with the VM; the file is opened read-only. */
+  /** The guest's writes stay in memory and vanish with the VM; the file is opened read-only (readonly wins over snapshot). */
   snapshot?: boolean;
   /** Default 'writeback'. */
   cache?: BlockCacheMode;
