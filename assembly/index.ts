@@ -14,7 +14,7 @@ import { resetCsrs, wfiWake } from "./csr";
 import { checkTimers, signalScan, MENVCFG_STCE } from "./irq";
 import { run as runCpu, clearReservation } from "./cpu";
 import { plicSetLevel } from "./plic";
-import { uartRxNotify } from "./uart";
+import { uartRxNotify, uartTxNotify } from "./uart";
 import { hsmStart } from "./sbi";
 import { spinForget } from "./spin";
 
@@ -113,3 +113,4 @@ export function plic_set_level(irq: u32, level: bool): void { plicSetLevel(irq, 
 
 /** Main thread: bytes were added to the UART receive ring. */
 export function uart_rx_notify(): void { uartRxNotify(); }
+export function uart_tx_notify(): void { uartTxNotify(); }

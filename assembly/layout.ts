@@ -58,6 +58,7 @@ export const U_TX_TAIL: u32 = 0x28; // u32 consumer index (I/O loop)
 export const U_RX_HEAD: u32 = 0x2c; // u32 producer index (I/O loop)
 export const U_RX_TAIL: u32 = 0x30; // u32 consumer index (vCPU)
 export const U_LSR_ERR: u32 = 0x34;
+export const U_TX_WAIT: u32 = 0x38; // 1 while THR-empty waits for room in the TX ring (nobody is reading the console)
 export const M_UART_TX: u32 = 0x400;  // TX ring bytes
 export const UART_TX_SIZE: u32 = 0x1000;
 export const M_UART_RX: u32 = 0x1400; // RX ring bytes

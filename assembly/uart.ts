@@ -4,7 +4,7 @@
 // arrive in a ring the I/O loop fills (src/devices/uart.ts).
 import {
   MACHINE_BASE, M_UART, U_LOCK, U_IER, U_LCR, U_MCR, U_SCR, U_DLL, U_DLM, U_FCR, U_THRE_IP,
-  U_TX_HEAD, U_TX_TAIL, U_RX_HEAD, U_RX_TAIL, M_UART_TX, UART_TX_SIZE, M_UART_RX, UART_RX_SIZE,
+  U_TX_HEAD, U_TX_TAIL, U_TX_WAIT, U_RX_HEAD, U_RX_TAIL, M_UART_TX, UART_TX_SIZE, M_UART_RX, UART_RX_SIZE,
   M_UART_DOORBELL, M_RUNSTATE, RUNSTATE_SHUTDOWN,
 } from "./layout";
 import { plicSetLevel } from "./plic";
@@ -19,11 +19,15 @@ const U: usize = MACHINE_BASE + M_UART;
 @inline function setReg(o: u32, v: u32): void { store<u32>(U + o, v); }
 
 function lock(): void {
-  while (atomic.cmpxchg<u32>(U + U_LOCK, 0, 1) != 0) {}
+  // the holder may be waiting for room in the TX ring: give the core away rather than spin long
+  for (let spins = 0; atomic.cmpxchg<u32>(U + U_LOCK, 0, 1) != 0; spins++) {
+    if (spins > 1000) hostYield();
+  }
 }
 function unlock(): void { atomic.store<u32>(U + U_LOCK, 0); }
 
 function rxCount(): u32 { return atomic.load<u32>(U + U_RX_HEAD) - atomic.load<u32>(U + U_RX_TAIL); }
+function txCount(): u32 { return atomic.load<u32>(U + U_TX_HEAD) - atomic.load<u32>(U + U_TX_TAIL); }
 
 /** Recompute the interrupt line (lock held). */
 function updateIrq(): void {
@@ -40,15 +44,19 @@ export function uartPutc(c: u32): void {
 }
 
 /**
- * Append a byte; blocks (giving the core away) while the ring is full, unless
- * the VM is stopping (the I/O loop no longer drains it): the byte is dropped.
+ * Append a byte (lock held); while the ring is full (nobody reads the
+ * console) it waits for the I/O loop with the lock released, so that the
+ * I/O loop and other harts are never blocked behind it. Once the VM is
+ * stopping (the ring is no longer drained) the byte is dropped.
  */
 function putcLocked(c: u32): void {
-  const head = atomic.load<u32>(U + U_TX_HEAD);
-  while (head - atomic.load<u32>(U + U_TX_TAIL) >= UART_TX_SIZE) {
+  while (txCount() >= UART_TX_SIZE) {
     if (atomic.load<u32>(MACHINE_BASE + M_RUNSTATE) == RUNSTATE_SHUTDOWN) return;
+    unlock();
     hostYield();
+    lock();
   }
+  const head = atomic.load<u32>(U + U_TX_HEAD);
   store<u8>(M_UART_TX + MACHINE_BASE + (head & (UART_TX_SIZE - 1)), <u8>c);
   atomic.store<u32>(U + U_TX_HEAD, head + 1);
   // wake the I/O loop when the ring was empty before this byte
@@ -113,9 +121,11 @@ export function uartLoad(off: u32, size: u32): u64 {
     }
     case 3: v = reg(U_LCR); break;
     case 4: v = reg(U_MCR); break;
-    case 5: // LSR: THR and transmitter always empty (transmission is instant)
-      v = 0x60 | (rxCount() != 0 ? 1 : 0);
+    case 5: { // LSR: THR empty while the TX ring has room (the console reader keeps up), transmitter empty once it is drained
+      const queued = txCount();
+      v = (queued < UART_TX_SIZE ? 0x20 : 0) | (queued == 0 ? 0x40 : 0) | (rxCount() != 0 ? 1 : 0);
       break;
+    }
     case 6: v = 0xb0; break; // MSR: DCD, DSR, CTS
     case 7: v = reg(U_SCR); break;
   }
@@ -131,13 +141,17 @@ export function uartStore(off: u32, size: u32, val: u64): void {
     case 0:
       if (dlab) { setReg(U_DLL, v); break; }
       putcLocked(v);
-      setReg(U_THRE_IP, 1); // the byte is gone at once: THR empty again
+      // THR is empty again at once while the ring has room; else when the I/O loop drains it (uartTxNotify)
+      if (txCount() < UART_TX_SIZE) setReg(U_THRE_IP, 1);
+      else { setReg(U_THRE_IP, 0); setReg(U_TX_WAIT, 1); }
       updateIrq();
       break;
     case 1:
       if (dlab) { setReg(U_DLM, v); break; }
       // enabling the THR-empty interrupt with THR empty raises it at once
-      if ((v & 2) != 0 && (reg(U_IER) & 2) == 0) setReg(U_THRE_IP, 1);
+      if ((v & 2) != 0 && (reg(U_IER) & 2) == 0) {
+        if (txCount() < UART_TX_SIZE) setReg(U_THRE_IP, 1); else setReg(U_TX_WAIT, 1);
+      }
       setReg(U_IER, v & 0x0f);
       updateIrq();
       break;
@@ -151,6 +165,18 @@ export function uartStore(off: u32, size: u32, val: u64): void {
     case 3: setReg(U_LCR, v); break;
     case 4: setReg(U_MCR, v & 0x1f); break;
     case 7: setReg(U_SCR, v); break;
+  }
+  unlock();
+}
+
+/** Called by the I/O loop after it drained the TX ring: THR-empty comes back if a write was waiting for room. */
+export function uartTxNotify(): void {
+  if (atomic.load<u32>(U + U_TX_WAIT) == 0) return;
+  lock();
+  if (reg(U_TX_WAIT) != 0 && txCount() < UART_TX_SIZE) {
+    setReg(U_TX_WAIT, 0);
+    setReg(U_THRE_IP, 1);
+    updateIrq();
   }
   unlock();
 }

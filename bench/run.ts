@@ -78,9 +78,9 @@ async function main(): Promise<void> {
   // 3. MMIO exit round trip, sampled by the guest with rdtime (100 ns ticks)
   console.log('== MMIO exit round trip (guests/bench/exitlat.elf)');
   const lat = await runGuest(guest('exitlat.elf'), 1);
-  const count = Number(lat.vm.mem.view.getBigUint64(Number(0x800ff000n - lat.vm.mem.ramBase) + lat.vm.mem.ramHost, true));
-  const base = lat.vm.mem.ramHost + Number(0x80100000n - lat.vm.mem.ramBase);
-  const samples = Array.from({ length: count }, (_, i) => lat.vm.mem.view.getUint32(base + 4 * i, true) / 10).sort((a, b) => a - b);
+  const count = Number(lat.vm.readPhysical(0x800ff000n, 8).readBigUInt64LE(0));
+  const sampleBytes = lat.vm.readPhysical(0x80100000n, 4 * count);
+  const samples = Array.from({ length: count }, (_, i) => sampleBytes.readUInt32LE(4 * i) / 10).sort((a, b) => a - b);
   const median = samples[Math.floor(samples.length / 2)], p99 = samples[Math.floor(samples.length * 0.99)];
   console.log(`median ${fmt(median)} us, p99 ${fmt(p99)} us over ${count} exits`);
   results.exitRoundTrip = { samples: count, medianUs: median, p99Us: p99 };

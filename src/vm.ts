@@ -13,7 +13,7 @@ import { Piscina } from 'piscina';
 import { WkvmError } from './errors.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
 import { VmMemory, maxRamSize } from './accel/memory.js';
-import { planBoot, VIRT_MEMMAP, readGuestFile, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
+import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
 import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
 import { GoldfishRtc } from './devices/goldfish-rtc.js';
@@ -23,6 +23,8 @@ import type { VcpuTask } from './workers/vcpu-worker.js';
 
 export const MAX_VCPUS = 128;
 const STOP_GRACE_MS = 5000;
+/** Unread console output the serial stream holds before the guest's UART stalls. */
+const SERIAL_HIGH_WATER_MARK = 64 * 1024;
 
 export interface VmOptions {
   /** Guest RAM: bytes, or a QEMU-style size such as '128M' (default 128 MiB). */
@@ -41,15 +43,27 @@ export interface VmOptions {
 
 export interface VcpuStats { hart: number; instructions: bigint; exits: bigint }
 
-type State = 'created' | 'running' | 'paused' | 'stopping' | 'stopped';
-
-function asFile(v: string | Uint8Array | undefined, what: string): { name: string; data: Uint8Array } | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v === 'string') return readGuestFile(v, what);
-  return { name: what, data: v };
+/** The events a VirtualMachine emits, with their arguments. */
+export interface VmEvents {
+  /** Bytes the guest wrote to its serial console (also readable from `serial`). */
+  output: [data: Buffer];
+  /** The guest reset and the VM rebooted it. */
+  reset: [];
+  /** A host-side problem that did not stop the VM. */
+  warning: [error: Error];
+  /** A host-side failure that stopped the VM (`exited` rejects with it too); emitted only to listeners. */
+  error: [error: Error];
 }
 
-export class VirtualMachine extends EventEmitter {
+type State = 'created' | 'running' | 'paused' | 'stopping' | 'stopped';
+
+function asFile(v: string | Uint8Array | undefined, what: string, ramSize: bigint): { name: string; data: Uint8Array } | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return readGuestFile(v, what, ramSize);
+  return guestBytes(v, what, ramSize);
+}
+
+export class VirtualMachine extends EventEmitter<VmEvents> {
   /** The guest's serial console (UART0): write to type, read what the guest prints. */
   readonly serial: Duplex;
   /** Resolves with the guest's exit status once the VM has stopped. */
@@ -72,7 +86,7 @@ export class VirtualMachine extends EventEmitter {
   private constructor(
     private readonly layout: Layout,
     private readonly module: WebAssembly.Module,
-    readonly mem: VmMemory,
+    private readonly mem: VmMemory,
     private readonly spec: BootSpec,
     private readonly noReboot: boolean,
   ) {
@@ -91,9 +105,11 @@ export class VirtualMachine extends EventEmitter {
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
     this.main = inst.exports as unknown as VcpuExports;
     this.main.machine_bind();
-    const uart = new UartHost(mem, () => this.main.uart_rx_notify());
+    const uart = new UartHost(mem, () => this.main.uart_rx_notify(), () => this.main.uart_tx_notify());
     this.serial = new Duplex({
-      read() {},
+      // bounded: once the reader has this much unread, the guest's console output stalls
+      readableHighWaterMark: SERIAL_HIGH_WATER_MARK,
+      read: () => this.io.resumeOutput(),
       write: (chunk: Buffer, _enc, cb) => { this.io.input(chunk); cb(); },
     });
     this.io = new IoLoop(mem, this.bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e));
@@ -119,8 +135,8 @@ export class VirtualMachine extends EventEmitter {
     else if (opts.bios) bios = opts.bios;
     const spec: BootSpec = {
       bios,
-      kernel: asFile(opts.kernel, 'kernel'),
-      initrd: asFile(opts.initrd, 'initrd'),
+      kernel: asFile(opts.kernel, 'kernel', memory),
+      initrd: asFile(opts.initrd, 'initrd', memory),
       append: opts.append,
     };
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
@@ -140,10 +156,11 @@ export class VirtualMachine extends EventEmitter {
     return plan;
   }
 
-  private output(b: Buffer): void {
-    this.serial.push(b);
+  /** Console output for the reader; false when the reader has SERIAL_HIGH_WATER_MARK unread. */
+  private output(b: Buffer): boolean {
     this.consoleTail = (this.consoleTail + b.toString('latin1')).slice(-512);
     this.emit('output', b);
+    return this.serial.push(b);
   }
 
   /** Start the vCPU threads, the signal thread and the I/O loop. */
@@ -252,7 +269,7 @@ export class VirtualMachine extends EventEmitter {
     if (this.signal) await this.signal.terminate();
     this.signal = undefined;
     this.io.serviceExits();
-    this.io.flushUart();
+    this.io.flushUart(true);
   }
 
   private async reboot(): Promise<void> {
@@ -302,6 +319,11 @@ export class VirtualMachine extends EventEmitter {
     if (this.state === 'created') { this.state = 'stopped'; this.resolveExit(code); return code; }
     await this.halt(code);
     return this.exited;
+  }
+
+  /** A copy of guest-physical RAM [addr, addr+length) (QEMU's pmemsave); throws WkvmError outside RAM. */
+  readPhysical(addr: bigint, length: number): Buffer {
+    return Buffer.from(this.mem.ram(addr, length));
   }
 
   /** Per-vCPU counters. */

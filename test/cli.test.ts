@@ -4,6 +4,7 @@
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guestFiles, runWkvm, which } from './helpers.js';
@@ -37,6 +38,9 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'wkvm-cli-'));
   writeFileSync(join(dir, 'garbage.bin'), Buffer.from('this is not a kernel at all'));
   writeFileSync(join(dir, 'trunc.elf'), readFileSync(elf).subarray(0, 40));
+  writeFileSync(join(dir, 'empty.bin'), '');
+  execFileSync('mkfifo', [join(dir, 'fifo')]);
+  execFileSync('truncate', ['-s', '3G', join(dir, 'sparse-3g')]); // sparse: no disk space used
   // `j .`: a guest that loops forever
   writeFileSync(join(dir, 'loop.bin'), Buffer.from([0x6f, 0x00, 0x00, 0x00]));
   // jumps to address 0 (nothing there): instruction access fault, then mtvec = 0 again -> loop of faults
@@ -69,6 +73,17 @@ describe('bad input', () => {
     ['missing firmware', () => ['run', '-bios', join(dir, 'nofw.bin'), '-kernel', elf], /no such file/],
     ['segment outside RAM', () => ['run', '-bios', 'none', '-kernel', outsideRam()], /outside RAM/],
     ['RAM too small for the guest', () => ['run', '-bios', 'none', '-m', '1M', '-kernel', elf], /too small|larger -m/],
+    ['an empty kernel', () => ['run', '-bios', 'none', '-kernel', join(dir, 'empty.bin')], /kernel .*empty/],
+    ['an empty kernel (default boot)', () => ['run', '-kernel', join(dir, 'empty.bin')], /kernel .*empty/],
+    ['an empty firmware', () => ['run', '-bios', join(dir, 'empty.bin')], /firmware .*empty/],
+    ['an empty initrd', () => ['run', '-kernel', elf, '-initrd', join(dir, 'empty.bin')], /initrd .*empty/],
+    ['a kernel that is a character device', () => ['run', '-bios', 'none', '-kernel', '/dev/zero'], /not a regular file/],
+    ['a kernel that is a FIFO', () => ['run', '-bios', 'none', '-kernel', join(dir, 'fifo')], /not a regular file/],
+    ['an initrd larger than RAM', () => ['run', '-m', '64M', '-kernel', elf, '-initrd', join(dir, 'sparse-3g')], /does not fit in 64 MiB of guest RAM/],
+    ['an initrd over 2 GiB', () => ['run', '-m', '3G', '-kernel', elf, '-initrd', join(dir, 'sparse-3g')], /over the 2 GiB/],
+    ['-m 1M names the RAM, not a file the user never gave', () => ['run', '-m', '1M'], /^wkvm: RAM too small: the demo guest needs .*use a larger -m/],
+    ['--dump-dtb into a missing folder', () => ['run', '--dump-dtb', join(dir, 'nope', 'x.dtb')], /cannot write .*: no such file or directory$/m],
+    ['--dump-dtb onto a folder', () => ['run', '--dump-dtb', dir], /cannot write .*: is a directory$/m],
   ];
   for (const [name, args, msg] of cases) {
     it(name, async () => {
@@ -85,19 +100,21 @@ describe('exit status and stopping', () => {
     expect(r.signal).toBe('SIGKILL'); // it loops taking faults until killed...
   });
 
-  it('a guest stuck in a loop is stopped cleanly by SIGTERM', async () => {
-    const { spawn } = await import('node:child_process');
-    const p = spawn(process.execPath, [join(__dirname, '..', 'bin', 'wkvm.js'), 'run', '-bios', 'none', '-kernel', join(dir, 'loop.bin')]);
-    let err = '';
-    p.stderr.on('data', (d) => { err += d; });
-    await new Promise((r) => setTimeout(r, 800));
-    const t0 = Date.now();
-    p.kill('SIGTERM');
-    const code = await new Promise<number | null>((res) => p.on('close', (c) => res(c)));
-    expect(Date.now() - t0).toBeLessThan(5000);
-    expect(code).toBe(143);
-    expect(err).toBe('');
-  });
+  for (const [sig, status] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+    it(`a guest stuck in a loop is stopped cleanly by ${sig}, exit status ${status}`, async () => {
+      const { spawn } = await import('node:child_process');
+      const p = spawn(process.execPath, [join(__dirname, '..', 'bin', 'wkvm.js'), 'run', '-bios', 'none', '-kernel', join(dir, 'loop.bin')]);
+      let err = '';
+      p.stderr.on('data', (d) => { err += d; });
+      await new Promise((r) => setTimeout(r, 800));
+      const t0 = Date.now();
+      p.kill(sig);
+      const code = await new Promise<number | null>((res) => p.on('close', (c) => res(c)));
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(code).toBe(status);
+      expect(err).toBe('');
+    });
+  }
 
   it('Ctrl-A X is not special when stdin is not a terminal, and EOF does not stop the guest', async () => {
     const r = await runWkvm(['run', '-bios', 'none', '-kernel', join(dir, 'loop.bin')], { input: '\x01x', timeoutMs: 1500 });

@@ -264,6 +264,111 @@ describe('UART (UartHost + the in-Wasm ns16550a)', () => {
   });
 });
 
+/**
+ * Prints '0123456789' over and over on the UART. `poll`: waits for LSR.THRE
+ * before each byte (a polling driver); else writes blindly and relies on THR
+ * writes stalling while the transmit ring is full.
+ */
+const printerGuest = (poll: boolean): Uint8Array => {
+  const a = new Asm().li('t0', UART).li('t3', 0x3a).label('restart').li('t1', 0x30).label('next');
+  if (poll) a.label('wait').lbu('t2', 5, 't0').andi('t2', 't2', 0x20).beq('t2', 'zero', 'wait');
+  return a.sb('t1', 0, 't0').addi('t1', 't1', 1).beq('t1', 't3', 'restart').j('next').bytes();
+};
+/** Whether `s` is an unbroken run of the printer's cycle: no byte lost or repeated. */
+const unbroken = (s: string): boolean => {
+  for (let i = 1; i < s.length; i++) {
+    if (s.charCodeAt(i) !== (s.charCodeAt(i - 1) === 0x39 ? 0x30 : s.charCodeAt(i - 1) + 1)) return false;
+  }
+  return true;
+};
+
+describe('console backpressure: output nobody reads stalls the guest, never grows without bound', () => {
+  for (const poll of [true, false]) {
+    it(`an embedder that does not read vm.serial (${poll ? 'polling LSR.THRE' : 'blind THR writes'})`, async () => {
+      const vm = await VirtualMachine.create({ bios: 'none', kernel: printerGuest(poll) });
+      let emitted = 0;
+      vm.on('output', (b) => { emitted += b.length; });
+      vm.start();
+      await sleep(1500);
+      const atFirst = emitted;
+      await sleep(1000);
+      // bounded by the stream's high-water mark (64 KiB) plus the 4 KiB transmit ring
+      expect(vm.serial.readableLength).toBeLessThanOrEqual(72 * 1024);
+      expect(emitted).toBe(atFirst); // stalled: nothing new while nobody reads
+      expect(vm.stats()[0].instructions).toBeGreaterThan(0n);
+      // a reader arrives: everything flows again, and nothing was dropped
+      const chunks: Buffer[] = [];
+      vm.serial.on('data', (b: Buffer) => chunks.push(b));
+      await sleep(1000);
+      const t0 = Date.now();
+      await vm.stop();
+      expect(Date.now() - t0).toBeLessThan(1000);
+      const out = Buffer.concat(chunks).toString('latin1');
+      expect(out.length).toBeGreaterThan(atFirst + 100_000);
+      expect(out.startsWith('0123456789')).toBe(true);
+      expect(unbroken(out)).toBe(true);
+    });
+  }
+
+  it('the CLI with a stdout nobody drains stays bounded, loses nothing, and SIGTERM ends it within a second', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wkvm-bp-'));
+    try {
+      const bin = join(dir, 'printer.bin');
+      writeFileSync(bin, printerGuest(false));
+      const { spawn } = await import('node:child_process');
+      const p = spawn(process.execPath, [join(ROOT, 'bin', 'wkvm.js'), 'run', '-bios', 'none', '-kernel', bin], { stdio: ['ignore', 'pipe', 'pipe'] });
+      p.stdout.pause(); // nobody reads: the pipe fills
+      const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))![1]) * 1024;
+      await sleep(2000);
+      const rss1 = rss();
+      await sleep(1500);
+      const rss2 = rss();
+      expect(rss2).toBeLessThan(400 << 20);
+      expect(rss2 - rss1).toBeLessThan(32 << 20);
+      const chunks: Buffer[] = [];
+      p.stdout.on('data', (b: Buffer) => chunks.push(b));
+      p.stdout.resume();
+      await sleep(800);
+      const closed = new Promise<number | null>((res) => p.on('close', (c) => res(c)));
+      const t0 = Date.now();
+      p.kill('SIGTERM');
+      expect(await closed).toBe(143);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      const out = Buffer.concat(chunks).toString('latin1');
+      expect(out.length).toBeGreaterThan(200_000);
+      expect(unbroken(out)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SIGTERM ends the CLI within a second while its stdout is still full', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wkvm-bp-'));
+    try {
+      const bin = join(dir, 'printer.bin');
+      writeFileSync(bin, printerGuest(true));
+      const { spawn } = await import('node:child_process');
+      const p = spawn(process.execPath, [join(ROOT, 'bin', 'wkvm.js'), 'run', '-bios', 'none', '-kernel', bin], { stdio: ['ignore', 'pipe', 'pipe'] });
+      p.stdout.pause();
+      await sleep(1500);
+      const closed = new Promise<number | null>((res) => p.on('close', (c) => res(c)));
+      const exitedAt = new Promise<number>((res) => p.on('exit', () => res(Date.now())));
+      const t0 = Date.now();
+      p.kill('SIGTERM');
+      expect(await exitedAt - t0).toBeLessThan(1000);
+      p.stdout.resume();
+      expect(await closed).toBe(143);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an empty kernel given as bytes is refused', async () => {
+    await expect(VirtualMachine.create({ bios: 'none', kernel: new Uint8Array(0) })).rejects.toThrow(/kernel: it is empty/);
+    await expect(VirtualMachine.create({ kernel: new Uint8Array(0) })).rejects.toThrow(/kernel: it is empty/);
+  });
+});
+
 describe('timer alarm (signal worker)', () => {
   for (const name of ['wfi', 'irq_mtimer']) {
     it(`guests/isa/${name}.elf passes (the timer wakes the hart)`, async () => {
@@ -400,8 +505,7 @@ describe('several VMs in one process', () => {
 describe('pause / resume / stop', () => {
   it('pause freezes the guest, resume continues it, stop ends it', async () => {
     const vm = await VirtualMachine.create({ bios: 'none', kernel: counterGuest });
-    const cell = vm.mem.ram(COUNTER, 8);
-    const counter = () => new DataView(cell.buffer, cell.byteOffset, 8).getBigUint64(0, true);
+    const counter = () => vm.readPhysical(COUNTER, 8).readBigUInt64LE(0);
     vm.start();
     // the vCPU thread may take a while to come up on a loaded host
     expect(await until(() => counter() > 0n, 10_000)).toBe(true);

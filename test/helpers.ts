@@ -14,10 +14,10 @@ export function runWkvm(args: string[], opts: { input?: string; timeoutMs?: numb
   return runCmd(process.execPath, [WKVM, ...args], opts);
 }
 
-export function runCmd(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function runCmd(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const p = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d.toString('latin1'); });
     p.stderr.on('data', (d) => { stderr += d.toString('latin1'); });

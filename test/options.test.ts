@@ -239,4 +239,13 @@ describe('help', () => {
       expect(text).toContain(opt);
     }
   });
+
+  it('says how to use the console escapes and how the exit status is set', () => {
+    const text = runHelp();
+    expect(text).toMatch(/Ctrl-A X quits/);
+    expect(text).toMatch(/Ctrl-A H/);
+    expect(text).toMatch(/Exit status:/);
+    expect(text).toMatch(/SIGHUP 129/);
+    expect(text).toMatch(/node_modules\/\.bin\/wkvm/);
+  });
 });

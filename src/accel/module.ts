@@ -29,6 +29,7 @@ export interface VcpuExports {
   hsm_resume(): void;
   plic_set_level(irq: number, level: number): void;
   uart_rx_notify(): void;
+  uart_tx_notify(): void;
 }
 
 let cached: VcpuModule | undefined;

@@ -4,7 +4,8 @@
  * helps, as QEMU's -nographic). The exit status is the guest's.
  */
 import { writeFileSync } from 'node:fs';
-import { WkvmError } from '../errors.js';
+import { constants as osConstants } from 'node:os';
+import { WkvmError, describeFsError } from '../errors.js';
 import { VirtualMachine } from '../vm.js';
 import { loadVcpuModule } from '../accel/module.js';
 import { maxRamSize } from '../accel/memory.js';
@@ -56,7 +57,7 @@ async function runCommand(argv: string[]): Promise<number> {
     try {
       writeFileSync(opts.dumpDtb, vm.fdt);
     } catch (e) {
-      throw new WkvmError(`cannot write '${opts.dumpDtb}': ${(e as NodeJS.ErrnoException).code ?? e}`);
+      throw new WkvmError(`cannot write '${opts.dumpDtb}': ${describeFsError(e)}`);
     }
     await vm.stop();
     return 0;
@@ -68,7 +69,8 @@ async function runCommand(argv: string[]): Promise<number> {
 async function attachConsole(vm: VirtualMachine): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
-  vm.serial.on('data', (b: Buffer) => process.stdout.write(b));
+  // pipe() keeps backpressure: a reader that does not drain stdout stalls the guest's console, not our memory
+  vm.serial.pipe(process.stdout, { end: false });
   // stdout closed early (e.g. piped into head): stop the guest quietly
   process.stdout.on('error', () => { void vm.stop(0); });
   let escape = false;
@@ -92,9 +94,10 @@ async function attachConsole(vm: VirtualMachine): Promise<number> {
   stdin.on('data', onInput);
   stdin.on('error', () => {});
   let signalled = false;
+  let done = false;
   const onSignal = (sig: NodeJS.Signals): void => {
-    const code = sig === 'SIGINT' ? 130 : 143;
-    if (signalled) { // a second signal: leave at once
+    const code = 128 + (osConstants.signals[sig] ?? 15); // the shell's convention: SIGHUP 129, SIGINT 130, SIGTERM 143
+    if (signalled || done) { // a second signal, or one while output still drains: leave at once
       if (tty) stdin.setRawMode(false);
       process.exit(code);
     }
@@ -104,16 +107,18 @@ async function attachConsole(vm: VirtualMachine): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  let status: number;
   try {
     vm.start();
-    return await vm.exited;
+    status = await vm.exited;
   } finally {
+    done = true;
     if (tty) stdin.setRawMode(false);
     stdin.off('data', onInput);
     stdin.pause();
     stdin.unref?.();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
   }
+  // stopped by a signal: output a reader has not taken by now is not waited for
+  if (signalled) process.exit(status);
+  return status;
 }

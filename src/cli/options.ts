@@ -77,8 +77,23 @@ function buildRunCommand(): Command {
 
 /** Usage text of `wkvm run` (parseRunArgs has no --help of its own: see isHelpRequest). */
 export function runHelp(): string {
-  return buildRunCommand().helpOption(true).helpInformation();
+  return buildRunCommand().helpOption(true).helpInformation() + RUN_HELP_FOOTER;
 }
+
+const RUN_HELP_FOOTER = `
+Console:
+  The guest's serial console is stdin/stdout. On a terminal it is in raw
+  mode and Ctrl-A is the escape key: Ctrl-A X quits, Ctrl-A H lists the
+  escapes, Ctrl-A Ctrl-A sends a Ctrl-A.
+
+Exit status:
+  The guest's: 0 for the test device's pass (0x5555) and an SBI shutdown,
+  the code of a test-device fail ((code << 16) | 0x3333) or of HTIF tohost;
+  128+N when ended by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143);
+  1 for an error before the guest runs, with a one-line message.
+  A supervisor should signal wkvm itself (node_modules/.bin/wkvm, or exec
+  it): signalling an 'npx' process leaves wkvm running.
+`;
 
 /** True when argv asks for help (-h, --help, -help), which parseRunArgs would reject. */
 export function isHelpRequest(argv: readonly string[]): boolean {

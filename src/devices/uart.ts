@@ -17,7 +17,12 @@ export class UartHost {
   private readonly rxSize: number;
   private backlog: Buffer[] = [];
 
-  constructor(private readonly mem: VmMemory, private readonly rxNotify: () => void) {
+  constructor(
+    private readonly mem: VmMemory,
+    private readonly rxNotify: () => void,
+    /** Tells the vCPU side the TX ring has room again (THR-empty and its interrupt). */
+    readonly drained: () => void,
+  ) {
     const L = mem.layout;
     const u = L.MACHINE_BASE + L.M_UART;
     this.head = (u + L.U_TX_HEAD) >> 2;

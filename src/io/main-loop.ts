@@ -24,12 +24,15 @@ export class IoLoop {
   private readonly doorbell: number;
   private readonly uartDoorbell: number;
   private rxTimer: NodeJS.Timeout | undefined;
+  /** The console's reader is full: leave output in the TX ring (the guest stalls on a full ring). */
+  private outputPaused = false;
 
   constructor(
     private readonly mem: VmMemory,
     private readonly bus: readonly BusRange[],
     private readonly uart: UartHost,
-    private readonly onOutput: (b: Buffer) => void,
+    /** Takes console output; returns false when its reader is full (the loop stops draining until resumeOutput()). */
+    private readonly onOutput: (b: Buffer) => boolean,
     private readonly onExit: (e: ExitEvent) => void,
   ) {
     const L = mem.layout;
@@ -51,6 +54,13 @@ export class IoLoop {
     Atomics.notify(this.mem.i32, this.doorbell);
     Atomics.add(this.mem.i32, this.uartDoorbell, 1);
     Atomics.notify(this.mem.i32, this.uartDoorbell);
+    this.flushUart(true);
+  }
+
+  /** The console's reader wants more: drain the TX ring again. */
+  resumeOutput(): void {
+    if (!this.outputPaused) return;
+    this.outputPaused = false;
     this.flushUart();
   }
 
@@ -118,11 +128,16 @@ export class IoLoop {
     }
   }
 
-  flushUart(): void {
-    for (;;) {
+  /**
+   * Move the guest's console output to the reader while it has room (all of
+   * it when `final`: the VM is ending, and the ring holds at most 4 KiB).
+   */
+  flushUart(final = false): void {
+    while (final || !this.outputPaused) {
       const out = this.uart.drain();
       if (out.length === 0) return;
-      this.onOutput(out);
+      this.uart.drained();
+      if (!this.onOutput(out)) this.outputPaused = true;
     }
   }
 
@@ -146,10 +161,10 @@ export class IoLoop {
           view.setBigUint64(run + L.R_DATA, this.mmioRead(addr, size), true);
         }
       } else if (reason === L.EXIT_SHUTDOWN) {
-        this.flushUart();
+        this.flushUart(true);
         this.onExit({ kind: 'shutdown', hart: h, code: view.getUint32(run + L.R_CODE, true) });
       } else if (reason === L.EXIT_RESET) {
-        this.flushUart();
+        this.flushUart(true);
         this.onExit({ kind: 'reset', hart: h });
       }
       Atomics.store(i32, ack, 2);

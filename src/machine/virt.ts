@@ -4,9 +4,10 @@
  * (where kernel, initrd, firmware and device tree go, and how each hart starts).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { WkvmError } from '../errors.js';
+import { WkvmError, describeFsError } from '../errors.js';
+import { formatSize } from './size.js';
 import type { VmMemory } from '../accel/memory.js';
 import type { Layout } from '../accel/module.js';
 import { VIRT_FDT_MAP, buildVirtFdt } from './virt-fdt.js';
@@ -54,14 +55,42 @@ export function defaultGuestPath(): string {
   return fileURLToPath(new URL('../../../guests/demo/demo.elf', import.meta.url));
 }
 
-export function readGuestFile(path: string, what: string): { name: string; data: Uint8Array } {
+/** Largest file readFileSync can return (Node's kIoMaxLength). */
+const MAX_READ = 2 ** 31 - 1;
+
+/**
+ * Read a kernel, initrd or firmware file: a non-empty regular file of at
+ * most `maxBytes` (what fits in guest RAM), checked before a byte is read,
+ * so that /dev/zero or a FIFO cannot make us read forever.
+ */
+export function readGuestFile(path: string, what: string, maxBytes: bigint): { name: string; data: Uint8Array } {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw new WkvmError(`cannot read ${what} '${path}': is a directory`);
+    if (!st.isFile()) throw new WkvmError(`cannot read ${what} '${path}': not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof WkvmError) throw e;
+    throw new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`);
+  }
+  if (size === 0) throw new WkvmError(`cannot load ${what} '${path}': the file is empty`);
+  if (BigInt(size) > maxBytes) {
+    throw new WkvmError(`cannot load ${what} '${path}': ${formatSize(BigInt(size))} does not fit in ${formatSize(maxBytes)} of guest RAM (use a larger -m)`);
+  }
+  if (size > MAX_READ) throw new WkvmError(`cannot load ${what} '${path}': ${formatSize(BigInt(size))} is over the 2 GiB wkvm can load from one file`);
   try {
     return { name: path, data: readFileSync(path) };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
-    throw new WkvmError(`cannot read ${what} '${path}': ${why}`);
+    throw new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`);
   }
+}
+
+/** Check guest bytes given directly (the embedding API's Uint8Array kernel, initrd or firmware). */
+export function guestBytes(data: Uint8Array, what: string, maxBytes: bigint): { name: string; data: Uint8Array } {
+  if (data.length === 0) throw new WkvmError(`cannot load ${what}: it is empty`);
+  if (BigInt(data.length) > maxBytes) throw new WkvmError(`cannot load ${what}: ${formatSize(BigInt(data.length))} does not fit in ${formatSize(maxBytes)} of guest RAM`);
+  return { name: what, data };
 }
 
 function hex(v: bigint): string { return '0x' + v.toString(16); }
@@ -70,6 +99,10 @@ function loadElf(mem: VmMemory, elf: ElfImage, name: string): void {
   for (const s of elf.segments) {
     if (s.memsz === 0n) continue;
     if (!mem.inRam(s.paddr, s.memsz)) {
+      const needs = s.paddr + s.memsz - mem.ramBase;
+      if (s.paddr >= mem.ramBase && needs <= 1n << 40n) {
+        throw new WkvmError(`RAM too small: ${name} needs ${formatSize(needs)} of RAM from ${hex(mem.ramBase)}, -m gives ${formatSize(mem.ramSize)} (use a larger -m)`);
+      }
       throw new WkvmError(`${name}: segment at ${hex(s.paddr)}+${hex(s.memsz)} is outside RAM (${hex(mem.ramBase)}+${hex(mem.ramSize)})`);
     }
     const dst = mem.ram(s.paddr, Number(s.memsz));
@@ -116,7 +149,7 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
   let allStart = true;
 
   if (spec.bios === 'none') {
-    const k = spec.kernel ?? readGuestFile(defaultGuestPath(), 'default guest');
+    const k = spec.kernel ?? { ...readGuestFile(defaultGuestPath(), 'the demo guest', mem.ramSize), name: 'the demo guest' };
     const r = loadKernel(mem, k, ramBase, true);
     entry = r.entry; kernelEnd = r.end; startPriv = 3;
     tohost = r.elf?.symbols.get('tohost') ?? 0n;
@@ -128,7 +161,7 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
     bootFlags |= layout.BOOT_SBI;
     allStart = false; // secondary harts start through SBI HSM
   } else {
-    const fw = readGuestFile(spec.bios.file, 'firmware');
+    const fw = readGuestFile(spec.bios.file, 'firmware', mem.ramSize);
     const r = loadKernel(mem, fw, ramBase, true);
     entry = r.entry; startPriv = 3;
     kernelEnd = r.end;
