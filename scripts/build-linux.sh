@@ -31,6 +31,7 @@ FRAGMENT="$DATA/wkvm.config"
 INITRAMFS="$DATA/initramfs"
 CACHE_ROOT="${WKVM_CACHE:-$HOME/.cache/wkvm}"
 JOBS="${WKVM_JOBS:-2}"
+ROOT_IMG_MB=64
 CROSS=riscv64-linux-gnu-
 KPKG=linux-source-6.1
 KTAR=/usr/src/linux-source-6.1.tar.xz
@@ -85,7 +86,7 @@ ensure_build_tools() {
   for pair in make:make gcc:gcc flex:flex bison:bison bc:bc xz:xz-utils \
               gzip:gzip perl:perl dpkg-source:dpkg-dev cpio:cpio \
               "${CROSS}gcc:gcc-riscv64-linux-gnu" sha256sum:coreutils \
-              flock:util-linux; do
+              flock:util-linux mke2fs:e2fsprogs; do
     cmd=${pair%%:*} pkg=${pair#*:}
     command -v "$cmd" >/dev/null 2>&1 || want+=("$pkg")
   done
@@ -94,6 +95,7 @@ ensure_build_tools() {
     [ -n "$(pkg_version "$pkg")" ] || want+=("$pkg")
   done
   [ "${#want[@]}" = 0 ] || ensure_pkgs "${want[@]}"
+  MKE2FS=$(command -v mke2fs || echo /sbin/mke2fs)
 }
 
 # --- busybox source: deb-src entry for the machine's own suite ------------------
@@ -226,6 +228,7 @@ KEY_INPUTS=$(
    done)
   printf 'deb %s %s\n' "$KPKG" "$(pkg_version "$KPKG")"
   printf 'deb-src busybox %s\n' "$BB_VER"
+  printf 'deb e2fsprogs %s\n' "$(pkg_version e2fsprogs)"
   for p in $(cross_pkgs); do printf 'deb %s %s\n' "$p" "$(pkg_version "$p")"; done
 )
 KEY=$(printf '%s\n' "$KEY_INPUTS" | sha256sum | cut -c1-16)
@@ -242,7 +245,7 @@ update_current() {
 }
 
 if [ -z "${WKVM_FORCE:-}" ] && [ -f "$OUT/manifest.json" ] && [ -f "$OUT/Image" ] &&
-   [ -f "$OUT/rootfs.cpio.gz" ]; then
+   [ -f "$OUT/rootfs.cpio.gz" ] && [ -f "$OUT/root.img" ]; then
   [ "$(readlink "$CACHE_ROOT/linux-current" 2>/dev/null)" = "linux-$KEY" ] || update_current
   log "cache hit: linux-$KEY"
   printf '%s\n' "$OUT"
@@ -401,42 +404,54 @@ find "$R" -type d -exec chmod 0755 {} +
 find "$R" -type f -perm -u+x -exec chmod 0755 {} +
 find "$R" -type f ! -perm -u+x -exec chmod 0644 {} +
 [ -f "$R/etc/shadow" ] && chmod 0600 "$R/etc/shadow"
+# Skeleton directories and the busybox applet links (relative to
+# /bin/busybox), made in the tree itself: the initramfs and the root disk
+# image are both made from it.
+for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp:1777 /run \
+         /mnt /root:0700 /etc /var /var/log; do
+  mode=0755
+  case "$d" in *:*) mode=${d#*:} d=${d%%:*} ;; esac
+  mkdir -p "$R$d"; chmod "$mode" "$R$d"
+done
+sort -u "$BB/busybox.links" | while read -r l; do
+  [ "$l" = /bin/busybox ] && continue
+  [ -e "$R$l" ] && continue
+  case "$l" in
+    /bin/*|/sbin/*) rel=../bin/busybox ;;
+    /usr/bin/*|/usr/sbin/*) rel=../../bin/busybox ;;
+    /linuxrc) continue ;;  # /init is ours
+    *) die "unexpected applet path $l" ;;
+  esac
+  [ "${l%/*}" = /bin ] && rel=busybox
+  ln -s "$rel" "$R$l"
+done
 find "$R" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 {
-  # Skeleton directories and the two device nodes the kernel needs before
-  # devtmpfs is mounted (early console). No root or mknod needed.
-  for d in /bin /sbin /usr /usr/bin /usr/sbin /dev /proc /sys /tmp:1777 /run \
-           /mnt /root:0700 /etc /var /var/log; do
-    mode=0755
-    case "$d" in *:*) mode=${d#*:} d=${d%%:*} ;; esac
-    echo "dir $d $mode 0 0"
-  done
+  # The two device nodes the kernel needs before devtmpfs is mounted (early
+  # console). No root or mknod needed.
   echo "nod /dev/console 0600 0 0 c 5 1"
   echo "nod /dev/null 0666 0 0 c 1 3"
   (cd "$R" && find . -mindepth 1 | sed 's|^\.||' | sort) | while read -r p; do
     if [ -L "$R$p" ]; then echo "slink $p $(readlink "$R$p") 0777 0 0"
-    elif [ -d "$R$p" ]; then echo "dir $p 0755 0 0"
+    elif [ -d "$R$p" ]; then echo "dir $p $(stat -c %a "$R$p") 0 0"
     else echo "file $p $R$p $(stat -c %a "$R$p") 0 0"
     fi
   done
-  # busybox applet links, relative to /bin/busybox
-  sort -u "$BB/busybox.links" | while read -r l; do
-    [ "$l" = /bin/busybox ] && continue
-    [ -e "$R$l" ] && continue
-    case "$l" in
-      /bin/*|/sbin/*) rel=../bin/busybox ;;
-      /usr/bin/*|/usr/sbin/*) rel=../../bin/busybox ;;
-      /linuxrc) continue ;;  # /init is ours
-      *) die "unexpected applet path $l" ;;
-    esac
-    [ "${l%/*}" = /bin ] && rel=busybox
-    echo "slink $l $rel 0777 0 0"
-  done
-} | awk '!seen[$2]++' > "$B/initramfs.list"
+} > "$B/initramfs.list"
 cp "$B/initramfs.list" "$B/out/initramfs.list"
 sed -i "s|$R|<rootfs>|" "$B/out/initramfs.list"
 "$B/gen_init_cpio" -t "$SOURCE_DATE_EPOCH" "$B/initramfs.list" > "$B/rootfs.cpio"
 gzip -9 -n < "$B/rootfs.cpio" > "$B/out/rootfs.cpio.gz"
+
+# Root disk image ------------------------------------------------------------------
+# The same tree as an ext4 file system, made by mke2fs -d (no root, no loop
+# mount): boots with -drive file=root.img,format=raw,if=virtio
+# -append "root=/dev/vda rw console=ttyS0". Fixed UUID and hash seed, so the
+# same inputs give the same image.
+step "building root.img (ext4, ${ROOT_IMG_MB} MiB)"
+E2FS_UUID=7776b6d0-0000-4000-8000-000000000001
+run_logged mke2fs env E2FSPROGS_FAKE_TIME="$SOURCE_DATE_EPOCH" "$MKE2FS" -q -F -t ext4 -L wkvm-root \
+  -U "$E2FS_UUID" -E "root_owner=0:0,hash_seed=$E2FS_UUID" -d "$R" "$B/out/root.img" "${ROOT_IMG_MB}M"
 
 # Manifest ----------------------------------------------------------------------------
 json_str() { # JSON string literal
@@ -470,6 +485,12 @@ BUILD_SECONDS=$(elapsed)
   echo "    \"file\": \"rootfs.cpio.gz\","
   echo "    \"size\": $(stat -c %s "$B/out/rootfs.cpio.gz"),"
   echo "    \"sha256\": $(json_str "$(sha "$B/out/rootfs.cpio.gz")")"
+  echo "  },"
+  echo "  \"disk\": {"
+  echo "    \"file\": \"root.img\","
+  echo "    \"format\": \"raw\","
+  echo "    \"filesystem\": \"ext4\","
+  echo "    \"size\": $(stat -c %s "$B/out/root.img")"
   echo "  },"
   echo "  \"toolchain\": {"
   first=1

@@ -3,6 +3,7 @@
  * guest RAM (offsets from assembly/layout.ts through the module's layout).
  */
 import { WkvmError } from '../errors.js';
+import { GuestMemoryError, type GuestMemory } from '../devices/device.js';
 import type { Layout } from './module.js';
 
 const PAGE = 65536;
@@ -27,6 +28,8 @@ export class VmMemory {
   readonly u64: BigUint64Array;
   readonly view: DataView;
   readonly ramHost: number;
+  /** Guest RAM as devices see it: every range checked. */
+  readonly guest: GuestMemory;
 
   constructor(
     readonly layout: Layout,
@@ -46,6 +49,7 @@ export class VmMemory {
     this.i32 = new Int32Array(sab);
     this.u64 = new BigUint64Array(sab);
     this.view = new DataView(sab);
+    this.guest = new CheckedGuestMemory(this);
   }
 
   /** Address of a machine-block field. */
@@ -79,9 +83,15 @@ export class VmMemory {
     });
   }
 
-  /** Whether [paddr, paddr+len) is guest RAM. */
+  /** Whether [paddr, paddr+len) is guest RAM (bigint arithmetic: nothing wraps). */
   inRam(paddr: bigint, len: bigint): boolean {
     return paddr >= this.ramBase && len >= 0n && paddr + len <= this.ramBase + this.ramSize;
+  }
+
+  /** Linear-memory offset of guest-physical [paddr, paddr+len), or -1 unless all of it is RAM. */
+  hostOffset(paddr: bigint, len: number): number {
+    if (!(len >= 0) || !this.inRam(paddr, BigInt(len))) return -1;
+    return this.ramHost + Number(paddr - this.ramBase);
   }
 
   /** Host view of guest-physical RAM [paddr, paddr+len); throws if outside RAM. */
@@ -97,4 +107,34 @@ export class VmMemory {
   clearRam(): void {
     this.bytes.fill(0, this.ramHost, this.ramHost + Number(this.ramSize));
   }
+}
+
+/** The GuestMemory every device gets: checks each range against RAM, aliases the shared memory. */
+class CheckedGuestMemory implements GuestMemory {
+  private readonly u16: Uint16Array;
+  constructor(private readonly m: VmMemory) {
+    this.u16 = new Uint16Array(m.memory.buffer as unknown as SharedArrayBuffer);
+  }
+  private at(addr: bigint, len: number): number {
+    const off = this.m.hostOffset(addr, len);
+    if (off < 0) throw new GuestMemoryError(addr, len);
+    return off;
+  }
+  slice(addr: bigint, len: number): Uint8Array {
+    const off = this.at(addr, len);
+    return this.m.bytes.subarray(off, off + len);
+  }
+  readU16(addr: bigint): number { return this.m.view.getUint16(this.at(addr, 2), true); }
+  readU32(addr: bigint): number { return this.m.view.getUint32(this.at(addr, 4), true); }
+  readU64(addr: bigint): bigint { return this.m.view.getBigUint64(this.at(addr, 8), true); }
+  writeU16(addr: bigint, v: number): void { this.m.view.setUint16(this.at(addr, 2), v, true); }
+  writeU32(addr: bigint, v: number): void { this.m.view.setUint32(this.at(addr, 4), v, true); }
+  // ring indices: the spec aligns them, so a misaligned one is a malformed queue
+  private at16(addr: bigint): number {
+    const off = this.at(addr, 2);
+    if (off & 1) throw new GuestMemoryError(addr, 2);
+    return off >> 1;
+  }
+  loadU16Atomic(addr: bigint): number { return Atomics.load(this.u16, this.at16(addr)); }
+  storeU16Atomic(addr: bigint, v: number): void { Atomics.store(this.u16, this.at16(addr), v); }
 }
