@@ -2,6 +2,7 @@
 // memory), the per-vCPU entry points called by a vCPU worker, and the few
 // entry points the main thread's own instance uses to drive in-Wasm devices.
 export * from "./layout";
+export * from "./board";
 import {
   BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_SCOUNTEREN, CSR_MENVCFG,
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,

@@ -11,7 +11,6 @@
 //   [ramHost, +ramSize)            guest RAM (guest physical RAM_BASE..)
 
 export const LAYOUT_VERSION: u32 = 1;
-export const MAX_HARTS: u32 = 128;
 /** mtime ticks per second (the device tree's timebase-frequency): the host's monotonic clock scaled. */
 export const MTIME_HZ: u32 = 10_000_000;
 
@@ -37,6 +36,9 @@ export const M_RUNSTATE: u32 = 0x04c;     // i32 machine run state (RUNSTATE_*)
 export const M_EXIT_CODE: u32 = 0x050;    // i32 guest exit status once RUNSTATE_SHUTDOWN
 export const M_THREADS_UP: u32 = 0x054;   // i32 count of vCPU threads that have bound their vCPU (notified)
 export const M_SIG_ARMED: u32 = 0x058;   // u64 deadline the signal worker sleeps until (U64_MAX while it scans)
+export const M_VIRTIO_DOORBELL: u32 = 0x060; // bumped when a vCPU rang a virtio queue notify (the I/O loop waits on it)
+export const M_VIRTIO_NOTIFY: u32 = 0x080;   // u32 per virtio-mmio slot: bit q = queue q notified (the I/O loop takes them with exchange)
+export const VIRTIO_NOTIFY_SLOTS: u32 = 8;   // words at M_VIRTIO_NOTIFY (board.ts VIRTIO_SLOTS must fit: checked by src/accel/module.ts)
 
 // MMIO regions served on the main thread: count u32 at +0, then (base u64, size u64) pairs
 export const M_MMIO_TABLE: u32 = 0x100;

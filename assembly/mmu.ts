@@ -11,7 +11,7 @@ import {
   EXIT_MMIO, EXIT_SHUTDOWN, CSR_SATP, CSR_MSTATUS, MACHINE_BASE, M_MMIO_TABLE, V_ICACHE, ICACHE_ENTRIES,
 } from "./layout";
 import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, csr } from "./state";
-import { deviceLoad, deviceStore, isDevice } from "./devices";
+import { deviceLoad, deviceStore, isDevice, virtioDoorbell } from "./devices";
 import { uartPutc } from "./uart";
 import { pmpAllows } from "./pmp";
 
@@ -367,6 +367,7 @@ function mmioStore(pa: u64, size: u32, v: u64, va: u64): void {
   if ((pa & (<u64>size - 1)) != 0) { raise(EXC_STORE_MISALIGNED, va); return; }
   if (isDevice(pa)) { deviceStore(pa, size, v); return; }
   if (!inMmioTable(pa, size)) { raise(EXC_STORE_ACCESS, va); return; }
+  if (virtioDoorbell(pa, size, v)) return;
   exitMmio(pa, size, v, true);
 }
 

@@ -1,13 +1,14 @@
-// sifive_test at 0x100000: 0x5555 = pass (power off), 0x3333 | code << 16 =
-// fail with that exit status, 0x7777 = reset.
+// sifive_test (board.ts TEST_*): TEST_POWEROFF = pass (power off),
+// TEST_FAIL | code << 16 = fail with that exit status, TEST_REBOOT = reset.
 import { EXIT_RESET } from "./layout";
+import { TEST_POWEROFF, TEST_FAIL, TEST_REBOOT } from "./board";
 import { exitShutdown, exitWith } from "./mmu";
 
 export function testStore(off: u32, size: u32, v: u64): void {
   if (off != 0) return;
   const val = <u32>v;
   const kind = val & 0xffff;
-  if (kind == 0x5555) exitShutdown(0);
-  else if (kind == 0x3333) exitShutdown(val >> 16);
-  else if (kind == 0x7777) exitWith(EXIT_RESET);
+  if (kind == TEST_POWEROFF) exitShutdown(0);
+  else if (kind == TEST_FAIL) exitShutdown(val >> 16);
+  else if (kind == TEST_REBOOT) exitWith(EXIT_RESET);
 }

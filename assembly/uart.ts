@@ -8,9 +8,9 @@ import {
   M_UART_DOORBELL, M_RUNSTATE, RUNSTATE_SHUTDOWN,
 } from "./layout";
 import { plicSetLevel } from "./plic";
+import { UART0_IRQ } from "./board";
 import { hostYield } from "./state";
 
-export const UART_IRQ: u32 = 10;
 const U: usize = MACHINE_BASE + M_UART;
 
 // @ts-ignore: decorator
@@ -33,7 +33,7 @@ function txCount(): u32 { return atomic.load<u32>(U + U_TX_HEAD) - atomic.load<u
 function updateIrq(): void {
   const ier = reg(U_IER);
   const level = ((ier & 1) != 0 && rxCount() != 0) || ((ier & 2) != 0 && reg(U_THRE_IP) != 0);
-  plicSetLevel(UART_IRQ, level);
+  plicSetLevel(UART0_IRQ, level);
 }
 
 /** Append a byte to the TX ring (SBI console, HTIF). */

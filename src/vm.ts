@@ -11,22 +11,24 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { WkvmError } from './errors.js';
+import * as BOARD from '../assembly/board.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
 import { VmMemory, maxRamSize } from './accel/memory.js';
 import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
 import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
-import { GoldfishRtc } from './devices/goldfish-rtc.js';
-import { VirtioMmioSlot } from './devices/virtio/mmio.js';
+import { DeviceManager, openDevices, type DeviceOptions } from './machine/devices.js';
+import type { VirtioDevice } from './devices/virtio/index.js';
 import { IoLoop, type BusRange, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 
-export const MAX_VCPUS = 128;
+/** Most vCPUs a VM can have (the board's hart limit). */
+export const MAX_VCPUS: number = BOARD.MAX_HARTS;
 const STOP_GRACE_MS = 5000;
 /** Unread console output the serial stream holds before the guest's UART stalls. */
 const SERIAL_HIGH_WATER_MARK = 64 * 1024;
 
-export interface VmOptions {
+export interface MachineOptions {
   /** Guest RAM: bytes, or a QEMU-style size such as '128M' (default 128 MiB). */
   memory?: bigint | number | string;
   /** vCPU count, 1..MAX_VCPUS (default 1). */
@@ -40,6 +42,9 @@ export interface VmOptions {
   /** A guest reset ends the run instead of rebooting (QEMU's -no-reboot). */
   noReboot?: boolean;
 }
+
+/** The options of `VirtualMachine.create()`: the machine, and the devices on it. */
+export interface VmOptions extends MachineOptions, DeviceOptions {}
 
 export interface VcpuStats { hart: number; instructions: bigint; exits: bigint }
 
@@ -78,6 +83,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private launches = 0;
   private readonly io: IoLoop;
   private readonly bus: BusRange[];
+  private readonly devices: DeviceManager;
   private readonly main: VcpuExports;
   private plan: BootPlan;
   private consoleTail = '';
@@ -89,18 +95,16 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     private readonly mem: VmMemory,
     private readonly spec: BootSpec,
     private readonly noReboot: boolean,
+    virtio: readonly VirtioDevice[],
   ) {
     super();
     this.exited = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
     this.exited.catch(() => {}); // observed through the promise by callers
     this.epochMs = newEpoch();
     // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
-    this.bus = [
-      { base: BigInt(VIRT_MEMMAP.rtc.base), size: BigInt(VIRT_MEMMAP.rtc.size), device: new GoldfishRtc() },
-    ];
-    for (let i = 0; i < VIRT_MEMMAP.virtioSlots; i++) {
-      this.bus.push({ base: BigInt(VIRT_MEMMAP.virtio.base + i * VIRT_MEMMAP.virtio.size), size: BigInt(VIRT_MEMMAP.virtio.size), device: new VirtioMmioSlot(i) });
-    }
+    this.devices = new DeviceManager(mem, virtio, (irq, level) => this.main.plic_set_level(irq, level ? 1 : 0),
+      (message) => this.emit('warning', new Error(message)));
+    this.bus = this.devices.bus;
     this.plan = this.load();
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
     this.main = inst.exports as unknown as VcpuExports;
@@ -112,7 +116,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       read: () => this.io.resumeOutput(),
       write: (chunk: Buffer, _enc, cb) => { this.io.input(chunk); cb(); },
     });
-    this.io = new IoLoop(mem, this.bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e));
+    this.io = new IoLoop(mem, this.bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e),
+      (slot, queues) => this.devices.notify(slot, queues));
   }
 
   /** Build a VM: compile (once) the vCPU module, allocate memory, load the guest. */
@@ -141,7 +146,13 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     };
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
     const mem = new VmMemory(layout, smp, VIRT_MEMMAP.dram.base, memory);
-    return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false);
+    const virtio = await openDevices(opts);
+    try {
+      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, virtio);
+    } catch (e) {
+      await Promise.allSettled(virtio.map((d) => d.close?.()));
+      throw e;
+    }
   }
 
   get harts(): number { return this.mem.harts; }
@@ -275,6 +286,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private async reboot(): Promise<void> {
     this.state = 'stopping';
     await this.stopVcpus();
+    await this.devices.drain(); // no host I/O may land in the new boot's RAM
+    this.devices.reset();
     this.mem.clearRam();
     this.plan = this.load();
     this.state = 'running';
@@ -288,6 +301,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     await this.stopVcpus();
     this.io.stop();
     await this.pool?.destroy();
+    await this.devices.close();
     this.state = 'stopped';
     this.serial.push(null);
     if (err) this.rejectExit(err); else this.resolveExit(code);
@@ -316,7 +330,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** Stop the VM from the host side (like QEMU's `quit`); resolves with the exit status. */
   async stop(code = 0): Promise<number> {
-    if (this.state === 'created') { this.state = 'stopped'; this.resolveExit(code); return code; }
+    if (this.state === 'created') { this.state = 'stopped'; await this.devices.close(); this.resolveExit(code); return code; }
     await this.halt(code);
     return this.exited;
   }

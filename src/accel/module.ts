@@ -7,8 +7,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WkvmError } from '../errors.js';
 
-/** Every exported constant of assembly/layout.ts, by name. */
-export type Layout = Readonly<Record<string, number>>;
+import * as LAYOUT from '../../assembly/layout.js';
+import * as BOARD from '../../assembly/board.js';
+
+/** The shared-memory layout: assembly/layout.ts, compiled for the host too (a misspelt name does not compile). */
+export type Layout = Readonly<typeof LAYOUT>;
 
 export interface VcpuModule {
   module: WebAssembly.Module;
@@ -51,10 +54,16 @@ export function loadVcpuModule(): VcpuModule {
   // a throwaway instance on a minimal memory, only to read the exported constants
   const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
   const instance = new WebAssembly.Instance(module, vcpuImports(memory, 0));
-  const layout: Record<string, number> = {};
-  for (const [name, value] of Object.entries(instance.exports)) {
-    if (value instanceof WebAssembly.Global) layout[name] = Number(value.value);
+  // the module exports the same constants as globals: they must be the ones this host was built with
+  const exported = instance.exports as Record<string, unknown>;
+  for (const [name, value] of [...Object.entries(LAYOUT), ...Object.entries(BOARD)]) {
+    const g = exported[name];
+    if (!(g instanceof WebAssembly.Global) || Number(g.value) >>> 0 !== value) { // u32 globals read back as i32
+      throw new WkvmError(`${wasmPath()} does not match assembly/${name in LAYOUT ? 'layout' : 'board'}.ts (${name}): run 'npm run build'`);
+    }
   }
+  if (BOARD.VIRTIO_SLOTS > LAYOUT.VIRTIO_NOTIFY_SLOTS) throw new Error('assembly/layout.ts has fewer virtio doorbell words than the board has slots');
+  const layout: Layout = { ...LAYOUT };
   const heapBase = (instance.exports as unknown as VcpuExports).heap_base();
   if (heapBase > layout.MACHINE_BASE) {
     throw new WkvmError(`vCPU module data (${heapBase} bytes) overlaps the machine block at ${layout.MACHINE_BASE}`);

@@ -10,6 +10,7 @@ import { VirtualMachine } from '../vm.js';
 import { loadVcpuModule } from '../accel/module.js';
 import { maxRamSize } from '../accel/memory.js';
 import { isHelpRequest, parseRunArgs, runHelp } from './options.js';
+import { openChardev } from '../chardev/chardev.js';
 
 const USAGE = `usage: wkvm run [options]     boot a guest (see 'wkvm run --help')
        wkvm --version
@@ -49,10 +50,24 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   const { layout } = loadVcpuModule();
   const opts = parseRunArgs(argv, { maxMemory: maxRamSize(layout, 1) });
-  const vm = await VirtualMachine.create({
-    memory: opts.memory, smp: opts.smp, bios: opts.bios, kernel: opts.kernel,
-    initrd: opts.initrd, append: opts.append, noReboot: opts.noReboot,
-  });
+  const chardev = opts.console ? openChardev(opts.console) : undefined;
+  if (chardev) {
+    try { await chardev.ready; } catch (e) { chardev.stream.destroy(); throw e; }
+  }
+  let vm: VirtualMachine;
+  try {
+    vm = await VirtualMachine.create({
+      memory: opts.memory, smp: opts.smp, bios: opts.bios, kernel: opts.kernel,
+      initrd: opts.initrd, append: opts.append, noReboot: opts.noReboot,
+      drives: opts.drives, nics: opts.nics, rng: opts.rng, snapshot: opts.snapshot,
+      ...(chardev ? { console: chardev.stream } : {}),
+    });
+  } catch (e) {
+    chardev?.stream.destroy();
+    throw e;
+  }
+  vm.on('warning', (e) => process.stderr.write(`wkvm: warning: ${e.message}\n`));
+  void vm.exited.finally(() => chardev?.stream.destroy());
   if (opts.dumpDtb) {
     try {
       writeFileSync(opts.dumpDtb, vm.fdt);

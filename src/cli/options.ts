@@ -10,6 +10,15 @@
 import { Command, CommanderError } from 'commander';
 import { WkvmError } from '../errors.js';
 import { formatSize, parseSize } from '../machine/size.js';
+import type { DriveOptions } from '../machine/devices.js';
+import { BLOCK_CACHE_MODES, type BlockCacheMode } from '../devices/virtio/index.js';
+import { parseNetdev, parseNic, type NetdevSpec } from '../netdev/index.js';
+import { parseChardev, type ChardevSpec } from '../chardev/chardev.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+import * as BOARD from '../../assembly/board.js';
 
 export interface RunOptions {
   machine: 'virt';
@@ -22,6 +31,15 @@ export interface RunOptions {
   append?: string;
   dumpDtb?: string;
   noReboot: boolean;
+  /** Disks, in the order the guest sees them (vda, vdb, ...). */
+  drives: DriveOptions[];
+  /** NICs, in the order the guest sees them (eth0, ...). */
+  nics: { netdev: NetdevSpec; mac?: string }[];
+  rng: boolean;
+  /** The chardev of a virtio console (hvc0). */
+  console?: ChardevSpec;
+  /** Every drive in snapshot mode. */
+  snapshot: boolean;
 }
 
 export interface RunLimits {
@@ -33,7 +51,7 @@ export interface RunLimits {
 
 export const DEFAULT_MEMORY = 128n << 20n;
 export const DEFAULT_MAX_MEMORY = 3n << 30n;
-export const DEFAULT_MAX_SMP = 128;
+export const DEFAULT_MAX_SMP: number = BOARD.MAX_HARTS;
 
 /** Long option names and whether each takes a value. */
 const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
@@ -47,6 +65,12 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['nographic', false],
   ['no-reboot', false],
   ['dump-dtb', true],
+  ['drive', true],
+  ['device', true],
+  ['netdev', true],
+  ['nic', true],
+  ['chardev', true],
+  ['snapshot', false],
 ]);
 /** QEMU spellings that differ from wkvm's. */
 const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
@@ -68,6 +92,12 @@ function buildRunCommand(): Command {
     .option('--nographic', 'accepted for QEMU compatibility (wkvm has no display)')
     .option('--no-reboot', 'exit instead of rebooting when the guest resets')
     .option('--dump-dtb <file>', "write the board's device tree blob to a file and exit")
+    .option('--drive <spec>', 'a disk: file=IMG,format=raw,if=virtio|none[,id=ID][,readonly=on][,cache=writeback|none|unsafe][,snapshot=on]', collect, [])
+    .option('--device <spec>', 'virtio-blk-device,drive=ID | virtio-net-device,netdev=ID[,mac=M] | virtio-rng-device | virtconsole,chardev=ID', collect, [])
+    .option('--netdev <spec>', 'user,id=ID[,hostfwd=tcp::HOSTPORT-:GUESTPORT] (passt) | stream,id=ID,server=on|off,addr.type=unix|inet,... | socket,id=ID,listen=[HOST]:PORT|connect=HOST:PORT', collect, [])
+    .option('--nic <spec>', 'a NIC and its netdev in one: user[,hostfwd=...][,mac=M] (or none)', collect, [])
+    .option('--chardev <spec>', 'socket,id=ID,path=SOCK,server=on,wait=off | socket,id=ID,host=H,port=N[,server=on] | file,id=ID,path=F | null,id=ID', collect, [])
+    .option('--snapshot', "keep every disk's writes in memory, leaving the images untouched")
     .helpOption(false)
     .allowExcessArguments(false)
     .showSuggestionAfterError(false)
@@ -235,6 +265,12 @@ interface RawOptions {
   nographic?: boolean;
   reboot: boolean;
   dumpDtb?: string;
+  drive: string[];
+  device: string[];
+  netdev: string[];
+  nic: string[];
+  chardev: string[];
+  snapshot?: boolean;
 }
 
 /**
@@ -272,10 +308,130 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
     smp: parseSmp(raw.smp, maxSmp),
     bios: bios === 'none' || bios === 'default' ? bios : { file: bios },
     noReboot: raw.reboot === false,
+    drives: [],
+    nics: [],
+    rng: false,
+    snapshot: raw.snapshot === true,
   };
+  parseDevices(raw, options);
   if (kernel !== undefined) options.kernel = kernel;
   if (initrd !== undefined) options.initrd = initrd;
   if (raw.append !== undefined) options.append = raw.append;
   if (dumpDtb !== undefined) options.dumpDtb = dumpDtb;
   return options;
+}
+
+function onOff(option: string, key: string, value: string): boolean {
+  if (value === 'on' || value === 'true' || value === 'yes') return true;
+  if (value === 'off' || value === 'false' || value === 'no') return false;
+  throw new WkvmError(`${option}: ${key}=${value}: expected on or off`);
+}
+
+/** -drive, -device, -netdev, -nic and -chardev, as QEMU spells them, into the devices of the VM. */
+function parseDevices(raw: RawOptions, options: RunOptions): void {
+  const drives = new Map<string, { drive: DriveOptions; used: boolean }>();
+  for (const text of raw.drive) {
+    const { head, props } = splitProps(text, '-drive', ['file', 'format', 'if', 'id', 'readonly', 'cache', 'snapshot', 'serial', 'media']);
+    if (head !== undefined) throw new WkvmError(`-drive: invalid '${head}' (expected key=value, e.g. file=disk.img,format=raw,if=virtio)`);
+    const file = props.get('file');
+    if (!file) throw new WkvmError(`-drive: needs file=IMAGE`);
+    const format = props.get('format') ?? 'raw';
+    if (format !== 'raw') throw new WkvmError(`-drive: format=${format} is not supported: wkvm takes raw images (convert with qemu-img convert -O raw)`);
+    const media = props.get('media') ?? 'disk';
+    if (media !== 'disk') throw new WkvmError(`-drive: media=${media} is not supported (only disk)`);
+    const cache = props.get('cache') ?? 'writeback';
+    if (!(BLOCK_CACHE_MODES as readonly string[]).includes(cache)) {
+      throw new WkvmError(`-drive: cache=${cache} is not supported (supported: ${BLOCK_CACHE_MODES.join(', ')})`);
+    }
+    const drive: DriveOptions = {
+      file,
+      readonly: onOff('-drive', 'readonly', props.get('readonly') ?? 'off'),
+      snapshot: onOff('-drive', 'snapshot', props.get('snapshot') ?? 'off'),
+      cache: cache as BlockCacheMode,
+    };
+    const serial = props.get('serial');
+    if (serial !== undefined) drive.serial = serial;
+    const iface = props.get('if') ?? 'virtio';
+    if (iface === 'virtio') {
+      options.drives.push(drive);
+      continue;
+    }
+    if (iface !== 'none') throw new WkvmError(`-drive: if=${iface} is not supported on the virt board (use if=virtio, or if=none with -device virtio-blk-device)`);
+    const id = props.get('id');
+    if (!id) throw new WkvmError(`-drive: if=none needs id=ID (for -device virtio-blk-device,drive=ID)`);
+    if (drives.has(id)) throw new WkvmError(`-drive: id '${id}' is used twice`);
+    drives.set(id, { drive, used: false });
+  }
+
+  const netdevs = new Map<string, { spec: NetdevSpec; used: boolean }>();
+  for (const text of raw.netdev) {
+    const spec = parseNetdev(text);
+    if (netdevs.has(spec.id)) throw new WkvmError(`-netdev: id '${spec.id}' is used twice`);
+    netdevs.set(spec.id, { spec, used: false });
+  }
+  const chardevs = new Map<string, ChardevSpec>();
+  for (const text of raw.chardev) {
+    const spec = parseChardev(text);
+    if (chardevs.has(spec.id)) throw new WkvmError(`-chardev: id '${spec.id}' is used twice`);
+    chardevs.set(spec.id, spec);
+  }
+
+  for (const text of raw.device) {
+    const [driver, ...rest] = text.split(',');
+    const props = (keys: string[]) => splitProps(rest.join(','), `-device ${driver}`, keys).props;
+    switch (driver) {
+      case 'virtio-blk-device': {
+        const p = props(['drive', 'serial']);
+        const id = p.get('drive');
+        if (!id) throw new WkvmError('-device virtio-blk-device: needs drive=ID');
+        const d = drives.get(id);
+        if (!d) throw new WkvmError(`-device virtio-blk-device: no -drive with id=${id} (and if=none)`);
+        if (d.used) throw new WkvmError(`-device virtio-blk-device: drive ${id} is already in use`);
+        d.used = true;
+        const serial = p.get('serial');
+        options.drives.push(serial !== undefined ? { ...d.drive, serial } : d.drive);
+        break;
+      }
+      case 'virtio-net-device': {
+        const p = props(['netdev', 'mac']);
+        const id = p.get('netdev');
+        if (!id) throw new WkvmError('-device virtio-net-device: needs netdev=ID');
+        const n = netdevs.get(id);
+        if (!n) throw new WkvmError(`-device virtio-net-device: no -netdev with id=${id}`);
+        if (n.used) throw new WkvmError(`-device virtio-net-device: netdev ${id} is already in use`);
+        n.used = true;
+        const mac = p.get('mac');
+        options.nics.push(mac !== undefined ? { netdev: n.spec, mac } : { netdev: n.spec });
+        break;
+      }
+      case 'virtio-rng-device':
+        props([]);
+        if (options.rng) throw new WkvmError('-device virtio-rng-device: given twice');
+        options.rng = true;
+        break;
+      case 'virtio-serial-device':
+        props([]); // the bus the virtconsole sits on: implied
+        break;
+      case 'virtconsole': {
+        const p = props(['chardev', 'name', 'id']);
+        const id = p.get('chardev');
+        if (!id) throw new WkvmError('-device virtconsole: needs chardev=ID');
+        const c = chardevs.get(id);
+        if (!c) throw new WkvmError(`-device virtconsole: no -chardev with id=${id}`);
+        if (options.console) throw new WkvmError('-device virtconsole: only one virtio console is supported');
+        options.console = c;
+        break;
+      }
+      default:
+        throw new WkvmError(`-device: '${driver}' is not supported (supported: virtio-blk-device, virtio-net-device, virtio-rng-device, virtio-serial-device, virtconsole)`);
+    }
+  }
+  raw.nic.forEach((text, i) => {
+    const nic = parseNic(text, `nic${i}`);
+    if (!nic) return; // -nic none
+    if (nic.model !== undefined && nic.model !== 'virtio' && nic.model !== 'virtio-net-device') {
+      throw new WkvmError(`-nic: model=${nic.model} is not supported (the virt board's NIC is virtio-net-device)`);
+    }
+    options.nics.push(nic.mac !== undefined ? { netdev: nic.netdev, mac: nic.mac } : { netdev: nic.netdev });
+  });
 }

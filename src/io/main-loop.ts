@@ -23,6 +23,8 @@ export class IoLoop {
   private running = false;
   private readonly doorbell: number;
   private readonly uartDoorbell: number;
+  private readonly virtioDoorbell: number;
+  private readonly virtioNotify: number;
   private rxTimer: NodeJS.Timeout | undefined;
   /** The console's reader is full: leave output in the TX ring (the guest stalls on a full ring). */
   private outputPaused = false;
@@ -34,16 +36,21 @@ export class IoLoop {
     /** Takes console output; returns false when its reader is full (the loop stops draining until resumeOutput()). */
     private readonly onOutput: (b: Buffer) => boolean,
     private readonly onExit: (e: ExitEvent) => void,
+    /** A vCPU rang slot `slot`'s queue-notify doorbell for the queues in `queues` (bit q = queue q). */
+    private readonly onVirtioNotify: (slot: number, queues: number) => void,
   ) {
     const L = mem.layout;
     this.doorbell = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
     this.uartDoorbell = (L.MACHINE_BASE + L.M_UART_DOORBELL) >> 2;
+    this.virtioDoorbell = (L.MACHINE_BASE + L.M_VIRTIO_DOORBELL) >> 2;
+    this.virtioNotify = (L.MACHINE_BASE + L.M_VIRTIO_NOTIFY) >> 2;
   }
 
   start(): void {
     this.running = true;
     this.armExits();
     this.armUart();
+    this.armVirtio();
   }
 
   stop(): void {
@@ -54,6 +61,8 @@ export class IoLoop {
     Atomics.notify(this.mem.i32, this.doorbell);
     Atomics.add(this.mem.i32, this.uartDoorbell, 1);
     Atomics.notify(this.mem.i32, this.uartDoorbell);
+    Atomics.add(this.mem.i32, this.virtioDoorbell, 1);
+    Atomics.notify(this.mem.i32, this.virtioDoorbell);
     this.flushUart(true);
   }
 
@@ -102,6 +111,27 @@ export class IoLoop {
         w.value.then(() => this.armUart());
         return;
       }
+    }
+  }
+
+  /** Serve virtio queue notifies (KVM's ioeventfd): the vCPU set a bit and rang, without waiting for us. */
+  private armVirtio(): void {
+    while (this.running) {
+      const seq = Atomics.load(this.mem.i32, this.virtioDoorbell);
+      this.serviceVirtio();
+      const w = Atomics.waitAsync(this.mem.i32, this.virtioDoorbell, seq);
+      if (w.async) {
+        w.value.then(() => this.armVirtio());
+        return;
+      }
+    }
+  }
+
+  serviceVirtio(): void {
+    const slots = this.mem.layout.VIRTIO_NOTIFY_SLOTS;
+    for (let slot = 0; slot < slots; slot++) {
+      const queues = Atomics.exchange(this.mem.i32, this.virtioNotify + slot, 0);
+      if (queues !== 0) this.onVirtioNotify(slot, queues >>> 0);
     }
   }
 

@@ -9,32 +9,29 @@
 
 import { WkvmError } from '../errors.js';
 import { FdtBuilder } from './fdt.js';
+import * as BOARD from '../../assembly/board.js';
 
-/** Memory map of the devices described here (see /work/shared/design.md). */
-export const VIRT_FDT_MAP = {
-  test: { base: 0x0010_0000, size: 0x1000 },
-  rtc: { base: 0x0010_1000, size: 0x1000 },
-  clint: { base: 0x0200_0000, size: 0x1_0000 },
-  /** Room for QEMU's maximum of 512 harts x 2 contexts (0x200000 + 1024 * 0x1000). */
-  plic: { base: 0x0c00_0000, size: 0x60_0000 },
-  uart0: { base: 0x1000_0000, size: 0x100 },
-  virtio: { base: 0x1000_1000, size: 0x1000 },
-} as const;
+/** Memory map of the devices described here: assembly/board.ts, the board's one description. */
+export const VIRT_FDT_MAP: { readonly [device in 'test' | 'rtc' | 'clint' | 'plic' | 'uart0' | 'virtio']: { readonly base: number; readonly size: number } } = {
+  test: { base: BOARD.TEST_BASE, size: BOARD.TEST_SIZE },
+  rtc: { base: BOARD.RTC_BASE, size: BOARD.RTC_SIZE },
+  clint: { base: BOARD.CLINT_BASE, size: BOARD.CLINT_SIZE },
+  plic: { base: BOARD.PLIC_BASE, size: BOARD.PLIC_SIZE },
+  uart0: { base: BOARD.UART0_BASE, size: BOARD.UART0_SIZE },
+  virtio: { base: BOARD.VIRTIO_BASE, size: BOARD.VIRTIO_SIZE },
+};
 
-export const UART0_IRQ = 10;
-export const RTC_IRQ = 11;
+export const UART0_IRQ: number = BOARD.UART0_IRQ;
+export const RTC_IRQ: number = BOARD.RTC_IRQ;
 /** virtio-mmio slot i raises PLIC source VIRTIO_IRQ_BASE + i. */
-export const VIRTIO_IRQ_BASE = 1;
-/** Highest PLIC source number (sources 1..95; QEMU has 96 sources counting the reserved source 0). */
-export const PLIC_NDEV = 95;
+export const VIRTIO_IRQ_BASE: number = BOARD.VIRTIO_IRQ_BASE;
+export const PLIC_NDEV: number = BOARD.PLIC_NDEV;
 export const UART_CLOCK_FREQUENCY = 0x38_4000; // 3.6864 MHz, as QEMU
-export const TEST_POWEROFF_VALUE = 0x5555;
-export const TEST_REBOOT_VALUE = 0x7777;
+export const TEST_POWEROFF_VALUE: number = BOARD.TEST_POWEROFF;
+export const TEST_REBOOT_VALUE: number = BOARD.TEST_REBOOT;
 
-const PLIC_CONTEXT_BASE = 0x20_0000;
-const PLIC_CONTEXT_STRIDE = 0x1000;
 /** Harts the PLIC register window has room for (two contexts each). */
-export const PLIC_MAX_HARTS = (VIRT_FDT_MAP.plic.size - PLIC_CONTEXT_BASE) / PLIC_CONTEXT_STRIDE / 2;
+export const PLIC_MAX_HARTS = (BOARD.PLIC_SIZE - BOARD.PLIC_CONTEXT_BASE) / BOARD.PLIC_CONTEXT_STRIDE / 2;
 
 /** Local interrupt numbers on each hart's `riscv,cpu-intc` (mip bits) that the tree references. */
 const IRQ_M_SOFT = 3;
@@ -43,7 +40,7 @@ const IRQ_S_EXT = 9;
 const IRQ_M_EXT = 11;
 
 export const DEFAULT_TIMEBASE_FREQUENCY = 10_000_000;
-export const DEFAULT_VIRTIO_SLOTS = 8;
+export const DEFAULT_VIRTIO_SLOTS: number = BOARD.VIRTIO_SLOTS;
 export const DEFAULT_FDT_MAX_SIZE = 64 * 1024;
 /** Longest kernel command line accepted, in bytes (UTF-8). */
 export const MAX_BOOTARGS = 4096;

@@ -11,14 +11,15 @@ import { formatSize } from './size.js';
 import type { VmMemory } from '../accel/memory.js';
 import type { Layout } from '../accel/module.js';
 import { VIRT_FDT_MAP, buildVirtFdt } from './virt-fdt.js';
+import * as BOARD from '../../assembly/board.js';
 import { parseElf, type ElfImage } from './elf.js';
 import { detectKernelFormat, parseLinuxImage } from './image.js';
 
 /** Guest-physical memory map (QEMU hw/riscv/virt.c's virt_memmap). */
 export const VIRT_MEMMAP = {
   ...VIRT_FDT_MAP,
-  virtioSlots: 8,
-  dram: { base: 0x8000_0000n },
+  virtioSlots: BOARD.VIRTIO_SLOTS as number,
+  dram: { base: BigInt(BOARD.DRAM_BASE) },
 } as const;
 
 /** What the FDT advertises: RV64GC plus what the vCPU implements of the later extensions. */

@@ -1,0 +1,131 @@
+/**
+ * virtio-net (virtio 1.2, 5.1): one receive and one transmit queue, frames
+ * to and from a netdev backend (src/netdev: passt, QEMU's stream and socket
+ * netdevs, in-process). Every buffer starts with the 12-byte
+ * virtio_net_hdr_v1; we offer no offloads, so it is all zeros but for
+ * num_buffers = 1 on receive.
+ */
+import type { NetBackend } from '../../../netdev/netdev.js';
+import type { VirtioContext, VirtioDevice } from '../device.js';
+
+export const VIRTIO_ID_NET = 1;
+const VIRTIO_NET_F_MAC = 1n << 5n;
+const VIRTIO_NET_F_STATUS = 1n << 16n;
+const VIRTIO_NET_S_LINK_UP = 1;
+const HEADER_LEN = 12;
+const RX = 0, TX = 1;
+const QUEUE_SIZE = 256;
+/** Largest frame taken from the guest: an Ethernet frame with room for a 64 KiB payload. */
+const MAX_FRAME = 65550;
+/** Frames handled per turn of the event loop before yielding to other events. */
+const BATCH = 64;
+
+/** Parse "52:54:00:12:34:56"; returns undefined for anything else. */
+export function parseMacAddress(text: string): Uint8Array | undefined {
+  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(text);
+  return m ? Uint8Array.from(m.slice(1), (h) => parseInt(h, 16)) : undefined;
+}
+
+export class VirtioNet implements VirtioDevice {
+  readonly name = 'virtio-net';
+  readonly deviceId = VIRTIO_ID_NET;
+  readonly features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS;
+  readonly queueSizes = [QUEUE_SIZE, QUEUE_SIZE];
+  private ctx: VirtioContext | null = null;
+  /** A frame that arrived while the guest had no receive buffer (the backend is paused meanwhile). */
+  private waiting: Buffer | null = null;
+  private txBlocked = false;
+  private txScheduled = false;
+  /** Frames dropped because the device was not running or a receive buffer was too small. */
+  rxDropped = 0;
+
+  constructor(readonly backend: NetBackend, readonly mac: Uint8Array) {
+    backend.onFrame((frame) => this.receive(frame));
+    backend.onWritable(() => { this.txBlocked = false; this.transmit(); });
+    backend.onLinkChange(() => this.ctx?.configChanged());
+  }
+
+  readConfig(offset: number, size: number): number {
+    const config = new Uint8Array(8);
+    config.set(this.mac, 0);
+    config[6] = this.backend.linkUp ? VIRTIO_NET_S_LINK_UP : 0;
+    let v = 0;
+    for (let i = size - 1; i >= 0; i--) v = v * 256 + (config[offset + i] ?? 0);
+    return v >>> 0;
+  }
+
+  activate(ctx: VirtioContext): void {
+    this.ctx = ctx;
+    this.backend.resume();
+  }
+
+  notify(queue: number): void {
+    if (queue === TX) this.transmit();
+    else if (queue === RX && this.waiting) {
+      const frame = this.waiting;
+      this.waiting = null;
+      this.receive(frame);
+      if (!this.waiting) this.backend.resume();
+    }
+  }
+
+  reset(): void {
+    this.ctx = null;
+    this.waiting = null;
+    this.backend.resume(); // frames for a stopped device are dropped, not held
+  }
+
+  async close(): Promise<void> {
+    this.ctx = null;
+    await this.backend.close();
+  }
+
+  /** A frame from the backend for the guest. */
+  private receive(frame: Buffer): void {
+    const ctx = this.ctx;
+    const queue = ctx?.queues[RX];
+    if (!ctx?.active || !queue?.ready) { this.rxDropped++; return; }
+    const chain = queue.pop();
+    if (!chain) { // no buffer posted: hold this frame and the backend until the guest posts more
+      this.waiting = frame;
+      this.backend.pause();
+      return;
+    }
+    if (chain.writableLength < HEADER_LEN + frame.length) {
+      this.rxDropped++;
+      queue.push(chain, 0);
+    } else {
+      const header = new Uint8Array(HEADER_LEN);
+      header[10] = 1; // num_buffers
+      chain.writeFrom(header, 0);
+      chain.writeFrom(frame, HEADER_LEN);
+      queue.push(chain, HEADER_LEN + frame.length);
+    }
+    ctx.signalUsed(RX);
+  }
+
+  /** Send what the guest queued for transmission, while the backend takes it. */
+  private transmit(): void {
+    const ctx = this.ctx;
+    const queue = ctx?.queues[TX];
+    if (!ctx?.active || !queue?.ready || this.txBlocked) return;
+    let sent = 0;
+    for (; sent < BATCH; sent++) {
+      const chain = queue.pop();
+      if (!chain) break;
+      const len = Math.min(chain.readableLength - HEADER_LEN, MAX_FRAME);
+      if (len > 0) {
+        const frame = Buffer.allocUnsafe(len);
+        chain.readInto(frame, HEADER_LEN);
+        if (!this.backend.send(frame)) this.txBlocked = true;
+      }
+      queue.push(chain, 0);
+      if (this.txBlocked) break;
+    }
+    ctx.signalUsed(TX);
+    if (sent === BATCH && !this.txBlocked && !this.txScheduled) {
+      this.txScheduled = true;
+      setImmediate(() => { this.txScheduled = false; this.transmit(); });
+    }
+  }
+}
