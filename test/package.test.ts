@@ -81,7 +81,7 @@ export async function peek(): Promise<unknown> {
 `);
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const common = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
-      '--skipLibCheck', '--typeRoots', join(ROOT, 'node_modules', '@types'), '--types', 'node'];
+      '--typeRoots', join(ROOT, 'node_modules', '@types'), '--types', 'node'];
     const good = await runCmd(process.execPath, [tsc, ...common, 'use.ts'], { cwd: project, timeoutMs: 120_000 });
     expect(good.code, tail(good)).toBe(0);
     const bad = await runCmd(process.execPath, [tsc, ...common, 'bad.ts'], { cwd: project, timeoutMs: 120_000 });
