@@ -1,4 +1,11 @@
 /** wkvm's public API: embed RISC-V virtual machines in Node.js. */
-export { VirtualMachine, MAX_VCPUS, type VmOptions, type VcpuStats, type VmEvents } from './vm.js';
+export { VirtualMachine, MAX_VCPUS, type VmOptions, type MachineOptions, type VcpuStats, type VmEvents } from './vm.js';
 export { WkvmError } from './errors.js';
 export { VIRT_MEMMAP, VIRT_ISA } from './machine/virt.js';
+export type { DeviceOptions, DriveOptions, NicOptions } from './machine/devices.js';
+export type { BlockCacheMode } from './devices/virtio/index.js';
+// networks: QEMU's netdev option strings, and an in-process backend (Ethernet frames as Buffers)
+export {
+  InprocessNetBackend, parseNetdev, parseNic, createNetBackend,
+  type NetBackend, type NetStats, type NetdevSpec, type NicSpec,
+} from './netdev/index.js';
