@@ -39,6 +39,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'garbage.bin'), Buffer.from('this is not a kernel at all'));
   writeFileSync(join(dir, 'trunc.elf'), readFileSync(elf).subarray(0, 40));
   writeFileSync(join(dir, 'empty.bin'), '');
+  writeFileSync(join(dir, 'disk.qcow2'), Buffer.concat([Buffer.from('QFI\xfb\0\0\0\x03', 'latin1'), Buffer.alloc(1 << 16)]));
   execFileSync('mkfifo', [join(dir, 'fifo')]);
   execFileSync('truncate', ['-s', '3G', join(dir, 'sparse-3g')]); // sparse: no disk space used
   // `j .`: a guest that loops forever
@@ -84,6 +85,12 @@ describe('bad input', () => {
     ['-m 1M names the RAM, not a file the user never gave', () => ['run', '-m', '1M'], /^wkvm: RAM too small: the demo guest needs .*use a larger -m/],
     ['--dump-dtb into a missing folder', () => ['run', '--dump-dtb', join(dir, 'nope', 'x.dtb')], /cannot write .*: no such file or directory$/m],
     ['--dump-dtb onto a folder', () => ['run', '--dump-dtb', dir], /cannot write .*: is a directory$/m],
+    ['a missing disk image', () => ['run', '-drive', `file=${join(dir, 'nope.img')},format=raw,if=virtio`], /cannot open disk image .*: no such file/],
+    ['a qcow2 image given as raw', () => ['run', '-drive', `file=${join(dir, 'disk.qcow2')},format=raw,if=virtio`], /is a qcow2 image, not raw/],
+    ['an unknown disk format', () => ['run', '-drive', `file=${join(dir, 'disk.qcow2')},format=vmdk`], /format=vmdk is not supported/],
+    ['an unknown -drive option', () => ['run', '-drive', 'file=x.img,frob=1'], /property 'frob' is not supported/],
+    ['a bad hostfwd', () => ['run', '-nic', 'user,hostfwd=tcp::99999-:80'], /out of range/],
+    ['too many virtio devices', () => ['run', ...Array.from({ length: 9 }, () => ['-drive', `file=${join(dir, 'empty.bin')},snapshot=on`]).flat()], /8 virtio-mmio slots/],
   ];
   for (const [name, args, msg] of cases) {
     it(name, async () => {

@@ -79,7 +79,8 @@ describe('formatSize', () => {
   });
 });
 
-const defaults: RunOptions = { machine: 'virt', memory: 128n * MiB, smp: 1, bios: 'default', noReboot: false };
+const NO_DEVICES = { drives: [], nics: [], rng: false, snapshot: false };
+const defaults: RunOptions = { machine: 'virt', memory: 128n * MiB, smp: 1, bios: 'default', noReboot: false, ...NO_DEVICES };
 
 describe('parseRunArgs', () => {
   it('has defaults', () => {
@@ -94,7 +95,7 @@ describe('parseRunArgs', () => {
       ]),
     ).toEqual({
       machine: 'virt', memory: 256n * MiB, smp: 4, bios: 'none', kernel: 'k.elf', initrd: 'rd.cpio',
-      append: 'console=ttyS0 quiet', noReboot: true, dumpDtb: 'out.dtb',
+      append: 'console=ttyS0 quiet', noReboot: true, dumpDtb: 'out.dtb', ...NO_DEVICES,
     });
   });
 
@@ -106,7 +107,7 @@ describe('parseRunArgs', () => {
       ]),
     ).toEqual({
       machine: 'virt', memory: 256n * MiB, smp: 4, bios: 'none', kernel: 'x', initrd: 'y', append: 'console=ttyS0',
-      noReboot: true, dumpDtb: 'f',
+      noReboot: true, dumpDtb: 'f', ...NO_DEVICES,
     });
   });
 
@@ -248,4 +249,64 @@ describe('help', () => {
     expect(text).toMatch(/SIGHUP 129/);
     expect(text).toMatch(/node_modules\/\.bin\/wkvm/);
   });
+});
+
+describe('devices (QEMU spellings)', () => {
+  it('-drive if=virtio and the long form, in command-line order', () => {
+    const o = parseRunArgs([
+      '-drive', 'file=a.img,format=raw,if=virtio',
+      '-drive', 'file=b.img,format=raw,if=none,id=d1,readonly=on,cache=unsafe',
+      '-device', 'virtio-blk-device,drive=d1,serial=disk-b',
+      '-drive', 'file=c.img,snapshot=on',
+    ]);
+    expect(o.drives).toEqual([
+      { file: 'a.img', readonly: false, snapshot: false, cache: 'writeback' },
+      { file: 'c.img', readonly: false, snapshot: true, cache: 'writeback' },
+      { file: 'b.img', readonly: true, snapshot: false, cache: 'unsafe', serial: 'disk-b' },
+    ]);
+    expect(parseRunArgs(['-snapshot', '-drive', 'file=a.img']).snapshot).toBe(true);
+  });
+
+  it('-netdev with -device, and -nic', () => {
+    const o = parseRunArgs([
+      '-netdev', 'user,id=n0,hostfwd=tcp::8080-:80', '-device', 'virtio-net-device,netdev=n0,mac=52:54:00:00:00:07',
+      '-nic', 'socket,listen=:5555',
+    ]);
+    expect(o.nics).toHaveLength(2);
+    expect(o.nics[0]!.mac).toBe('52:54:00:00:00:07');
+    expect(o.nics[0]!.netdev).toMatchObject({ type: 'user', id: 'n0' });
+    expect(o.nics[1]!.netdev).toMatchObject({ type: 'socket' });
+    expect(parseRunArgs(['-nic', 'none']).nics).toEqual([]);
+  });
+
+  it('-device virtio-rng-device and a virtconsole on a chardev', () => {
+    const o = parseRunArgs(['-device', 'virtio-rng-device', '-chardev', 'socket,id=c0,path=/tmp/s,server=on,wait=off',
+      '-device', 'virtio-serial-device', '-device', 'virtconsole,chardev=c0']);
+    expect(o.rng).toBe(true);
+    expect(o.console).toEqual({ backend: 'socket', id: 'c0', server: true, path: '/tmp/s' });
+  });
+
+  const bad: [string[], RegExp][] = [
+    [['-drive', 'file=a.qcow2,format=qcow2'], /format=qcow2 is not supported: wkvm takes raw images/],
+    [['-drive', 'format=raw'], /-drive: needs file=IMAGE/],
+    [['-drive', 'file=a,if=ide'], /if=ide is not supported/],
+    [['-drive', 'file=a,if=none'], /if=none needs id=/],
+    [['-drive', 'file=a,cache=sometimes'], /cache=sometimes is not supported/],
+    [['-drive', 'file=a,readonly=perhaps'], /readonly=perhaps: expected on or off/],
+    [['-drive', 'file=a,bogus=1'], /property 'bogus' is not supported/],
+    [['-device', 'virtio-blk-device,drive=nope'], /no -drive with id=nope/],
+    [['-device', 'virtio-blk-pci'], /'virtio-blk-pci' is not supported/],
+    [['-device', 'virtio-net-device,netdev=n9'], /no -netdev with id=n9/],
+    [['-netdev', 'user,id=n0', '-netdev', 'user,id=n0'], /id 'n0' is used twice/],
+    [['-netdev', 'tap,id=t0'], /tap/],
+    [['-nic', 'user,model=e1000'], /model=e1000 is not supported/],
+    [['-device', 'virtconsole,chardev=c9'], /no -chardev with id=c9/],
+    [['-chardev', 'socket,id=c0,path=/tmp/s,server=on,wait=on'], /wait=on is not supported/],
+    [['-chardev', 'pty,id=c0'], /backend 'pty' is not supported/],
+  ];
+  for (const [argv, msg] of bad) {
+    it(`rejects ${argv.join(' ')}`, () => {
+      expect(() => parseRunArgs(argv)).toThrow(msg);
+    });
+  }
 });
