@@ -17,6 +17,10 @@ const RX = 0, TX = 1;
 const QUEUE_SIZE = 256;
 /** Largest frame taken from the guest: an Ethernet frame with room for a 64 KiB payload. */
 const MAX_FRAME = 65550;
+/** The header of a received frame: no offloads, num_buffers = 1. */
+const RX_HEADER = Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0);
+/** Frames held while the guest has no receive buffer (the backend is paused; this bounds what was in flight). */
+const MAX_WAITING = 256;
 /** Frames handled per turn of the event loop before yielding to other events. */
 const BATCH = 64;
 
@@ -32,8 +36,8 @@ export class VirtioNet implements VirtioDevice {
   readonly features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS;
   readonly queueSizes = [QUEUE_SIZE, QUEUE_SIZE];
   private ctx: VirtioContext | null = null;
-  /** A frame that arrived while the guest had no receive buffer (the backend is paused meanwhile). */
-  private waiting: Buffer | null = null;
+  /** Frames that arrived while the guest had no receive buffer (the backend is paused meanwhile). */
+  private waiting: Buffer[] = [];
   private txBlocked = false;
   private txScheduled = false;
   /** Frames dropped because the device was not running or a receive buffer was too small. */
@@ -60,18 +64,17 @@ export class VirtioNet implements VirtioDevice {
   }
 
   notify(queue: number): void {
+    if (!this.ctx?.active) return;
     if (queue === TX) this.transmit();
-    else if (queue === RX && this.waiting) {
-      const frame = this.waiting;
-      this.waiting = null;
-      this.receive(frame);
-      if (!this.waiting) this.backend.resume();
+    else if (queue === RX && this.waiting.length > 0) {
+      while (this.waiting.length > 0 && this.deliver(this.waiting[0]!)) this.waiting.shift();
+      if (this.waiting.length === 0) this.backend.resume();
     }
   }
 
   reset(): void {
     this.ctx = null;
-    this.waiting = null;
+    this.waiting = [];
     this.backend.resume(); // frames for a stopped device are dropped, not held
   }
 
@@ -83,25 +86,33 @@ export class VirtioNet implements VirtioDevice {
   /** A frame from the backend for the guest. */
   private receive(frame: Buffer): void {
     const ctx = this.ctx;
-    const queue = ctx?.queues[RX];
-    if (!ctx?.active || !queue?.ready) { this.rxDropped++; return; }
-    const chain = queue.pop();
-    if (!chain) { // no buffer posted: hold this frame and the backend until the guest posts more
-      this.waiting = frame;
-      this.backend.pause();
+    if (!ctx?.active || !ctx.queues[RX]?.ready) { this.rxDropped++; return; }
+    if (this.waiting.length > 0) { // keep the order; a NIC's buffer is bounded too
+      if (this.waiting.length < MAX_WAITING) this.waiting.push(frame); else this.rxDropped++;
       return;
     }
+    if (!this.deliver(frame)) { // no buffer posted: hold the frame, and the backend, until the guest posts more
+      this.waiting.push(frame);
+      this.backend.pause();
+    }
+  }
+
+  /** Put a frame into the next receive buffer; false if the guest has posted none. */
+  private deliver(frame: Buffer): boolean {
+    const ctx = this.ctx!;
+    const queue = ctx.queues[RX]!;
+    const chain = queue.pop();
+    if (!chain) return false;
     if (chain.writableLength < HEADER_LEN + frame.length) {
       this.rxDropped++;
       queue.push(chain, 0);
     } else {
-      const header = new Uint8Array(HEADER_LEN);
-      header[10] = 1; // num_buffers
-      chain.writeFrom(header, 0);
+      chain.writeFrom(RX_HEADER, 0);
       chain.writeFrom(frame, HEADER_LEN);
       queue.push(chain, HEADER_LEN + frame.length);
     }
     ctx.signalUsed(RX);
+    return true;
   }
 
   /** Send what the guest queued for transmission, while the backend takes it. */
