@@ -49,8 +49,8 @@ export class IoLoop {
   start(): void {
     this.running = true;
     this.armExits();
-    this.armUart();
-    this.armVirtio();
+    this.watch(this.uartDoorbell, () => this.flushUart());
+    this.watch(this.virtioDoorbell, () => this.serviceVirtio());
   }
 
   stop(): void {
@@ -102,31 +102,20 @@ export class IoLoop {
     }
   }
 
-  private armUart(): void {
+  /** Run `service` now and again each time the doorbell word at index `doorbell` rings, while the loop runs. */
+  private watch(doorbell: number, service: () => void): void {
     while (this.running) {
-      const seq = Atomics.load(this.mem.i32, this.uartDoorbell);
-      this.flushUart();
-      const w = Atomics.waitAsync(this.mem.i32, this.uartDoorbell, seq);
+      const seq = Atomics.load(this.mem.i32, doorbell);
+      service();
+      const w = Atomics.waitAsync(this.mem.i32, doorbell, seq);
       if (w.async) {
-        w.value.then(() => this.armUart());
+        w.value.then(() => this.watch(doorbell, service));
         return;
       }
     }
   }
 
-  /** Serve virtio queue notifies (KVM's ioeventfd): the vCPU set a bit and rang, without waiting for us. */
-  private armVirtio(): void {
-    while (this.running) {
-      const seq = Atomics.load(this.mem.i32, this.virtioDoorbell);
-      this.serviceVirtio();
-      const w = Atomics.waitAsync(this.mem.i32, this.virtioDoorbell, seq);
-      if (w.async) {
-        w.value.then(() => this.armVirtio());
-        return;
-      }
-    }
-  }
-
+  /** Serve virtio queue notifies (KVM's ioeventfd): a vCPU set a queue's bit and rang, without waiting for us. */
   serviceVirtio(): void {
     const slots = this.mem.layout.VIRTIO_NOTIFY_SLOTS;
     for (let slot = 0; slot < slots; slot++) {
