@@ -26,6 +26,23 @@ export class GoldfishRtc implements MmioDevice {
     return 0;
   }
 
+  reset(): void {
+    this.latchedHigh = 0; // a set clock survives a reset, as on hardware with a battery
+  }
+
+  save(): { offsetNs: string; latchedHigh: number } {
+    return { offsetNs: this.offsetNs.toString(), latchedHigh: this.latchedHigh };
+  }
+
+  restore(state: unknown): void {
+    const s = state as { offsetNs?: unknown; latchedHigh?: unknown } | null;
+    if (typeof s?.offsetNs !== 'string' || !/^-?\d+$/.test(s.offsetNs) || typeof s.latchedHigh !== 'number') {
+      throw new Error('goldfish-rtc: malformed saved state');
+    }
+    this.offsetNs = BigInt(s.offsetNs);
+    this.latchedHigh = s.latchedHigh >>> 0;
+  }
+
   write(offset: number, _size: number, value: number): void {
     // setting the clock moves our offset against the host clock
     if (offset === TIME_HIGH) this.latchedHigh = value >>> 0;

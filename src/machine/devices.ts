@@ -127,7 +127,17 @@ export class DeviceManager {
 
   /** Guest reset: every device back to its power-on state. */
   reset(): void {
-    for (const t of this.transports) t.reset();
+    for (const r of this.bus) r.device.reset?.();
+  }
+
+  /** Every main-thread device's state as plain data, by bus order (drain() first: no I/O in flight). */
+  save(): unknown[] {
+    return this.bus.map((r) => r.device.save?.() ?? null);
+  }
+
+  restore(states: readonly unknown[]): void {
+    if (states.length !== this.bus.length) throw new Error(`device state for ${states.length} devices, the board has ${this.bus.length}`);
+    this.bus.forEach((r, i) => { if (states[i] !== null) r.device.restore?.(states[i]); });
   }
 
   async close(): Promise<void> {
