@@ -1,6 +1,6 @@
 /** The host-side virtio layer: the MMIO transport, the shared virtqueue, and the device backends. */
 export {
-  VirtioMmioTransport, VirtioMmioSlot, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VENDOR, VirtioMmioReg, VirtioStatus,
+  VirtioMmioTransport, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VENDOR, VirtioMmioReg, VirtioStatus,
   VIRTIO_MMIO_INT_VRING, VIRTIO_MMIO_INT_CONFIG, TRANSPORT_FEATURES,
   type VirtioMmioState, type WarnFn,
 } from './mmio.js';

@@ -449,24 +449,6 @@ export class VirtioMmioTransport implements MmioDevice {
   }
 }
 
-/** An empty slot (no backend), as the board had before virtio devices existed. */
-export class VirtioMmioSlot extends VirtioMmioTransport {
-  constructor(index: number) {
-    super(index, undefined, nullMemory, { set() {} });
-  }
-}
-
-const nullMemory: GuestMemory = {
-  slice(addr, len) { throw new GuestMemoryError(addr, len); },
-  readU16(addr) { throw new GuestMemoryError(addr, 2); },
-  readU32(addr) { throw new GuestMemoryError(addr, 4); },
-  readU64(addr) { throw new GuestMemoryError(addr, 8); },
-  writeU16(addr) { throw new GuestMemoryError(addr, 2); },
-  writeU32(addr) { throw new GuestMemoryError(addr, 4); },
-  loadU16Atomic(addr) { throw new GuestMemoryError(addr, 2); },
-  storeU16Atomic(addr) { throw new GuestMemoryError(addr, 2); },
-};
-
 function isU32(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
