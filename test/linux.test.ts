@@ -11,6 +11,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { WKVM, runWkvm } from './helpers.js';
+import { Console, PROMPT } from './guest-console.js';
 
 const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const KERNEL = join(GUEST, 'Image');
@@ -33,51 +34,9 @@ const BOOT_MS = 60_000; // one boot with wkvm.poweroff takes 1-3 s; kill a hung 
 /** The end of a run's output, to explain a failed expectation. */
 const tail = (r: { code: number | null; signal: string | null; stdout: string; stderr: string }): string =>
   `exit ${r.code} signal ${r.signal}; stderr: ${r.stderr.trim() || '(empty)'}; console tail:\n${r.stdout.slice(-1200)}`;
-const PROMPT = /# $/;
 
 function linuxArgs(smp: number, append: string, extra: string[] = []): string[] {
   return ['run', '-smp', String(smp), '-m', '256M', '-kernel', KERNEL, '-initrd', INITRD, '-append', append, ...extra];
-}
-
-/** A tiny expect(1): accumulate a console's output, wait for patterns, type lines. */
-class Console {
-  out = '';
-  private waiters: (() => void)[] = [];
-  constructor(output: Readable, private readonly input: Writable, readonly name: string) {
-    output.on('data', (d: Buffer) => {
-      this.out += d.toString('latin1');
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  /** Resolve with the match of `re` in the output from `from` on; reject after timeoutMs. */
-  waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpExecArray> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const m = re.exec(this.out.slice(from));
-        if (m) { clearTimeout(timer); resolve(m); return true; }
-        return false;
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== poll);
-        reject(new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${re}; output tail:\n${this.out.slice(-1500)}`));
-      }, timeoutMs);
-      const poll = (): void => { if (!check()) this.waiters.push(poll); };
-      poll();
-    });
-  }
-
-  send(line: string): void { this.input.write(line + '\n'); }
-
-  /** Type a command at the shell prompt and return what it printed (without the echoed command line). */
-  async run(cmd: string, timeoutMs = 60_000): Promise<string> {
-    const from = this.out.length;
-    this.send(cmd);
-    await this.waitFor(/\n[^\n]*# $/, timeoutMs, from);
-    const text = this.out.slice(from).replace(/\r/g, '');
-    const lines = text.split('\n');
-    return lines.slice(1, -1).join('\n'); // drop the echoed command and the new prompt
-  }
 }
 
 /** The shell session both the CLI and the API test run. */
