@@ -3,19 +3,37 @@
  * and an SVG chart in bench/results/. Figures: guest MIPS on one vCPU,
  * aggregate MIPS at 1..64 vCPUs, the MMIO exit round trip (median, p99), the
  * host CPU used by 63 idle vCPUs next to a busy one, and, where QEMU is
- * installed, QEMU's wall time on the same guests with the ratio.
+ * installed, QEMU's wall time on the same guests with the ratio; the Linux
+ * boot time; and the I/O section (bench/io.ts: virtio-blk and virtio-net
+ * throughput and round trip, wkvm vs QEMU).
+ *
+ * Options: --quick (fewer iterations and vCPU counts); --only io (just the
+ * I/O section: its figures replace `io` in bench/results/latest.json, the
+ * other sections' figures stay).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { homedir } from 'node:os';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { VirtualMachine } from '../src/index.js';
+import { ioBench } from './io.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const guest = (name: string): string => join(ROOT, 'guests', 'bench', name);
 const QEMU = spawnSync('sh', ['-c', 'command -v qemu-system-riscv64'], { encoding: 'utf8' }).stdout.trim() || undefined;
 const quick = process.argv.includes('--quick');
+/** `--only io` / `--only=io`: run one section. */
+const only = ((): string | undefined => {
+  const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (i < 0) return undefined;
+  const v = process.argv[i].startsWith('--only=') ? process.argv[i].slice(7) : process.argv[i + 1];
+  if (v !== 'io') {
+    console.error(`bench: --only ${v ?? ''}: the section that runs alone is 'io'`);
+    process.exit(2);
+  }
+  return v;
+})();
 
 interface GuestRun { wallMs: number; instructions: number; code: number; output: string; cpuMs: number; vm: VirtualMachine }
 
@@ -45,7 +63,23 @@ function qemuTime(elf: string, smp: number, append?: string): number | undefined
 
 const fmt = (n: number, d = 1): string => n.toFixed(d);
 
+const RESULTS = join(ROOT, 'bench', 'results');
+
+/** `--only io`: the I/O section alone, merged into the recorded results. */
+async function onlyIo(): Promise<void> {
+  const file = join(RESULTS, 'latest.json');
+  let results: Record<string, unknown> = {};
+  try { results = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>; } catch { /* none yet */ }
+  const io = await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU });
+  if (io === null) return;
+  results.io = { date: new Date().toISOString(), node: process.version, qemu: QEMU ?? null, ...(io as object) };
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  console.log('recorded bench/results/latest.json (io)');
+}
+
 async function main(): Promise<void> {
+  if (only === 'io') return onlyIo();
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, qemu: QEMU ?? null };
   const benchElf = guest('bench.elf');
   if (!existsSync(benchElf)) throw new Error(`missing ${benchElf}: run 'make -C guests'`);
@@ -98,7 +132,10 @@ async function main(): Promise<void> {
   // 5. Linux: start to shell prompt, and to poweroff of a guest that powers off at once
   results.linux = await linuxBoot();
 
-  const dir = join(ROOT, 'bench', 'results');
+  // 6. I/O: virtio-blk and virtio-net (through passt) on the Linux guest, vs QEMU
+  results.io = await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU });
+
+  const dir = RESULTS;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
   writeFileSync(join(dir, 'latest.svg'), chart(scaling));
