@@ -72,7 +72,7 @@ async function onlyIo(): Promise<void> {
   try { results = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>; } catch { /* none yet */ }
   const io = await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU });
   if (io === null) return;
-  results.io = { date: new Date().toISOString(), node: process.version, qemu: QEMU ?? null, ...(io as object) };
+  results.io = { date: new Date().toISOString(), node: process.version, qemuBinary: QEMU ?? null, ...(io as object) };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
   console.log('recorded bench/results/latest.json (io)');
