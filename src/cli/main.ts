@@ -48,6 +48,7 @@ async function runCommand(argv: string[]): Promise<number> {
     process.stdout.write(runHelp());
     return 0;
   }
+  const signals = new SignalWatch();
   const { layout } = loadVcpuModule();
   const opts = parseRunArgs(argv, { maxMemory: maxRamSize(layout, 1) });
   const chardev = opts.console ? openChardev(opts.console) : undefined;
@@ -77,11 +78,46 @@ async function runCommand(argv: string[]): Promise<number> {
     await vm.stop();
     return 0;
   }
-  return attachConsole(vm);
+  if (signals.received !== undefined) { // a signal while the VM was being built: end before it runs
+    await vm.stop();
+    return signals.received;
+  }
+  return attachConsole(vm, signals);
+}
+
+/**
+ * SIGINT, SIGTERM and SIGHUP from the moment `wkvm run` starts: the first
+ * one stops the VM (or, while it is still being built, keeps it from
+ * running); a second one, or one after the VM has stopped while output
+ * still drains, ends the process at once. The status is the shell's
+ * convention, 128 + the signal number (SIGHUP 129, SIGINT 130, SIGTERM 143).
+ */
+class SignalWatch {
+  received: number | undefined;
+  /** Called on the first signal once the VM runs; unset before and after. */
+  onStop: ((code: number) => void) | undefined;
+  /** Restores the terminal before an immediate exit. */
+  beforeExit: (() => void) | undefined;
+  /** The VM has stopped (output may still be draining). */
+  done = false;
+
+  constructor() {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, this.handle);
+  }
+
+  private readonly handle = (sig: NodeJS.Signals): void => {
+    const code = 128 + (osConstants.signals[sig] ?? 15);
+    if (this.received !== undefined || this.done) {
+      this.beforeExit?.();
+      process.exit(code);
+    }
+    this.received = code;
+    this.onStop?.(code);
+  };
 }
 
 /** Connect stdin/stdout to the guest's serial console and run until the guest exits. */
-async function attachConsole(vm: VirtualMachine): Promise<number> {
+async function attachConsole(vm: VirtualMachine, signals: SignalWatch): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   // pipe() keeps backpressure: a reader that does not drain stdout stalls the guest's console, not our memory
@@ -108,32 +144,21 @@ async function attachConsole(vm: VirtualMachine): Promise<number> {
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onInput);
   stdin.on('error', () => {});
-  let signalled = false;
-  let done = false;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    const code = 128 + (osConstants.signals[sig] ?? 15); // the shell's convention: SIGHUP 129, SIGINT 130, SIGTERM 143
-    if (signalled || done) { // a second signal, or one while output still drains: leave at once
-      if (tty) stdin.setRawMode(false);
-      process.exit(code);
-    }
-    signalled = true;
-    void vm.stop(code);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
+  signals.beforeExit = () => { if (tty) stdin.setRawMode(false); };
+  signals.onStop = (code) => { void vm.stop(code); };
   let status: number;
   try {
     vm.start();
     status = await vm.exited;
   } finally {
-    done = true;
+    signals.done = true;
+    signals.onStop = undefined;
     if (tty) stdin.setRawMode(false);
     stdin.off('data', onInput);
     stdin.pause();
     stdin.unref?.();
   }
   // stopped by a signal: output a reader has not taken by now is not waited for
-  if (signalled) process.exit(status);
+  if (signals.received !== undefined) process.exit(status);
   return status;
 }
