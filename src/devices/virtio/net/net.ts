@@ -101,7 +101,14 @@ export class VirtioNet implements VirtioDevice {
   private deliver(frame: Buffer): boolean {
     const ctx = this.ctx!;
     const queue = ctx.queues[RX]!;
-    const chain = queue.pop();
+    let chain;
+    try {
+      chain = queue.pop();
+    } catch (e) { // a malformed queue: this runs from the backend's callbacks, where nothing may be thrown
+      ctx.needsReset(e instanceof Error ? e.message : String(e));
+      this.rxDropped++;
+      return true;
+    }
     if (!chain) return false;
     if (chain.writableLength < HEADER_LEN + frame.length) {
       this.rxDropped++;
@@ -121,17 +128,22 @@ export class VirtioNet implements VirtioDevice {
     const queue = ctx?.queues[TX];
     if (!ctx?.active || !queue?.ready || this.txBlocked) return;
     let sent = 0;
-    for (; sent < BATCH; sent++) {
-      const chain = queue.pop();
-      if (!chain) break;
-      const len = Math.min(chain.readableLength - HEADER_LEN, MAX_FRAME);
-      if (len > 0) {
-        const frame = Buffer.allocUnsafe(len);
-        chain.readInto(frame, HEADER_LEN);
-        if (!this.backend.send(frame)) this.txBlocked = true;
+    try {
+      for (; sent < BATCH; sent++) {
+        const chain = queue.pop();
+        if (!chain) break;
+        const len = Math.min(chain.readableLength - HEADER_LEN, MAX_FRAME);
+        if (len > 0) {
+          const frame = Buffer.allocUnsafe(len);
+          chain.readInto(frame, HEADER_LEN);
+          if (!this.backend.send(frame)) this.txBlocked = true;
+        }
+        queue.push(chain, 0);
+        if (this.txBlocked) break;
       }
-      queue.push(chain, 0);
-      if (this.txBlocked) break;
+    } catch (e) { // a malformed queue; this also runs from setImmediate and the backend's onWritable
+      ctx.needsReset(e instanceof Error ? e.message : String(e));
+      return;
     }
     ctx.signalUsed(TX);
     if (sent === BATCH && !this.txBlocked && !this.txScheduled) {
