@@ -6,10 +6,11 @@
  * Requests run concurrently on the host (libuv's thread pool) and are
  * given back as each finishes; the used ring's order may differ from the
  * available ring's, which the spec allows. At most one queue's worth of
- * requests is in flight: beyond that the device stops taking requests until
- * one completes. A device reset drops the completions of requests started
- * before it (a generation counter); their host I/O still finishes, and
- * drain() waits for it.
+ * requests is in flight on the host: beyond that the device stops taking
+ * requests until one completes. A device reset drops the completions of
+ * requests started before it (a generation counter); their host I/O still
+ * finishes, counts against that limit until it has (so resets cannot pile
+ * up host I/O without bound), and drain() waits for it.
  */
 import type { VirtioContext, VirtioDevice } from '../device.js';
 import { readConfigBytes } from '../device.js';
@@ -47,6 +48,13 @@ export const BLK_QUEUE_SIZE = 256;
 /** Limits advertised in config space (and enforced: a larger request gets IOERR). */
 export const MAX_DISCARD_SECTORS = 1 << 22; // 2 GiB: discard is only a hint here
 export const MAX_WRITE_ZEROES_SECTORS = 1 << 17; // 64 MiB of zeroes written per request
+/**
+ * Host I/O of a request is done in pieces of at most this many bytes. The
+ * rest of a request whose device was reset, stopped or closed meanwhile is
+ * dropped (its completion would be), so a VM stop waits for at most one
+ * piece per request in flight, not a queue's worth of 64 MiB requests.
+ */
+export const IO_PIECE = 1 << 20;
 
 /**
  * How the host caches the image: 'writeback' (FLUSH makes completed writes
@@ -96,8 +104,7 @@ export class VirtioBlock implements VirtioDevice {
   private ctx: VirtioContext | null = null;
   /** Bumped at every reset: completions of an older generation are dropped. */
   private generation = 0;
-  private inFlight = 0;
-  /** The queue had more requests when inFlight hit its cap: take them as requests complete. */
+  /** The queue had more requests when host I/O in flight hit its cap: take them as host I/O completes. */
   private throttled = false;
   private readonly hostIo = new Set<Promise<void>>();
   private ioErrorReported = false;
@@ -140,7 +147,6 @@ export class VirtioBlock implements VirtioDevice {
   reset(): void {
     this.generation++;
     this.ctx = null;
-    this.inFlight = 0;
     this.throttled = false;
   }
 
@@ -161,7 +167,8 @@ export class VirtioBlock implements VirtioDevice {
     if (!ctx?.active || !queue?.ready) return;
     try {
       for (;;) {
-        if (this.inFlight >= queue.size) { this.throttled = true; break; }
+        // requests of earlier generations count too: their host I/O is still running
+        if (this.hostIo.size >= queue.size) { this.throttled = true; break; }
         const chain = queue.pop();
         if (!chain) break;
         this.start(ctx, queue, chain);
@@ -181,24 +188,27 @@ export class VirtioBlock implements VirtioDevice {
     const type = this.header.getUint32(0, true);
     const sector = this.header.getBigUint64(8, true);
     const generation = this.generation;
-    this.inFlight++;
-    const io = this.execute(type, sector, chain)
+    // the request's work stops at the next piece once the device is reset, stopped or closed
+    const live = (): boolean => generation === this.generation && ctx.active;
+    const io = this.execute(type, sector, chain, live)
       .catch((e: unknown) => this.hostError(ctx, e))
       .then((outcome) => {
         // the device was reset meanwhile, or stopped (NEEDS_RESET): nothing goes back into guest RAM
         if (generation !== this.generation || !ctx.active) return;
-        this.inFlight--;
         status[0] = outcome.status;
         queue.push(chain, outcome.written);
         ctx.signalUsed(0);
-        if (this.throttled) {
-          this.throttled = false;
-          this.takeRequests();
-        }
       })
       .catch((e: unknown) => ctx.needsReset(`internal error: ${e instanceof Error ? e.message : String(e)}`));
     this.hostIo.add(io);
-    void io.finally(() => this.hostIo.delete(io));
+    void io.finally(() => {
+      this.hostIo.delete(io);
+      // room for one more: take what the queue held back (of the current generation)
+      if (this.throttled) {
+        this.throttled = false;
+        this.takeRequests();
+      }
+    });
   }
 
   private hostError(ctx: VirtioContext, e: unknown): Outcome {
@@ -217,21 +227,25 @@ export class VirtioBlock implements VirtioDevice {
     return Number(start);
   }
 
-  private async execute(type: number, sector: bigint, chain: DescriptorChain): Promise<Outcome> {
+  private async execute(type: number, sector: bigint, chain: DescriptorChain, live: () => boolean): Promise<Outcome> {
     const dataIn = chain.writableLength - 1; // writable bytes before the status byte
     const dataOut = chain.readableLength - 16; // readable bytes after the header
     switch (type) {
       case VIRTIO_BLK_T_IN: {
         const at = this.range(sector, dataIn);
         if (at < 0) return done(VIRTIO_BLK_S_IOERR, 1);
-        await this.store.read(chain.writableRange(0, dataIn), at);
+        for (let off = 0; off < dataIn && live(); off += IO_PIECE) {
+          await this.store.read(chain.writableRange(off, Math.min(IO_PIECE, dataIn - off)), at + off);
+        }
         return done(VIRTIO_BLK_S_OK, dataIn + 1);
       }
       case VIRTIO_BLK_T_OUT: {
         const at = this.range(sector, dataOut);
         if (this.readonly || at < 0) return done(VIRTIO_BLK_S_IOERR, 1);
-        await this.store.write(chain.readableRange(16, dataOut), at);
-        if (this.cache === 'writethrough') await this.store.flush();
+        for (let off = 0; off < dataOut && live(); off += IO_PIECE) {
+          await this.store.write(chain.readableRange(16 + off, Math.min(IO_PIECE, dataOut - off)), at + off);
+        }
+        if (this.cache === 'writethrough' && live()) await this.store.flush();
         return done(VIRTIO_BLK_S_OK, 1);
       }
       case VIRTIO_BLK_T_FLUSH:
@@ -244,14 +258,14 @@ export class VirtioBlock implements VirtioDevice {
       }
       case VIRTIO_BLK_T_DISCARD:
       case VIRTIO_BLK_T_WRITE_ZEROES:
-        return this.discardOrZero(type, chain, dataOut);
+        return this.discardOrZero(type, chain, dataOut, live);
       default:
         return done(VIRTIO_BLK_S_UNSUPP, 1);
     }
   }
 
   /** One segment {sector u64, num_sectors u32, flags u32} (max_*_seg is 1). */
-  private async discardOrZero(type: number, chain: DescriptorChain, dataOut: number): Promise<Outcome> {
+  private async discardOrZero(type: number, chain: DescriptorChain, dataOut: number, live: () => boolean): Promise<Outcome> {
     const zeroes = type === VIRTIO_BLK_T_WRITE_ZEROES;
     if (this.readonly || dataOut !== 16) return done(VIRTIO_BLK_S_IOERR, 1);
     chain.readInto(new Uint8Array(this.segment.buffer), 16);
@@ -265,7 +279,10 @@ export class VirtioBlock implements VirtioDevice {
     const at = this.range(sector, count * SECTOR_SIZE);
     if (at < 0) return done(VIRTIO_BLK_S_IOERR, 1);
     // a discard is a hint that the data is no longer needed: keeping it is allowed
-    if (zeroes) await this.store.writeZeroes(at, count * SECTOR_SIZE);
+    const length = count * SECTOR_SIZE;
+    for (let off = 0; zeroes && off < length && live(); off += IO_PIECE) {
+      await this.store.writeZeroes(at + off, Math.min(IO_PIECE, length - off));
+    }
     return done(VIRTIO_BLK_S_OK, 1);
   }
 }
