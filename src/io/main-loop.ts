@@ -10,6 +10,8 @@ import type { UartHost } from '../devices/uart.js';
 
 /** How long to keep looking for the next exit after one was served. */
 const POLL_WINDOW_MS = 0.03;
+/** Doorbell rings served back to back before the event loop gets its turn. */
+const WATCH_ROUNDS = 64;
 /** Longest stretch of polling before the event loop gets its turn. */
 const POLL_BUDGET_MS = 2;
 
@@ -104,7 +106,9 @@ export class IoLoop {
 
   /** Run `service` now and again each time the doorbell word at index `doorbell` rings, while the loop runs. */
   private watch(doorbell: number, service: () => void): void {
-    while (this.running) {
+    // a doorbell that never stops ringing (a guest's notify storm) must not starve the event loop
+    for (let rounds = 0; this.running; rounds++) {
+      if (rounds === WATCH_ROUNDS) { setImmediate(() => this.watch(doorbell, service)); return; }
       const seq = Atomics.load(this.mem.i32, doorbell);
       service();
       const w = Atomics.waitAsync(this.mem.i32, doorbell, seq);

@@ -49,6 +49,16 @@ export interface DeviceOptions {
 }
 
 const DEFAULT_MAC = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+/** Warnings a device may give before the rest are suppressed (a guest that breaks its queues in a loop must not flood the log). */
+const WARNINGS_PER_DEVICE = 16;
+
+function limitWarnings(warn: (message: string) => void): (message: string) => void {
+  let count = 0;
+  return (message) => {
+    if (++count <= WARNINGS_PER_DEVICE) warn(message);
+    else if (count === WARNINGS_PER_DEVICE + 1) warn(`${message.split(':')[0]}: further warnings from this device are suppressed`);
+  };
+}
 
 function isBackend(n: NetdevSpec | NetBackend): n is NetBackend {
   return typeof (n as NetBackend).send === 'function';
@@ -107,7 +117,7 @@ export class DeviceManager {
     devices.forEach((d, i) => bySlot.set(BOARD.VIRTIO_SLOTS - 1 - i, d));
     for (let slot = 0; slot < BOARD.VIRTIO_SLOTS; slot++) {
       const irq = BOARD.VIRTIO_IRQ_BASE + slot;
-      const t = new VirtioMmioTransport(slot, bySlot.get(slot), mem.guest, { set: (level) => setIrq(irq, level) }, warn);
+      const t = new VirtioMmioTransport(slot, bySlot.get(slot), mem.guest, { set: (level) => setIrq(irq, level) }, limitWarnings(warn));
       this.transports.push(t);
       this.bus.push({ base: BigInt(BOARD.VIRTIO_BASE + slot * BOARD.VIRTIO_SIZE), size: BigInt(BOARD.VIRTIO_SIZE), device: t });
     }
