@@ -489,4 +489,12 @@ describe.skipIf(!haveImage)('Linux guest I/O over virtio', () => {
     peer.destroy();
     await powerOff(vm);
   }, T);
+
+  it('-chardev stdio puts the virtio console on the terminal: the shell runs on it with console=hvc1', async () => {
+    const vm = startWkvm('wkvm-hvc-stdio', ['-chardev', 'stdio,id=c0', '-device', 'virtconsole,chardev=c0'], { append: 'console=hvc1' });
+    await shell(vm);
+    expect((await vm.con.ok('tty')).trim(), tail(vm)).toBe('/dev/hvc1');
+    expect((await vm.con.ok('echo $((6*7))')).trim()).toBe('42');
+    await powerOff(vm);
+  }, T);
 });

@@ -284,6 +284,7 @@ describe('devices (QEMU spellings)', () => {
       '-device', 'virtio-serial-device', '-device', 'virtconsole,chardev=c0']);
     expect(o.rng).toBe(true);
     expect(o.console).toEqual({ backend: 'socket', id: 'c0', server: true, path: '/tmp/s' });
+    expect(parseRunArgs(['-chardev', 'stdio,id=t', '-device', 'virtconsole,chardev=t']).console).toEqual({ backend: 'stdio', id: 't' });
   });
 
   const bad: [string[], RegExp][] = [
@@ -303,6 +304,7 @@ describe('devices (QEMU spellings)', () => {
     [['-device', 'virtconsole,chardev=c9'], /no -chardev with id=c9/],
     [['-chardev', 'socket,id=c0,path=/tmp/s,server=on,wait=on'], /wait=on is not supported/],
     [['-chardev', 'pty,id=c0'], /backend 'pty' is not supported/],
+    [['-chardev', 'stdio'], /needs id=NAME/],
   ];
   for (const [argv, msg] of bad) {
     it(`rejects ${argv.join(' ')}`, () => {

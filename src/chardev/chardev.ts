@@ -2,7 +2,9 @@
  * Character devices (QEMU's -chardev) for the virtio console: a byte stream
  * between a guest port and the host. `socket` listens on or connects to a
  * unix or TCP socket, `file` writes the guest's output to a file, `null`
- * swallows it. Each is a Duplex: what the guest writes goes to the peer
+ * swallows it, `stdio` is the terminal (the CLI connects it: stdin goes to
+ * this port instead of the serial console, and both print on stdout, as
+ * QEMU's multiplexed stdio). Each is a Duplex: what the guest writes goes to the peer
  * (with the peer's backpressure), what the peer sends comes out for the
  * guest. A listening socket takes one peer at a time, as QEMU's does.
  */
@@ -14,7 +16,8 @@ import { WkvmError, describeFsError } from '../errors.js';
 export type ChardevSpec =
   | { backend: 'socket'; id: string; server: boolean; path?: string; host?: string; port?: number }
   | { backend: 'file'; id: string; path: string }
-  | { backend: 'null'; id: string };
+  | { backend: 'null'; id: string }
+  | { backend: 'stdio'; id: string };
 
 const ON = new Set(['on', 'yes', 'true']);
 const OFF = new Set(['off', 'no', 'false']);
@@ -42,13 +45,15 @@ export function parseChardev(text: string): ChardevSpec {
     socket: ['id', 'path', 'host', 'port', 'server', 'wait', 'nodelay'],
     file: ['id', 'path'],
     null: ['id'],
+    stdio: ['id', 'signal'],
   };
   const keys = allowed[backend ?? ''];
-  if (!keys) throw new WkvmError(`-chardev: backend '${backend}' is not supported (supported: socket, file, null)`);
+  if (!keys) throw new WkvmError(`-chardev: backend '${backend}' is not supported (supported: socket, file, null, stdio)`);
   for (const k of props.keys()) {
     if (!keys.includes(k)) throw new WkvmError(`-chardev ${backend}: property '${k}' is not supported (supported: ${keys.join(', ')})`);
   }
   if (backend === 'null') return { backend: 'null', id };
+  if (backend === 'stdio') return { backend: 'stdio', id };
   if (backend === 'file') {
     const path = props.get('path');
     if (!path) throw new WkvmError('-chardev file: needs path=FILE');
@@ -146,7 +151,8 @@ class FileChardev extends Duplex {
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void { this.out.end(() => cb(err)); }
 }
 
-export function openChardev(spec: ChardevSpec): Chardev {
+/** A chardev; `stdio` is the CLI's to connect (see stdioChardev in src/cli). */
+export function openChardev(spec: Exclude<ChardevSpec, { backend: 'stdio' }>): Chardev {
   if (spec.backend === 'socket') {
     const s = new SocketChardev(spec);
     return { stream: s, ready: s.ready.then(() => undefined), get address() { return s.address; } };

@@ -10,7 +10,8 @@ import { VirtualMachine } from '../vm.js';
 import { loadVcpuModule } from '../accel/module.js';
 import { maxRamSize } from '../accel/memory.js';
 import { isHelpRequest, parseRunArgs, runHelp } from './options.js';
-import { openChardev } from '../chardev/chardev.js';
+import { Duplex } from 'node:stream';
+import { openChardev, type Chardev } from '../chardev/chardev.js';
 
 const USAGE = `usage: wkvm run [options]     boot a guest (see 'wkvm run --help')
        wkvm --version
@@ -51,7 +52,9 @@ async function runCommand(argv: string[]): Promise<number> {
   const signals = new SignalWatch();
   const { layout } = loadVcpuModule();
   const opts = parseRunArgs(argv, { maxMemory: maxRamSize(layout, 1) });
-  const chardev = opts.console ? openChardev(opts.console) : undefined;
+  // -chardev stdio: the virtio console takes stdin, and prints on stdout beside the serial console
+  const hvcOnStdio = opts.console?.backend === 'stdio' ? stdioPort() : undefined;
+  const chardev = hvcOnStdio ?? (opts.console && opts.console.backend !== 'stdio' ? openChardev(opts.console) : undefined);
   if (chardev) {
     try { await chardev.ready; } catch (e) { chardev.stream.destroy(); throw e; }
   }
@@ -82,7 +85,18 @@ async function runCommand(argv: string[]): Promise<number> {
     await vm.stop();
     return signals.received;
   }
-  return attachConsole(vm, signals);
+  return attachConsole(vm, signals, hvcOnStdio?.stream);
+}
+
+/** The virtio console's end of stdio: what the guest writes goes to stdout (with its backpressure), stdin is pushed in. */
+function stdioPort(): Chardev {
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      if (process.stdout.write(chunk)) cb(); else process.stdout.once('drain', () => cb());
+    },
+  });
+  return { stream, ready: Promise.resolve() };
 }
 
 /**
@@ -117,7 +131,7 @@ class SignalWatch {
 }
 
 /** Connect stdin/stdout to the guest's serial console and run until the guest exits. */
-async function attachConsole(vm: VirtualMachine, signals: SignalWatch): Promise<number> {
+async function attachConsole(vm: VirtualMachine, signals: SignalWatch, stdinPort?: Duplex): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   // pipe() keeps backpressure: a reader that does not drain stdout stalls the guest's console, not our memory
@@ -125,8 +139,10 @@ async function attachConsole(vm: VirtualMachine, signals: SignalWatch): Promise<
   // stdout closed early (e.g. piped into head): stop the guest quietly
   process.stdout.on('error', () => { void vm.stop(0); });
   let escape = false;
+  // what is typed goes to the serial console, or to the virtio console on -chardev stdio
+  const send = (data: Buffer): void => { if (stdinPort) stdinPort.push(data); else vm.serial.write(data); };
   const onInput = (data: Buffer): void => {
-    if (!tty) { vm.serial.write(data); return; }
+    if (!tty) { send(data); return; }
     const out: number[] = [];
     for (const c of data) {
       if (escape) {
@@ -139,7 +155,7 @@ async function attachConsole(vm: VirtualMachine, signals: SignalWatch): Promise<
       if (c === CTRL_A) { escape = true; continue; }
       out.push(c);
     }
-    if (out.length) vm.serial.write(Buffer.from(out));
+    if (out.length) send(Buffer.from(out));
   };
   if (tty) stdin.setRawMode(true);
   stdin.on('data', onInput);
