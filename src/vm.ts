@@ -280,6 +280,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     if (this.signal) await this.signal.terminate();
     this.signal = undefined;
     this.io.serviceExits();
+    this.io.serviceVirtio(); // queue notifies rung just before the end (the last console output, say)
     this.io.flushUart(true);
   }
 
