@@ -711,10 +711,20 @@ describe.skipIf(!QEMU)('QEMU interoperability', () => {
       await waitUntil(() => peer.linkUp, 10_000);
       const rOurs = collector(ours);
       const rPeer = collector(peer);
-      peer.send(frameOf(1, 1514));
-      ours.send(frameOf(2, 60));
-      expect(await rOurs.waitFor(1)).toEqual([frameOf(1, 1514)]);
-      expect(await rPeer.waitFor(1)).toEqual([frameOf(2, 60)]);
+      // QEMU may still be wiring its hub when the connections are up, and a hub drops
+      // what arrives before: send until a frame gets through (as a NIC's retries would)
+      const resend = setInterval(() => {
+        if (rOurs.frames.length === 0) peer.send(frameOf(1, 1514));
+        if (rPeer.frames.length === 0) ours.send(frameOf(2, 60));
+      }, 200);
+      try {
+        peer.send(frameOf(1, 1514));
+        ours.send(frameOf(2, 60));
+        expect((await rOurs.waitFor(1, 15_000))[0]).toEqual(frameOf(1, 1514));
+        expect((await rPeer.waitFor(1, 15_000))[0]).toEqual(frameOf(2, 60));
+      } finally {
+        clearInterval(resend);
+      }
     } finally {
       qemu.kill('SIGKILL');
     }
