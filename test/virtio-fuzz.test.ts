@@ -26,7 +26,9 @@ import { VirtioConsole } from '../src/devices/virtio/console/console.js';
 import { openBlockImage } from '../src/devices/virtio/blk/open.js';
 import { RAM_BASE, RAM_END, TestDriver, newMemory } from './virtio-driver.js';
 
-const RUNS = Number(process.env.WKVM_VIRTIO_FUZZ_RUNS ?? 300);
+/** Cases per device (WKVM_FUZZ_RUNS, as the other fuzzers); WKVM_FUZZ_SEED replays a failing run's seed. */
+const RUNS = Number(process.env.WKVM_FUZZ_RUNS ?? 300);
+const SEED = process.env.WKVM_FUZZ_SEED === undefined ? undefined : Number(process.env.WKVM_FUZZ_SEED);
 const mem: VmMemory = newMemory();
 const dir = mkdtempSync(join(tmpdir(), 'wkvm-virtio-fuzz-'));
 const image = join(dir, 'disk.img');
@@ -313,7 +315,7 @@ describe('hostile drivers', () => {
         const outcome = await withDeadline(runCase(kind, c), 10_000);
         if (outcome.needsReset) stats.needsReset++;
         stats.used += outcome.used;
-      }), { numRuns: RUNS });
+      }), { numRuns: RUNS, ...(SEED !== undefined ? { seed: SEED } : {}) });
     }, 300_000);
   }
 });
