@@ -19,7 +19,7 @@ import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
 import { DeviceManager, openDevices, type DeviceOptions } from './machine/devices.js';
 import type { VirtioDevice } from './devices/virtio/index.js';
-import { IoLoop, type BusRange, type ExitEvent } from './io/main-loop.js';
+import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 
 /** Most vCPUs a VM can have (the board's hart limit). */
@@ -82,7 +82,6 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private tasks: Promise<unknown>[] = [];
   private launches = 0;
   private readonly io: IoLoop;
-  private readonly bus: BusRange[];
   private readonly devices: DeviceManager;
   private readonly main: VcpuExports;
   private plan: BootPlan;
@@ -104,7 +103,6 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
     this.devices = new DeviceManager(mem, virtio, (irq, level) => this.main.plic_set_level(irq, level ? 1 : 0),
       (message) => this.emit('warning', new Error(message)));
-    this.bus = this.devices.bus;
     this.plan = this.load();
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
     this.main = inst.exports as unknown as VcpuExports;
@@ -116,7 +114,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       read: () => this.io.resumeOutput(),
       write: (chunk: Buffer, _enc, cb) => { this.io.input(chunk); cb(); },
     });
-    this.io = new IoLoop(mem, this.bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e),
+    this.io = new IoLoop(mem, this.devices.bus, uart, (b) => this.output(b), (e) => this.onGuestExit(e),
       (slot, queues) => this.devices.notify(slot, queues));
   }
 
@@ -163,7 +161,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private load(): BootPlan {
     const plan = planBoot(this.mem, this.layout, this.spec);
     this.mem.writeHeader({ tohost: plan.tohost, fromhost: plan.fromhost, bootFlags: plan.bootFlags, epochMs: this.epochMs });
-    this.mem.writeMmioTable(this.bus);
+    this.mem.writeMmioTable(this.devices.bus);
     return plan;
   }
 
