@@ -436,7 +436,7 @@ describe.skipIf(!haveImage)('Linux guest I/O over virtio', () => {
     }, T);
   });
 
-  it('virtio-rng gives random bytes on /dev/hwrng; virtio-console echoes through a chardev socket (hvc1)', async () => {
+  it('virtio-rng gives random bytes on /dev/hwrng; virtio-console echoes through a chardev socket (hvc0)', async () => {
     const dir = tempDir();
     const sock = join(dir, 'hvc.sock');
     const vm = startWkvm('wkvm rng+console', [
@@ -458,10 +458,9 @@ describe.skipIf(!haveImage)('Linux guest I/O over virtio', () => {
     expect(r1, 'all zero').not.toBe('0'.repeat(64));
     expect(r2, 'two reads of /dev/hwrng differ').not.toBe(r1);
 
-    // The guest kernel also has the SBI console (CONFIG_HVC_RISCV_SBI), which takes hvc0 at boot:
-    // the virtio console is the next hvc, hvc1. The hvc driver resets a tty's termios on its last
+    // The virtio console is hvc0 (the guest kernel has no SBI hvc console). The hvc driver resets a tty's termios on its last
     // close, so `stty -F` alone does not stick: stty runs on the descriptor that tr then reads.
-    const HVC = '/dev/hvc1';
+    const HVC = '/dev/hvc0';
     const peer: Socket = createConnection(sock);
     cleanups.push(() => { peer.destroy(); });
     await new Promise<void>((res, rej) => { peer.once('connect', res); peer.once('error', rej); });
@@ -491,10 +490,10 @@ describe.skipIf(!haveImage)('Linux guest I/O over virtio', () => {
     await powerOff(vm);
   }, T);
 
-  it('-chardev stdio puts the virtio console on the terminal: the shell runs on it with console=hvc1', async () => {
-    const vm = startWkvm('wkvm-hvc-stdio', ['-chardev', 'stdio,id=c0', '-device', 'virtconsole,chardev=c0'], { append: 'console=hvc1' });
+  it('-chardev stdio puts the virtio console on the terminal: the shell runs on it with console=hvc0', async () => {
+    const vm = startWkvm('wkvm-hvc-stdio', ['-chardev', 'stdio,id=c0', '-device', 'virtconsole,chardev=c0'], { append: 'console=hvc0' });
     await shell(vm);
-    expect((await vm.con.ok('tty')).trim(), tail(vm)).toBe('/dev/hvc1');
+    expect((await vm.con.ok('tty')).trim(), tail(vm)).toBe('/dev/hvc0');
     expect((await vm.con.ok('echo $((6*7))')).trim()).toBe('42');
     await powerOff(vm, false);
   }, T);
