@@ -85,6 +85,7 @@ describe('bad input', () => {
     ['-m 1M names the RAM, not a file the user never gave', () => ['run', '-m', '1M'], /^wkvm: RAM too small: the demo guest needs .*use a larger -m/],
     ['--dump-dtb into a missing folder', () => ['run', '--dump-dtb', join(dir, 'nope', 'x.dtb')], /cannot write .*: no such file or directory$/m],
     ['--dump-dtb onto a folder', () => ['run', '--dump-dtb', dir], /cannot write .*: is a directory$/m],
+    ['--dump-dtb that fails with a passt running (it must end with the VM, not hang)', () => (which('passt') ? ['run', '-nic', 'user', '--dump-dtb', dir] : ['run', '--dump-dtb', dir]), /cannot write .*: is a directory$/m],
     ['a missing disk image', () => ['run', '-drive', `file=${join(dir, 'nope.img')},format=raw,if=virtio`], /cannot open disk image .*: no such file/],
     ['a qcow2 image given as raw', () => ['run', '-drive', `file=${join(dir, 'disk.qcow2')},format=raw,if=virtio`], /is a qcow2 image, not raw/],
     ['an unknown disk format', () => ['run', '-drive', `file=${join(dir, 'disk.qcow2')},format=vmdk`], /format=vmdk is not supported/],

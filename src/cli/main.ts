@@ -77,8 +77,9 @@ async function runCommand(argv: string[]): Promise<number> {
       writeFileSync(opts.dumpDtb, vm.fdt);
     } catch (e) {
       throw new WkvmError(`cannot write '${opts.dumpDtb}': ${describeFsError(e)}`);
+    } finally {
+      await vm.stop(); // the devices (a passt, sockets) end with it, error or not
     }
-    await vm.stop();
     return 0;
   }
   if (signals.received !== undefined) { // a signal while the VM was being built: end before it runs
