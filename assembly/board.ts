@@ -1,7 +1,7 @@
 // The `virt` board: the one description of its memory map, interrupt lines
 // and limits (QEMU hw/riscv/virt.c's virt_memmap[] is the model). The vCPU's
 // in-Wasm devices (devices.ts), the host's MMIO table and device manager
-// (src/machine/board.ts) and the device tree (src/machine/virt-fdt.ts) all
+// (src/machine/devices.ts) and the device tree (src/machine/virt-fdt.ts) all
 // derive from these numbers.
 //
 // This file is both AssemblyScript and TypeScript: plain numeric constants,

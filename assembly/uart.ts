@@ -29,6 +29,14 @@ function unlock(): void { atomic.store<u32>(U + U_LOCK, 0); }
 function rxCount(): u32 { return atomic.load<u32>(U + U_RX_HEAD) - atomic.load<u32>(U + U_RX_TAIL); }
 function txCount(): u32 { return atomic.load<u32>(U + U_TX_HEAD) - atomic.load<u32>(U + U_TX_TAIL); }
 
+/**
+ * THR is empty (lock held): at once while the TX ring has room, else once the
+ * I/O loop has drained it (uartTxNotify).
+ */
+function raiseThreWhenRoom(): void {
+  if (txCount() < UART_TX_SIZE) setReg(U_THRE_IP, 1); else setReg(U_TX_WAIT, 1);
+}
+
 /** Recompute the interrupt line (lock held). */
 function updateIrq(): void {
   const ier = reg(U_IER);
@@ -141,17 +149,14 @@ export function uartStore(off: u32, size: u32, val: u64): void {
     case 0:
       if (dlab) { setReg(U_DLL, v); break; }
       putcLocked(v);
-      // THR is empty again at once while the ring has room; else when the I/O loop drains it (uartTxNotify)
-      if (txCount() < UART_TX_SIZE) setReg(U_THRE_IP, 1);
-      else { setReg(U_THRE_IP, 0); setReg(U_TX_WAIT, 1); }
+      setReg(U_THRE_IP, 0);
+      raiseThreWhenRoom();
       updateIrq();
       break;
     case 1:
       if (dlab) { setReg(U_DLM, v); break; }
       // enabling the THR-empty interrupt with THR empty raises it at once
-      if ((v & 2) != 0 && (reg(U_IER) & 2) == 0) {
-        if (txCount() < UART_TX_SIZE) setReg(U_THRE_IP, 1); else setReg(U_TX_WAIT, 1);
-      }
+      if ((v & 2) != 0 && (reg(U_IER) & 2) == 0) raiseThreWhenRoom();
       setReg(U_IER, v & 0x0f);
       updateIrq();
       break;

@@ -7,10 +7,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { WkvmError } from '../src/errors.js';
 import { FdtBuilder, FdtNode, parseFdt, parseFdtBlob } from '../src/machine/fdt.js';
 import { VirtualMachine } from '../dist/src/index.js';
+import * as BOARD from '../assembly/board.js';
 import {
   buildVirtFdt,
   MAX_BOOTARGS,
-  PLIC_NDEV,
   splitIsa,
   type VirtFdtConfig,
 } from '../src/machine/virt-fdt.js';
@@ -267,7 +267,7 @@ describe('buildVirtFdt', () => {
         expect(plic.u32('#interrupt-cells')).toBe(1);
         expect(plic.u32('#address-cells')).toBe(0);
         expect(plic.has('interrupt-controller')).toBe(true);
-        expect(plic.u32('riscv,ndev')).toBe(PLIC_NDEV);
+        expect(plic.u32('riscv,ndev')).toBe(BOARD.PLIC_NDEV);
         expect(plic.u64s('reg')).toEqual([0xc00_0000n, 0x60_0000n]);
         expect(pairs(plic)).toEqual(Array.from({ length: harts }, (_, n) => [[intcOf(n), 11], [intcOf(n), 9]]).flat());
       });

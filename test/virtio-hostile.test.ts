@@ -38,7 +38,7 @@ import { InprocessNetBackend, VirtualMachine } from '../dist/src/index.js';
 // what the guest found, pinned down at the device level
 import { VirtioMmioReg as R } from '../src/devices/virtio/mmio.js';
 import { VIRTQ_DESC_F_NEXT } from '../src/devices/virtio/queue.js';
-import { VirtioNet, parseMacAddress } from '../src/devices/virtio/net/net.js';
+import { VirtioNet, macBytes } from '../src/devices/virtio/net/net.js';
 import { VirtioBlock } from '../src/devices/virtio/blk/blk.js';
 import type { BlockStore } from '../src/devices/virtio/blk/store.js';
 import { InprocessNetBackend as SrcInprocessNetBackend } from '../src/netdev/index.js';
@@ -189,7 +189,7 @@ describe('found by the hostile guest', () => {
 
   it('virtio-net: a broken queue met by an incoming frame or a transmit batch sets NEEDS_RESET and throws nothing', async () => {
     const backend = new SrcInprocessNetBackend('n0');
-    const d = new TestDriver(mem, new VirtioNet(backend, parseMacAddress('52:54:00:12:34:56')!));
+    const d = new TestDriver(mem, new VirtioNet(backend, macBytes('52:54:00:12:34:56')));
     d.start({ queueSize: 128 });
     const rx = d.queues[0]!;
     // a receive chain that loops on itself: the frame comes from the backend, outside any notify

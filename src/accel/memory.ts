@@ -96,10 +96,8 @@ export class VmMemory {
 
   /** Host view of guest-physical RAM [paddr, paddr+len); throws if outside RAM. */
   ram(paddr: bigint, len: number): Uint8Array {
-    if (!this.inRam(paddr, BigInt(len))) {
-      throw new WkvmError(`guest-physical range 0x${paddr.toString(16)}+0x${len.toString(16)} is outside RAM`);
-    }
-    const off = this.ramHost + Number(paddr - this.ramBase);
+    const off = this.hostOffset(paddr, len);
+    if (off < 0) throw new WkvmError(`guest-physical range 0x${paddr.toString(16)}+0x${len.toString(16)} is outside RAM`);
     return this.bytes.subarray(off, off + len);
   }
 

@@ -53,8 +53,9 @@ async function runCommand(argv: string[]): Promise<number> {
   const { layout } = loadVcpuModule();
   const opts = parseRunArgs(argv, { maxMemory: maxRamSize(layout, 1) });
   // -chardev stdio: the virtio console takes stdin, and prints on stdout beside the serial console
-  const hvcOnStdio = opts.console?.backend === 'stdio' ? stdioPort() : undefined;
-  const chardev = hvcOnStdio ?? (opts.console && opts.console.backend !== 'stdio' ? openChardev(opts.console) : undefined);
+  const onStdio = opts.console?.backend === 'stdio';
+  const chardev = opts.console === undefined ? undefined
+    : opts.console.backend === 'stdio' ? stdioPort() : openChardev(opts.console);
   if (chardev) {
     try { await chardev.ready; } catch (e) { chardev.stream.destroy(); throw e; }
   }
@@ -86,7 +87,7 @@ async function runCommand(argv: string[]): Promise<number> {
     await vm.stop();
     return signals.received;
   }
-  return attachConsole(vm, signals, hvcOnStdio?.stream);
+  return attachConsole(vm, signals, onStdio ? chardev?.stream : undefined);
 }
 
 /** The virtio console's end of stdio: what the guest writes goes to stdout (with its backpressure), stdin is pushed in. */

@@ -21,7 +21,7 @@ export class UartHost {
     private readonly mem: VmMemory,
     private readonly rxNotify: () => void,
     /** Tells the vCPU side the TX ring has room again (THR-empty and its interrupt). */
-    readonly drained: () => void,
+    private readonly txNotify: () => void,
   ) {
     const L = mem.layout;
     const u = L.MACHINE_BASE + L.M_UART;
@@ -35,7 +35,7 @@ export class UartHost {
     this.rxSize = L.UART_RX_SIZE;
   }
 
-  /** Take everything the guest transmitted so far (empty buffer when nothing). */
+  /** Take everything the guest transmitted so far (empty buffer when nothing); the vCPU side hears of the room. */
   drain(): Buffer {
     const i32 = this.mem.i32;
     const head = Atomics.load(i32, this.head) >>> 0;
@@ -45,6 +45,7 @@ export class UartHost {
     const out = Buffer.allocUnsafe(n);
     for (let i = 0; i < n; i++, tail++) out[i] = this.mem.bytes[this.tx + (tail & (this.txSize - 1))];
     Atomics.store(i32, this.tail, tail | 0);
+    this.txNotify();
     return out;
   }
 

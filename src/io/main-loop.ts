@@ -159,7 +159,6 @@ export class IoLoop {
     while (final || !this.outputPaused) {
       const out = this.uart.drain();
       if (out.length === 0) return;
-      this.uart.drained();
       if (!this.onOutput(out)) this.outputPaused = true;
     }
   }

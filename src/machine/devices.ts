@@ -12,7 +12,7 @@ import type { VmMemory } from '../accel/memory.js';
 import type { BusRange } from '../io/main-loop.js';
 import { GoldfishRtc } from '../devices/goldfish-rtc.js';
 import {
-  VirtioMmioTransport, openBlockImage, VirtioRng, VirtioConsole, VirtioNet, parseMacAddress,
+  VirtioMmioTransport, openBlockImage, VirtioRng, VirtioConsole, VirtioNet, macBytes,
   type VirtioDevice, type BlockCacheMode,
 } from '../devices/virtio/index.js';
 import { createNetBackend, type NetBackend, type NetdevSpec } from '../netdev/index.js';
@@ -81,10 +81,10 @@ export async function openDevices(opts: DeviceOptions): Promise<VirtioDevice[]> 
     const macs = new Set<string>();
     for (const [i, nic] of (opts.nics ?? []).entries()) {
       const macText = nic.mac ?? DEFAULT_MAC.map((b, k) => (k === 5 ? b + i : b).toString(16).padStart(2, '0')).join(':');
-      const mac = parseMacAddress(macText);
-      if (!mac) throw new WkvmError(`mac=${macText}: expected six hex bytes, e.g. 52:54:00:12:34:56`);
-      if (macs.has(macText.toLowerCase())) throw new WkvmError(`two NICs have the MAC address ${macText}`);
-      macs.add(macText.toLowerCase());
+      const mac = macBytes(macText);
+      const key = mac.join(':');
+      if (macs.has(key)) throw new WkvmError(`two NICs have the MAC address ${macText}`);
+      macs.add(key);
       const backend = isBackend(nic.netdev) ? nic.netdev : createNetBackend(nic.netdev);
       const device = new VirtioNet(backend, mac);
       opened.push(device);

@@ -21,14 +21,7 @@ export const VIRT_FDT_MAP: { readonly [device in 'test' | 'rtc' | 'clint' | 'pli
   virtio: { base: BOARD.VIRTIO_BASE, size: BOARD.VIRTIO_SIZE },
 };
 
-export const UART0_IRQ: number = BOARD.UART0_IRQ;
-export const RTC_IRQ: number = BOARD.RTC_IRQ;
-/** virtio-mmio slot i raises PLIC source VIRTIO_IRQ_BASE + i. */
-export const VIRTIO_IRQ_BASE: number = BOARD.VIRTIO_IRQ_BASE;
-export const PLIC_NDEV: number = BOARD.PLIC_NDEV;
 export const UART_CLOCK_FREQUENCY = 0x38_4000; // 3.6864 MHz, as QEMU
-export const TEST_POWEROFF_VALUE: number = BOARD.TEST_POWEROFF;
-export const TEST_REBOOT_VALUE: number = BOARD.TEST_REBOOT;
 
 /** Harts the PLIC register window has room for (two contexts each). */
 export const PLIC_MAX_HARTS = (BOARD.PLIC_SIZE - BOARD.PLIC_CONTEXT_BASE) / BOARD.PLIC_CONTEXT_STRIDE / 2;
@@ -40,7 +33,6 @@ const IRQ_S_EXT = 9;
 const IRQ_M_EXT = 11;
 
 export const DEFAULT_TIMEBASE_FREQUENCY = 10_000_000;
-export const DEFAULT_VIRTIO_SLOTS: number = BOARD.VIRTIO_SLOTS;
 export const DEFAULT_FDT_MAX_SIZE = 64 * 1024;
 /** Longest kernel command line accepted, in bytes (UTF-8). */
 export const MAX_BOOTARGS = 4096;
@@ -104,15 +96,15 @@ function reg2(base: number | bigint, size: number | bigint): number[] {
 /** Builds the `virt` board's device tree blob. User errors throw `WkvmError`. */
 export function buildVirtFdt(cfg: VirtFdtConfig): Uint8Array {
   const timebase = cfg.timebaseFrequency ?? DEFAULT_TIMEBASE_FREQUENCY;
-  const virtioSlots = cfg.virtioSlots ?? DEFAULT_VIRTIO_SLOTS;
+  const virtioSlots = cfg.virtioSlots ?? BOARD.VIRTIO_SLOTS;
   const maxSize = cfg.maxSize ?? DEFAULT_FDT_MAX_SIZE;
   const { harts } = cfg;
 
   if (!Number.isInteger(harts) || harts < 1 || harts > PLIC_MAX_HARTS) {
     throw new WkvmError(`device tree: ${harts} harts is out of range (1..${PLIC_MAX_HARTS})`);
   }
-  if (!Number.isInteger(virtioSlots) || virtioSlots < 0 || virtioSlots > DEFAULT_VIRTIO_SLOTS) {
-    throw new WkvmError(`device tree: ${virtioSlots} virtio-mmio slots is out of range (0..${DEFAULT_VIRTIO_SLOTS})`);
+  if (!Number.isInteger(virtioSlots) || virtioSlots < 0 || virtioSlots > BOARD.VIRTIO_SLOTS) {
+    throw new WkvmError(`device tree: ${virtioSlots} virtio-mmio slots is out of range (0..${BOARD.VIRTIO_SLOTS})`);
   }
   if (!Number.isInteger(timebase) || timebase < 1 || timebase > 0xffff_ffff) {
     throw new WkvmError(`device tree: invalid timebase frequency ${timebase}`);
@@ -216,7 +208,7 @@ export function buildVirtFdt(cfg: VirtFdtConfig): Uint8Array {
   fdt.propU32('#address-cells', 0);
   fdt.propEmpty('interrupt-controller');
   fdt.propCells('reg', reg2(plic.base, plic.size));
-  fdt.propU32('riscv,ndev', PLIC_NDEV);
+  fdt.propU32('riscv,ndev', BOARD.PLIC_NDEV);
   // Context 2N is hart N's M-mode external interrupt, 2N+1 its S-mode one.
   fdt.propCells('interrupts-extended', perHart([IRQ_M_EXT, IRQ_S_EXT]));
   fdt.endNode();
@@ -226,7 +218,7 @@ export function buildVirtFdt(cfg: VirtFdtConfig): Uint8Array {
   fdt.propCells('reg', reg2(uart0.base, uart0.size));
   fdt.propU32('clock-frequency', UART_CLOCK_FREQUENCY);
   fdt.propU32('interrupt-parent', plicPhandle);
-  fdt.propU32('interrupts', UART0_IRQ);
+  fdt.propU32('interrupts', BOARD.UART0_IRQ);
   fdt.endNode();
 
   fdt.beginNode(`test@${hex(test.base)}`);
@@ -239,7 +231,7 @@ export function buildVirtFdt(cfg: VirtFdtConfig): Uint8Array {
   fdt.propString('compatible', 'google,goldfish-rtc');
   fdt.propCells('reg', reg2(rtc.base, rtc.size));
   fdt.propU32('interrupt-parent', plicPhandle);
-  fdt.propU32('interrupts', RTC_IRQ);
+  fdt.propU32('interrupts', BOARD.RTC_IRQ);
   fdt.endNode();
 
   // Highest slot first, as in QEMU's tree: Linux probes virtio-mmio devices
@@ -251,14 +243,14 @@ export function buildVirtFdt(cfg: VirtFdtConfig): Uint8Array {
     fdt.propString('compatible', 'virtio,mmio');
     fdt.propCells('reg', reg2(base, virtio.size));
     fdt.propU32('interrupt-parent', plicPhandle);
-    fdt.propU32('interrupts', VIRTIO_IRQ_BASE + i);
+    fdt.propU32('interrupts', BOARD.VIRTIO_IRQ_BASE + i);
     fdt.endNode();
   }
   fdt.endNode(); // soc
 
   for (const [node, compatible, value] of [
-    ['poweroff', 'syscon-poweroff', TEST_POWEROFF_VALUE],
-    ['reboot', 'syscon-reboot', TEST_REBOOT_VALUE],
+    ['poweroff', 'syscon-poweroff', BOARD.TEST_POWEROFF],
+    ['reboot', 'syscon-reboot', BOARD.TEST_REBOOT],
   ] as const) {
     fdt.beginNode(node);
     fdt.propString('compatible', compatible);

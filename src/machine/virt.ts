@@ -75,10 +75,7 @@ export function readGuestFile(path: string, what: string, maxBytes: bigint): { n
     if (e instanceof WkvmError) throw e;
     throw new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`);
   }
-  if (size === 0) throw new WkvmError(`cannot load ${what} '${path}': the file is empty`);
-  if (BigInt(size) > maxBytes) {
-    throw new WkvmError(`cannot load ${what} '${path}': ${formatSize(BigInt(size))} does not fit in ${formatSize(maxBytes)} of guest RAM (use a larger -m)`);
-  }
+  checkLoadable(`${what} '${path}'`, size, maxBytes);
   if (size > MAX_READ) throw new WkvmError(`cannot load ${what} '${path}': ${formatSize(BigInt(size))} is over the 2 GiB wkvm can load from one file`);
   try {
     return { name: path, data: readFileSync(path) };
@@ -89,9 +86,16 @@ export function readGuestFile(path: string, what: string, maxBytes: bigint): { n
 
 /** Check guest bytes given directly (the embedding API's Uint8Array kernel, initrd or firmware). */
 export function guestBytes(data: Uint8Array, what: string, maxBytes: bigint): { name: string; data: Uint8Array } {
-  if (data.length === 0) throw new WkvmError(`cannot load ${what}: it is empty`);
-  if (BigInt(data.length) > maxBytes) throw new WkvmError(`cannot load ${what}: ${formatSize(BigInt(data.length))} does not fit in ${formatSize(maxBytes)} of guest RAM`);
+  checkLoadable(what, data.length, maxBytes);
   return { name: what, data };
+}
+
+/** Something to load must have bytes and fit in guest RAM. */
+function checkLoadable(label: string, size: number, maxBytes: bigint): void {
+  if (size === 0) throw new WkvmError(`cannot load ${label}: it is empty`);
+  if (BigInt(size) > maxBytes) {
+    throw new WkvmError(`cannot load ${label}: ${formatSize(BigInt(size))} does not fit in ${formatSize(maxBytes)} of guest RAM (use a larger -m)`);
+  }
 }
 
 function hex(v: bigint): string { return '0x' + v.toString(16); }

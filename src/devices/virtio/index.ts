@@ -13,4 +13,4 @@ export { VirtioBlock, type BlockCacheMode, BLOCK_CACHE_MODES } from './blk/blk.j
 export { openBlockImage, type BlockImageOptions } from './blk/open.js';
 export { VirtioRng } from './rng/rng.js';
 export { VirtioConsole, type VirtioConsoleOptions } from './console/console.js';
-export { VirtioNet, parseMacAddress } from './net/net.js';
+export { VirtioNet, macBytes } from './net/net.js';

@@ -12,6 +12,7 @@
  * a bulk transfer takes a fraction of the frames.
  */
 import type { NetBackend } from '../../../netdev/netdev.js';
+import { parseMac } from '../../../netdev/spec.js';
 import type { VirtioContext, VirtioDevice } from '../device.js';
 import type { DescriptorChain } from '../queue.js';
 
@@ -35,10 +36,9 @@ const MAX_WAITING = 256;
 /** Frames handled per turn of the event loop before yielding to other events. */
 const BATCH = 64;
 
-/** Parse "52:54:00:12:34:56"; returns undefined for anything else. */
-export function parseMacAddress(text: string): Uint8Array | undefined {
-  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(text);
-  return m ? Uint8Array.from(m.slice(1), (h) => parseInt(h, 16)) : undefined;
+/** A MAC address as the device's config space holds it; throws WkvmError for one that is not a unicast address. */
+export function macBytes(text: string): Uint8Array {
+  return Uint8Array.from(parseMac(text).split(':'), (h) => parseInt(h, 16));
 }
 
 export class VirtioNet implements VirtioDevice {
