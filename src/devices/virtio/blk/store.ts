@@ -27,29 +27,35 @@ function zeroes(length: number): Uint8Array {
   return zeroPiece.subarray(0, Math.min(length, ZERO_PIECE));
 }
 
+/**
+ * A vectored transfer to its end: readv and writev may stop short (IOV_MAX
+ * segments, signals), so carry on from where each one stopped.
+ */
+async function transferAll(
+  segments: readonly Uint8Array[], position: number,
+  once: (rest: Uint8Array[], at: number) => Promise<number>, stuck: string,
+): Promise<void> {
+  let rest = segments.filter((s) => s.length > 0);
+  while (rest.length > 0) {
+    const n = await once(rest, position);
+    if (n === 0) throw new Error(stuck);
+    position += n;
+    rest = dropBytes(rest, n);
+  }
+}
+
 /** A raw image: sector n is bytes [512n, 512n+512) of the file. */
 export class RawFileStore implements BlockStore {
   constructor(private readonly fh: FileHandle, readonly size: number) {}
 
-  async read(segments: readonly Uint8Array[], position: number): Promise<void> {
-    // readv may stop short (IOV_MAX segments, signals): carry on from where it stopped
-    let rest = segments.filter((s) => s.length > 0);
-    while (rest.length > 0) {
-      const { bytesRead } = await this.fh.readv(rest, position);
-      if (bytesRead === 0) throw new Error('unexpected end of the image file (was it truncated?)');
-      position += bytesRead;
-      rest = dropBytes(rest, bytesRead);
-    }
+  read(segments: readonly Uint8Array[], position: number): Promise<void> {
+    return transferAll(segments, position, async (rest, at) => (await this.fh.readv(rest, at)).bytesRead,
+      'unexpected end of the image file (was it truncated?)');
   }
 
-  async write(segments: readonly Uint8Array[], position: number): Promise<void> {
-    let rest = segments.filter((s) => s.length > 0);
-    while (rest.length > 0) {
-      const { bytesWritten } = await this.fh.writev(rest, position);
-      if (bytesWritten === 0) throw new Error('the image file accepted no bytes');
-      position += bytesWritten;
-      rest = dropBytes(rest, bytesWritten);
-    }
+  write(segments: readonly Uint8Array[], position: number): Promise<void> {
+    return transferAll(segments, position, async (rest, at) => (await this.fh.writev(rest, at)).bytesWritten,
+      'the image file accepted no bytes');
   }
 
   async writeZeroes(position: number, length: number): Promise<void> {
