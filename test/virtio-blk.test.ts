@@ -84,6 +84,8 @@ async function blkDriver(opts: { file: string; readonly?: boolean; snapshot?: bo
 /** A store that can hold requests at a gate, fail, and count flushes. */
 class TestStore implements BlockStore {
   gated = false;
+  /** Hold each read at the gate after its file I/O, not before: the thread pool then cannot reorder completions. */
+  gateAfterRead = false;
   failing = false;
   flushes = 0;
   active = 0;
@@ -104,7 +106,11 @@ class TestStore implements BlockStore {
       this.active--;
     }
   }
-  async read(s: readonly Uint8Array[], p: number) { await this.enter(); await this.inner.read(s, p); }
+  async read(s: readonly Uint8Array[], p: number) {
+    if (!this.gateAfterRead) { await this.enter(); await this.inner.read(s, p); return; }
+    await this.inner.read(s, p);
+    await this.enter();
+  }
   async write(s: readonly Uint8Array[], p: number) { await this.enter(); await this.inner.write(s, p); }
   async writeZeroes(p: number, n: number) { await this.enter(); await this.inner.writeZeroes(p, n); }
   async flush() { await this.enter(); this.flushes++; await this.inner.flush(); }
@@ -148,6 +154,7 @@ describe('requests', () => {
   it('serves requests from indirect tables, concurrently, completing in the order the host finishes them', async () => {
     const { d, q, store, data } = await testStoreDriver(64 * 1024);
     store.gated = true;
+    store.gateAfterRead = true; // the order of completions is the order of release(), not the thread pool's
     const heap = new GuestHeap(0x8080_0000n);
     const reqs = [0n, 8n, 16n].map((s) => request(d, q, VIRTIO_BLK_T_IN, s, { inLen: 4096, indirect: heap }));
     d.transport.notify(0);
