@@ -5,15 +5,15 @@
 // registers in linear memory and RAM through the TLB. No allocation, no calls
 // into JS. Slow paths (TLB misses, MMIO, CSRs, traps) live in other files.
 import {
-  V_X, V_F, V_PC, V_PRIV, V_PENDING, V_RUN, V_ICACHE, ICACHE_ENTRIES, V_SCRATCH_INSN, V_RFENCE, V_HSM,
+  V_X, V_F, V_PC, V_PRIV, JIT_TABLE_BASE, R_JIT_INSNS, V_PENDING, V_RUN, V_ICACHE, ICACHE_ENTRIES, V_SCRATCH_INSN, V_RFENCE, V_HSM,
   R_EXIT, R_DATA, R_WRITE, R_DEST, R_INSNS, R_EXITS, EXIT_NONE, EXIT_MMIO, EXIT_WFI, EXIT_REQUEST, EXIT_PAUSE,
   EXIT_SPIN,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_RETIRED, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
   BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
 } from "./layout";
-import { V, BOOT_FLAGS, RAM_DELTA, csr, setCsr } from "./state";
+import { V, BOOT_FLAGS, RAM_DELTA, JIT_THRESHOLD, csr, setCsr } from "./state";
 import { pmpAllows } from "./pmp";
-import { spinning } from "./spin";
+import { spinning, stored } from "./spin";
 import {
   ev, EV_NONE, EV_FAULT, faultCause, faultTval, raise, priv, loadSlow, storeSlow, fetchHost, tlbBase,
   epochLoad, epochStore, epochFetch, tlbHost, icacheGen, markCodePage, flushIcache, flushAllTlb, amoHost, lrHost,
@@ -25,6 +25,9 @@ import { mipSoftwareView, trap, mret, sret, csrRead, csrWrite, csrWritable, pend
 import { checkTimers } from "./irq";
 import { sbiCall } from "./sbi";
 import { execFp } from "./fpexec";
+import { mulh, mulhu, mulhsu } from "./alu";
+import { jitCount, JIT_EXIT, JIT_JUMP } from "./jit";
+import { jitLookup, setJitEntry } from "./jitcache";
 import {
   OP_ILLEGAL, OP_LUI, OP_AUIPC, OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
   OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU, OP_SB, OP_SH, OP_SW, OP_SD, OP_ADDI, OP_SLTI,
@@ -33,13 +36,11 @@ import {
   OP_SLLW, OP_SRLW, OP_SRAW, OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
   OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW, OP_FENCE, OP_FENCE_I, OP_PAUSE, OP_SYSTEM, OP_CSR,
   OP_LR_W, OP_SC_W, OP_AMO_W, OP_LR_D, OP_SC_D, OP_AMO_D, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP,
-  OP_C_EBREAK, decode32, decode16,
-} from "./decode";
+  OP_C_EBREAK, OP_JIT,
+} from "./ops";
+import { decode32, decode16 } from "./decode";
 
 const NO_PAGE: u64 = 1; // never equal to a page-aligned address
-// a store that changed memory since the last slice check (spin detection); a
-// global, not a local of run(): one more loop-carried local costs V8 ~5%
-let stored = true;
 const CHECK_INTERVAL: i32 = 4096;
 
 // LR/SC reservation: host address and the value LR saw (SC is a compare-exchange against it)
@@ -47,24 +48,6 @@ let resAddr: usize = 0;
 let resValue: u64 = 0;
 export function clearReservation(): void { resAddr = 0; }
 
-// @ts-ignore: decorator
-@inline function mulhu(a: u64, b: u64): u64 {
-  const aL = a & 0xffff_ffff, aH = a >> 32, bL = b & 0xffff_ffff, bH = b >> 32;
-  const ll = aL * bL, lh = aL * bH, hl = aH * bL, hh = aH * bH;
-  const mid = (ll >> 32) + (lh & 0xffff_ffff) + (hl & 0xffff_ffff);
-  return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-}
-function mulh(a: u64, b: u64): u64 {
-  let r = mulhu(a, b);
-  if (<i64>a < 0) r -= b;
-  if (<i64>b < 0) r -= a;
-  return r;
-}
-function mulhsu(a: u64, b: u64): u64 {
-  let r = mulhu(a, b);
-  if (<i64>a < 0) r -= b;
-  return r;
-}
 // @ts-ignore: decorator
 @inline function sx32(v: u64): u64 { return <u64><i64><i32>v; }
 
@@ -176,6 +159,8 @@ export function run(budget: i32): u32 {
       if (e != V + V_SCRATCH_INSN) {
         markCodePage(host);
         store<u64>(e, <u64>host | icacheGen);
+        // the entry of a translated block calls its translation
+        if (JIT_THRESHOLD != 0) { const s = jitLookup(host, icacheGen); if (s >= 0) setJitEntry(e, host, icacheGen, <u32>s); }
       }
     }
     const w = load<u32>(e, 8);
@@ -187,19 +172,39 @@ export function run(budget: i32): u32 {
     switch (w & 0xff) {
       case OP_LUI: store<u64>(X + (rd << 3), <u64><i64>imm); pc += len; break;
       case OP_AUIPC: store<u64>(X + (rd << 3), pc + <u64><i64>imm); pc += len; break;
-      case OP_JAL: store<u64>(X + (rd << 3), pc + len); pc += <u64><i64>imm; break;
+      // taken branches and jumps count their targets for the JIT (block starts)
+      case OP_JAL:
+        store<u64>(X + (rd << 3), pc + len); pc += <u64><i64>imm;
+        if (JIT_THRESHOLD != 0 && jitCount(pc, TF)) nextCheck = n;
+        break;
       case OP_JALR: {
         const t = (load<u64>(X + (rs1 << 3)) + <u64><i64>imm) & ~(<u64>1);
         store<u64>(X + (rd << 3), pc + len);
         pc = t;
+        if (JIT_THRESHOLD != 0 && jitCount(pc, TF)) nextCheck = n;
         break;
       }
-      case OP_BEQ: pc += load<u64>(X + (rs1 << 3)) == load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
-      case OP_BNE: pc += load<u64>(X + (rs1 << 3)) != load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
-      case OP_BLT: pc += load<i64>(X + (rs1 << 3)) < load<i64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
-      case OP_BGE: pc += load<i64>(X + (rs1 << 3)) >= load<i64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
-      case OP_BLTU: pc += load<u64>(X + (rs1 << 3)) < load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
-      case OP_BGEU: pc += load<u64>(X + (rs1 << 3)) >= load<u64>(X + (rs2 << 3)) ? <u64><i64>imm : len; break;
+      case OP_BEQ: { const t = load<u64>(X + (rs1 << 3)) == load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
+      case OP_BNE: { const t = load<u64>(X + (rs1 << 3)) != load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
+      case OP_BLT: { const t = load<i64>(X + (rs1 << 3)) < load<i64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
+      case OP_BGE: { const t = load<i64>(X + (rs1 << 3)) >= load<i64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
+      case OP_BLTU: { const t = load<u64>(X + (rs1 << 3)) < load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
+      case OP_BGEU: { const t = load<u64>(X + (rs1 << 3)) >= load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
+
+      case OP_JIT: {
+        // a translated block (assembly/jit.ts has the protocol); n already counts its first instruction
+        const r = call_indirect<u32>(JIT_TABLE_BASE + <u32>imm, V, pc, nextCheck - n + 1);
+        const k = <i32>(r >> 2) - 1;
+        n += k;
+        const ji = V + V_RUN + R_JIT_INSNS;
+        store<u64>(ji, load<u64>(ji) + <u64>(k + 1));
+        pc = load<u64>(V + V_PC);
+        const st = r & 3;
+        if (st == JIT_JUMP) { if (jitCount(pc, TF)) nextCheck = n; }
+        else if (st == JIT_EXIT) return exitAfter(pc, n);
+        else fetchPage = NO_PAGE; // a trap (the privilege may have changed) or code it stored to
+        break;
+      }
 
       case OP_LB: case OP_LH: case OP_LW: case OP_LD: case OP_LBU: case OP_LHU: case OP_LWU: {
         const op = w & 0xff;

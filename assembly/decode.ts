@@ -6,86 +6,15 @@
 // compressed flag (14), rs1 (16-20), rs2 (24-28); +12 i32 immediate (for the
 // SYSTEM, CSR, FP and ILLEGAL ops: the raw instruction bits).
 
-export const OP_ILLEGAL: u32 = 0;
-export const OP_LUI: u32 = 1;
-export const OP_AUIPC: u32 = 2;
-export const OP_JAL: u32 = 3;
-export const OP_JALR: u32 = 4;
-export const OP_BEQ: u32 = 5;
-export const OP_BNE: u32 = 6;
-export const OP_BLT: u32 = 7;
-export const OP_BGE: u32 = 8;
-export const OP_BLTU: u32 = 9;
-export const OP_BGEU: u32 = 10;
-export const OP_LB: u32 = 11;
-export const OP_LH: u32 = 12;
-export const OP_LW: u32 = 13;
-export const OP_LD: u32 = 14;
-export const OP_LBU: u32 = 15;
-export const OP_LHU: u32 = 16;
-export const OP_LWU: u32 = 17;
-export const OP_SB: u32 = 18;
-export const OP_SH: u32 = 19;
-export const OP_SW: u32 = 20;
-export const OP_SD: u32 = 21;
-export const OP_ADDI: u32 = 22;
-export const OP_SLTI: u32 = 23;
-export const OP_SLTIU: u32 = 24;
-export const OP_XORI: u32 = 25;
-export const OP_ORI: u32 = 26;
-export const OP_ANDI: u32 = 27;
-export const OP_SLLI: u32 = 28;
-export const OP_SRLI: u32 = 29;
-export const OP_SRAI: u32 = 30;
-export const OP_ADD: u32 = 31;
-export const OP_SUB: u32 = 32;
-export const OP_SLL: u32 = 33;
-export const OP_SLT: u32 = 34;
-export const OP_SLTU: u32 = 35;
-export const OP_XOR: u32 = 36;
-export const OP_SRL: u32 = 37;
-export const OP_SRA: u32 = 38;
-export const OP_OR: u32 = 39;
-export const OP_AND: u32 = 40;
-export const OP_ADDIW: u32 = 41;
-export const OP_SLLIW: u32 = 42;
-export const OP_SRLIW: u32 = 43;
-export const OP_SRAIW: u32 = 44;
-export const OP_ADDW: u32 = 45;
-export const OP_SUBW: u32 = 46;
-export const OP_SLLW: u32 = 47;
-export const OP_SRLW: u32 = 48;
-export const OP_SRAW: u32 = 49;
-export const OP_MUL: u32 = 50;
-export const OP_MULH: u32 = 51;
-export const OP_MULHSU: u32 = 52;
-export const OP_MULHU: u32 = 53;
-export const OP_DIV: u32 = 54;
-export const OP_DIVU: u32 = 55;
-export const OP_REM: u32 = 56;
-export const OP_REMU: u32 = 57;
-export const OP_MULW: u32 = 58;
-export const OP_DIVW: u32 = 59;
-export const OP_DIVUW: u32 = 60;
-export const OP_REMW: u32 = 61;
-export const OP_REMUW: u32 = 62;
-export const OP_FENCE: u32 = 63;
-export const OP_FENCE_I: u32 = 64;
-export const OP_PAUSE: u32 = 65;
-export const OP_SYSTEM: u32 = 66;
-export const OP_CSR: u32 = 67;
-export const OP_LR_W: u32 = 68;
-export const OP_SC_W: u32 = 69;
-export const OP_AMO_W: u32 = 70;
-export const OP_LR_D: u32 = 71;
-export const OP_SC_D: u32 = 72;
-export const OP_AMO_D: u32 = 73;
-export const OP_FLW: u32 = 74;
-export const OP_FLD: u32 = 75;
-export const OP_FSW: u32 = 76;
-export const OP_FSD: u32 = 77;
-export const OP_FP: u32 = 78;
-export const OP_C_EBREAK: u32 = 79;
+import {
+  OP_ILLEGAL, OP_LUI, OP_AUIPC, OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU, OP_LB,
+  OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU, OP_SB, OP_SH, OP_SW, OP_SD, OP_ADDI, OP_SLTI, OP_SLTIU,
+  OP_XORI, OP_ORI, OP_ANDI, OP_SLLI, OP_SRLI, OP_SRAI, OP_ADD, OP_SUB, OP_SLL, OP_SLT, OP_SLTU, OP_XOR,
+  OP_SRL, OP_SRA, OP_OR, OP_AND, OP_ADDIW, OP_SLLIW, OP_SRLIW, OP_SRAIW, OP_ADDW, OP_SUBW, OP_SLLW, OP_SRLW,
+  OP_SRAW, OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU, OP_MULW, OP_DIVW,
+  OP_DIVUW, OP_REMW, OP_REMUW, OP_FENCE, OP_FENCE_I, OP_PAUSE, OP_SYSTEM, OP_CSR, OP_LR_W, OP_SC_W, OP_AMO_W,
+  OP_LR_D, OP_SC_D, OP_AMO_D, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP, OP_C_EBREAK,
+} from "./ops";
 
 // @ts-ignore: decorator
 @inline function writesX(op: u32): bool {

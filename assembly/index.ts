@@ -3,6 +3,13 @@
 // entry points the main thread's own instance uses to drive in-Wasm devices.
 export * from "./layout";
 export * from "./board";
+export * from "./ops";
+// the JIT tier: what the vCPU worker calls between slices, and what translations import
+export { jitDecode as jit_decode, jitSlotOf as jit_slot, jitInstall as jit_install, jitFlush as jit_flush,
+  jitLoad as jit_load, jitStore as jit_store, jitStatus as jit_status, jitMulh as jit_mulh, jitMulhu as jit_mulhu,
+  jitMulhsu as jit_mulhsu, jitFp as jit_fp, jitFload as jit_fload, jitFstore as jit_fstore } from "./jit";
+export { epochLoad as epoch_load, epochStore as epoch_store } from "./mmu";
+export { stored as spin_stored } from "./spin";
 import {
   BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_SCOUNTEREN, CSR_MENVCFG,
   V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,

@@ -27,6 +27,7 @@ export const M_RAM_HOST: u32 = 0x018;     // u64 linear-memory offset of RAM
 export const M_TOHOST: u32 = 0x020;       // u64 guest-physical HTIF tohost (0 = none)
 export const M_FROMHOST: u32 = 0x028;     // u64 guest-physical HTIF fromhost (0 = none)
 export const M_BOOT_FLAGS: u32 = 0x030;   // u32 BOOT_* flags
+export const M_JIT_THRESHOLD: u32 = 0x034; // u32 block entries before translation (0 = the JIT is off)
 export const M_TIME_BASE: u32 = 0x038;    // f64 ms: host performance clock at mtime 0 (per-process epoch)
 // doorbells (i32, Atomics.wait/notify targets)
 export const M_IO_DOORBELL: u32 = 0x040;  // bumped by a vCPU that left an exit for the I/O loop
@@ -111,6 +112,12 @@ export const R_CODE: u32 = 0x20;      // u32 shutdown/exit code
 export const R_ACK: u32 = 0x24;       // i32 completion word: I/O loop stores 1 + notify
 export const R_INSNS: u32 = 0x28;     // u64 instructions retired (statistics)
 export const R_EXITS: u32 = 0x30;     // u64 exits taken
+export const R_JIT_INSNS: u32 = 0x38; // u64 instructions retired inside translations (statistics)
+export const R_JIT_BLOCKS: u32 = 0x40; // u64 translations installed (written by the vCPU worker)
+export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds the vCPU worker's thread spent translating and installing
+export const R_JIT_MODULES: u32 = 0x50; // u64 Wasm modules compiled
+export const R_JIT_FLUSHES: u32 = 0x58; // u64 whole-cache flushes (memory bound reached)
+export const R_JIT_COMPILE_WAIT_US: u32 = 0x60; // u64 microseconds from handing batches to V8 to installing them
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;
@@ -118,7 +125,15 @@ export const V_ICACHE: u32 = 0x10000; // decode cache: ICACHE_ENTRIES x 16 B
 export const ICACHE_ENTRIES: u32 = 65536;
 export const V_CODEMAP: u32 = 0x110000; // 1 bit per 4 KiB RAM page that holds decoded code
 export const CODEMAP_BYTES: u32 = 0x20000; // covers 4 GiB of RAM
-export const VCPU_STRIDE: u32 = 0x130000;
+// the JIT tier (assembly/jit.ts, src/jit): translations of hot blocks, keyed by host address
+export const V_JITMAP: u32 = 0x130000;   // 1 bit per 4 KiB RAM page that holds the start of a translation
+export const V_JIT_TAGS: u32 = 0x150000; // u64[JIT_ENTRIES]: host address | decode generation of slot i's translation (0 = none)
+export const JIT_ENTRIES: u32 = 4096;    // translation slots per vCPU (slot i is WebAssembly.Table index JIT_TABLE_BASE + i)
+export const JIT_TABLE_BASE: u32 = 1;    // the table's first JIT slot (index 0 stays null)
+export const V_JIT_COUNTS: u32 = 0x158000; // u32[JIT_ENTRIES]: taken branches to a block start, by virtual address hash
+export const V_JIT_QUEUE: u32 = 0x15c000; // u32 count, u32 scratch immediate, then JIT_QUEUE_MAX x (pc u64, host u64): blocks found hot
+export const JIT_QUEUE_MAX: u32 = 128;
+export const VCPU_STRIDE: u32 = 0x160000;
 
 // ---- CSR file slots (V_CSR + 8*slot) --------------------------------------
 export const CSR_MSTATUS: u32 = 0;

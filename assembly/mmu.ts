@@ -14,6 +14,7 @@ import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, csr } from "./state
 import { deviceLoad, deviceStore, isDevice, virtioDoorbell } from "./devices";
 import { uartPutc } from "./uart";
 import { pmpAllows } from "./pmp";
+import { dropPageTranslations, clearTranslations } from "./jitcache";
 
 export const ACC_LOAD: u32 = 0;
 export const ACC_STORE: u32 = 1;
@@ -172,13 +173,18 @@ export function markCodePage(host: usize): void {
     flushStoreTlb(); // no cached store translation may bypass the check
   }
 }
-/** FENCE.I: forget every decoded instruction. */
+/** FENCE.I: forget every decoded instruction and every translation. */
 export function flushIcache(): void {
   icacheGen += 1 << 32;
   memory.fill(V + V_CODEMAP, 0, <usize>((RAM_SIZE >> 15) + 1));
+  clearTranslations();
   flushStoreTlb();
 }
+// set by a store to a code page (a translation that made it must not run on into code it may have changed)
+export let codeStored = false;
 function invalidateCode(host: usize, size: u32): void {
+  codeStored = true;
+  dropPageTranslations(host, icacheGen);
   // any instruction starting at host-2 .. host+size-1 overlaps the store
   let a = (host - 2) & ~(<usize>1);
   const end = host + size;

@@ -12,6 +12,10 @@
 import { V_X, V_SPIN_NEXT, V_SPIN_RING, SPIN_RING } from "./layout";
 import { V } from "./state";
 
+// a store changed memory since the last slice check (translations set it too);
+// a global, not a local of run(): one more loop-carried local costs V8 ~5%
+export let stored = true;
+
 /** Forget earlier checks (after reset, a store, or a spin exit so the loop runs a while before the next). */
 export function spinForget(): void {
   store<u32>(V + V_SPIN_NEXT, 0);

@@ -7,9 +7,12 @@
  * boot time; and the I/O section (bench/io.ts: virtio-blk and virtio-net
  * throughput and round trip, wkvm vs QEMU).
  *
- * Options: --quick (fewer iterations and vCPU counts); --only io (just the
- * I/O section: its figures replace `io` in bench/results/latest.json, the
- * other sections' figures stay).
+ * Also the JIT section (bench/jit.ts): each kernel, Linux boots and a
+ * user-space loop with the JIT tier off and on, vs QEMU, and the compile cost.
+ *
+ * Options: --quick (fewer iterations and vCPU counts); --only io or --only jit
+ * (just that section: its figures replace the section's in
+ * bench/results/latest.json, the other sections' figures stay).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { homedir } from 'node:os';
@@ -18,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { VirtualMachine } from '../src/index.js';
 import { ioBench } from './io.js';
+import { jitBench } from './jit.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const guest = (name: string): string => join(ROOT, 'guests', 'bench', name);
@@ -28,8 +32,8 @@ const only = ((): string | undefined => {
   const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i < 0) return undefined;
   const v = process.argv[i].startsWith('--only=') ? process.argv[i].slice(7) : process.argv[i + 1];
-  if (v !== 'io') {
-    console.error(`bench: --only ${v ?? ''}: the section that runs alone is 'io'`);
+  if (v !== 'io' && v !== 'jit') {
+    console.error(`bench: --only ${v ?? ''}: the sections that run alone are 'io' and 'jit'`);
     process.exit(2);
   }
   return v;
@@ -65,27 +69,29 @@ const fmt = (n: number, d = 1): string => n.toFixed(d);
 
 const RESULTS = join(ROOT, 'bench', 'results');
 
-/** `--only io`: the I/O section alone, merged into the recorded results. */
-async function onlyIo(): Promise<void> {
+const jitContext = () => ({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU, quick, wkvm: join(ROOT, 'bin', 'wkvm.js') });
+
+/** `--only io|jit`: one section alone, merged into the recorded results. */
+async function onlySection(section: 'io' | 'jit'): Promise<void> {
   const file = join(RESULTS, 'latest.json');
   let results: Record<string, unknown> = {};
   try { results = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>; } catch { /* none yet */ }
-  const io = await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU });
-  if (io === null) return;
-  results.io = { date: new Date().toISOString(), node: process.version, qemuBinary: QEMU ?? null, ...(io as object) };
+  const figures = section === 'io' ? await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU }) : await jitBench(jitContext());
+  if (figures === null) return;
+  results[section] = { date: new Date().toISOString(), node: process.version, qemuBinary: QEMU ?? null, ...(figures as object) };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-  console.log('recorded bench/results/latest.json (io)');
+  console.log(`recorded bench/results/latest.json (${section})`);
 }
 
 async function main(): Promise<void> {
-  if (only === 'io') return onlyIo();
+  if (only !== undefined) return onlySection(only);
   const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, qemu: QEMU ?? null };
   const benchElf = guest('bench.elf');
   if (!existsSync(benchElf)) throw new Error(`missing ${benchElf}: run 'make -C guests'`);
   const iters = quick ? 20 : 200;
 
-  // 1. one vCPU: MIPS of the integer kernels, and QEMU's time on the same guest
+  // 1. one vCPU: MIPS of the kernels (integer, and one in double precision), and QEMU's time on the same guest
   console.log('== guest MIPS, 1 vCPU (guests/bench/bench.elf)');
   const one = await runGuest(benchElf, 1, `iters=${iters}`);
   if (one.code !== 0) throw new Error(`bench.elf failed with status ${one.code}:\n${one.output}`);
@@ -134,6 +140,9 @@ async function main(): Promise<void> {
 
   // 6. I/O: virtio-blk and virtio-net (through passt) on the Linux guest, vs QEMU
   results.io = await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU });
+
+  // 7. the JIT tier off and on, vs QEMU
+  results.jit = await jitBench(jitContext());
 
   const dir = RESULTS;
   mkdirSync(dir, { recursive: true });

@@ -13,6 +13,7 @@ import { Piscina } from 'piscina';
 import { WkvmError } from './errors.js';
 import * as BOARD from '../assembly/board.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
+import { jitThreshold } from './jit/jit.js';
 import { VmMemory, maxRamSize } from './accel/memory.js';
 import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
 import { parseSize } from './machine/size.js';
@@ -41,12 +42,23 @@ export interface MachineOptions {
   append?: string;
   /** A guest reset ends the run instead of rebooting (QEMU's -no-reboot). */
   noReboot?: boolean;
+  /** The JIT tier: translate hot guest code to WebAssembly (default on; environment WKVM_JIT=on|off). */
+  jit?: boolean | 'on' | 'off';
+  /** Entries of a block from interpreted code before it is translated (default 64; environment WKVM_JIT_THRESHOLD). */
+  jitThreshold?: number;
 }
 
 /** The options of `VirtualMachine.create()`: the machine, and the devices on it. */
 export interface VmOptions extends MachineOptions, DeviceOptions {}
 
-export interface VcpuStats { hart: number; instructions: bigint; exits: bigint }
+export interface VcpuStats {
+  hart: number;
+  instructions: bigint;
+  exits: bigint;
+  /** The JIT tier: instructions retired inside translations, translations installed, Wasm modules compiled,
+   * microseconds spent translating and compiling, and whole-cache flushes (its memory bound). */
+  jit: { instructions: bigint; blocks: bigint; modules: bigint; compileUs: bigint; flushes: bigint };
+}
 
 /** The events a VirtualMachine emits, with their arguments. */
 export interface VmEvents {
@@ -94,6 +106,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     private readonly mem: VmMemory,
     private readonly spec: BootSpec,
     private readonly noReboot: boolean,
+    private readonly jitThreshold: number,
     virtio: readonly VirtioDevice[],
   ) {
     super();
@@ -143,10 +156,11 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       append: opts.append,
     };
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
+    const threshold = jitThreshold(opts.jit, opts.jitThreshold);
     const mem = new VmMemory(layout, smp, VIRT_MEMMAP.dram.base, memory);
     const virtio = await openDevices(opts);
     try {
-      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, virtio);
+      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio);
     } catch (e) {
       await Promise.allSettled(virtio.map((d) => d.close?.()));
       throw e;
@@ -160,7 +174,9 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   private load(): BootPlan {
     const plan = planBoot(this.mem, this.layout, this.spec);
-    this.mem.writeHeader({ tohost: plan.tohost, fromhost: plan.fromhost, bootFlags: plan.bootFlags, epochMs: this.epochMs });
+    this.mem.writeHeader({
+      tohost: plan.tohost, fromhost: plan.fromhost, bootFlags: plan.bootFlags, epochMs: this.epochMs, jitThreshold: this.jitThreshold,
+    });
     this.mem.writeMmioTable(this.devices.bus);
     return plan;
   }
@@ -349,6 +365,13 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
         hart: h,
         instructions: this.mem.view.getBigUint64(run + L.R_INSNS, true),
         exits: this.mem.view.getBigUint64(run + L.R_EXITS, true),
+        jit: {
+          instructions: this.mem.view.getBigUint64(run + L.R_JIT_INSNS, true),
+          blocks: this.mem.view.getBigUint64(run + L.R_JIT_BLOCKS, true),
+          modules: this.mem.view.getBigUint64(run + L.R_JIT_MODULES, true),
+          compileUs: this.mem.view.getBigUint64(run + L.R_JIT_COMPILE_US, true),
+          flushes: this.mem.view.getBigUint64(run + L.R_JIT_FLUSHES, true),
+        },
       });
     }
     return out;

@@ -57,7 +57,7 @@ export class VmMemory {
   /** Address of vCPU `hart`'s block. */
   vcpu(hart: number): number { return this.layout.VCPU_BASE + hart * this.layout.VCPU_STRIDE; }
 
-  writeHeader(h: { tohost: bigint; fromhost: bigint; bootFlags: number; epochMs: number }): void {
+  writeHeader(h: { tohost: bigint; fromhost: bigint; bootFlags: number; epochMs: number; jitThreshold: number }): void {
     const L = this.layout;
     this.bytes.fill(0, L.MACHINE_BASE, L.MACHINE_BASE + L.MACHINE_SIZE);
     this.view.setUint32(this.m(L.M_MAGIC), 0x4d564b57, true); // 'WKVM'
@@ -68,6 +68,7 @@ export class VmMemory {
     this.view.setBigUint64(this.m(L.M_TOHOST), h.tohost, true);
     this.view.setBigUint64(this.m(L.M_FROMHOST), h.fromhost, true);
     this.view.setUint32(this.m(L.M_BOOT_FLAGS), h.bootFlags, true);
+    this.view.setUint32(this.m(L.M_JIT_THRESHOLD), h.jitThreshold, true);
     this.view.setFloat64(this.m(L.M_TIME_BASE), h.epochMs, true);
   }
 

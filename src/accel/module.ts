@@ -9,6 +9,7 @@ import { WkvmError } from '../errors.js';
 
 import * as LAYOUT from '../../assembly/layout.js';
 import * as BOARD from '../../assembly/board.js';
+import * as OPS from '../../assembly/ops.js';
 
 /** The shared-memory layout: assembly/layout.ts, compiled for the host too (a misspelt name does not compile). */
 export type Layout = Readonly<typeof LAYOUT>;
@@ -33,6 +34,11 @@ export interface VcpuExports {
   plic_set_level(irq: number, level: number): void;
   uart_rx_notify(): void;
   uart_tx_notify(): void;
+  // the JIT tier (assembly/jit.ts)
+  jit_decode(host: number): number;
+  jit_slot(host: number): number;
+  jit_install(host: number): void;
+  jit_flush(): void;
 }
 
 let cached: VcpuModule | undefined;
@@ -56,10 +62,10 @@ export function loadVcpuModule(): VcpuModule {
   const instance = new WebAssembly.Instance(module, vcpuImports(memory, 0));
   // the module exports the same constants as globals: they must be the ones this host was built with
   const exported = instance.exports as Record<string, unknown>;
-  for (const [name, value] of [...Object.entries(LAYOUT), ...Object.entries(BOARD)]) {
+  for (const [name, value] of [...Object.entries(LAYOUT), ...Object.entries(BOARD), ...Object.entries(OPS)]) {
     const g = exported[name];
     if (!(g instanceof WebAssembly.Global) || Number(g.value) >>> 0 !== value) { // u32 globals read back as i32
-      throw new WkvmError(`${wasmPath()} does not match assembly/${name in LAYOUT ? 'layout' : 'board'}.ts (${name}): run 'npm run build'`);
+      throw new WkvmError(`${wasmPath()} does not match assembly/${name in LAYOUT ? 'layout' : name in BOARD ? 'board' : 'ops'}.ts (${name}): run 'npm run build'`);
     }
   }
   if (BOARD.VIRTIO_SLOTS > LAYOUT.VIRTIO_NOTIFY_SLOTS) throw new Error('assembly/layout.ts has fewer virtio doorbell words than the board has slots');
@@ -73,16 +79,19 @@ export function loadVcpuModule(): VcpuModule {
 }
 
 /**
- * The imports of the vCPU module. `now_ms` is the host's monotonic clock in
+ * The imports of the vCPU module. `table` holds a vCPU worker's translations
+ * (src/jit); `now_ms` is the host's monotonic clock in
  * ms since the machine's epoch (a performance.now() value shared by every
  * thread of the VM); the module scales it to mtime ticks.
  */
-export function vcpuImports(memory: WebAssembly.Memory, epochMs: number): WebAssembly.Imports {
+export function vcpuImports(memory: WebAssembly.Memory, epochMs: number,
+  table = new WebAssembly.Table({ element: 'anyfunc', initial: 1 })): WebAssembly.Imports {
   const base = performance.timeOrigin - epochMs;
   const yieldWord = new Int32Array(new SharedArrayBuffer(4));
   return {
     env: {
       memory,
+      table, // the JIT's translations (a vCPU worker's own; a minimal one elsewhere)
       now_ms: () => base + performance.now(),
       // give the core away for ~50 µs (a futex wait with timeout)
       host_yield: () => { Atomics.wait(yieldWord, 0, 0, 0.05); },

@@ -65,6 +65,7 @@ async function runCommand(argv: string[]): Promise<number> {
       memory: opts.memory, smp: opts.smp, bios: opts.bios, kernel: opts.kernel,
       initrd: opts.initrd, append: opts.append, noReboot: opts.noReboot,
       drives: opts.drives, nics: opts.nics, rng: opts.rng, snapshot: opts.snapshot,
+      jit: opts.jit, jitThreshold: opts.jitThreshold,
       ...(chardev ? { console: chardev.stream } : {}),
     });
   } catch (e) {

@@ -40,6 +40,10 @@ export interface RunOptions {
   console?: ChardevSpec;
   /** Every drive in snapshot mode. */
   snapshot: boolean;
+  /** The JIT tier on or off (unset: the environment's WKVM_JIT, else on). */
+  jit?: 'on' | 'off';
+  /** Block entries before translation (unset: WKVM_JIT_THRESHOLD, else the default). */
+  jitThreshold?: number;
 }
 
 export interface RunLimits {
@@ -71,6 +75,8 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['nic', true],
   ['chardev', true],
   ['snapshot', false],
+  ['jit', true],
+  ['jit-threshold', true],
 ]);
 /** QEMU spellings that differ from wkvm's. */
 const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
@@ -98,6 +104,8 @@ function buildRunCommand(): Command {
     .option('--nic <spec>', 'a NIC and its netdev in one: user[,hostfwd=...][,mac=M] (or none)', collect, [])
     .option('--chardev <spec>', 'socket,id=ID,path=SOCK,server=on,wait=off | socket,id=ID,host=H,port=N[,server=on] | file,id=ID,path=F | null,id=ID', collect, [])
     .option('--snapshot', "keep every disk's writes in memory, leaving the images untouched")
+    .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
+    .option('--jit-threshold <n>', 'entries of a block before it is translated (default 64; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
     .allowExcessArguments(false)
     .showSuggestionAfterError(false)
@@ -271,6 +279,8 @@ interface RawOptions {
   nic: string[];
   chardev: string[];
   snapshot?: boolean;
+  jit?: string;
+  jitThreshold?: string;
 }
 
 /**
@@ -318,6 +328,16 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
   if (initrd !== undefined) options.initrd = initrd;
   if (raw.append !== undefined) options.append = raw.append;
   if (dumpDtb !== undefined) options.dumpDtb = dumpDtb;
+  if (raw.jit !== undefined) {
+    if (raw.jit !== 'on' && raw.jit !== 'off') throw new WkvmError(`--jit ${raw.jit}: expected on or off`);
+    options.jit = raw.jit;
+  }
+  if (raw.jitThreshold !== undefined) {
+    if (!/^\d+$/.test(raw.jitThreshold) || Number(raw.jitThreshold) < 1 || Number(raw.jitThreshold) > 1e9) {
+      throw new WkvmError(`--jit-threshold ${raw.jitThreshold}: expected a whole number from 1 to 1000000000`);
+    }
+    options.jitThreshold = Number(raw.jitThreshold);
+  }
   return options;
 }
 

@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
+import { Jit } from '../jit/jit.js';
 
 export interface VcpuTask {
   module: WebAssembly.Module;
@@ -25,11 +26,14 @@ const SPIN_CONTENDED = 100;
 const SPIN_YIELD_MIN_MS = 0.05;
 const SPIN_YIELD_MAX_MS = 2;
 
-export default function vcpuThread(task: VcpuTask): number {
+export default async function vcpuThread(task: VcpuTask): Promise<number> {
   const { layout: L, hart } = task;
-  const inst = new WebAssembly.Instance(task.module, vcpuImports(task.memory, task.epochMs));
-  const cpu = inst.exports as unknown as VcpuExports;
   const i32 = new Int32Array(task.memory.buffer as unknown as SharedArrayBuffer);
+  const jitThreshold = i32[(L.MACHINE_BASE + L.M_JIT_THRESHOLD) >> 2];
+  const jit = jitThreshold !== 0 ? new Jit(L, jitThreshold) : undefined;
+  const inst = new WebAssembly.Instance(task.module, vcpuImports(task.memory, task.epochMs, jit?.table));
+  const cpu = inst.exports as unknown as VcpuExports;
+  jit?.bind(cpu, inst.exports, task.memory, hart);
   const base = L.VCPU_BASE + hart * L.VCPU_STRIDE;
   const pendingIdx = (base + L.V_PENDING) >> 2;
   const hsmIdx = (base + L.V_HSM) >> 2;
@@ -95,6 +99,11 @@ export default function vcpuThread(task: VcpuTask): number {
       if (s !== L.HSM_STARTED) Atomics.wait(i32, hsmIdx, s, 10_000); // hart_start and stop notify this word
     }
     const exit = cpu.run(SLICE);
+    if (jit) {
+      jit.service();
+      // V8 compiles translations on its background threads and reports back through this thread's event loop
+      if (jit.compiling) await new Promise((resolve) => setImmediate(resolve));
+    }
     if (exit !== L.EXIT_SPIN) spinStreak = 0;
     switch (exit) {
       case L.EXIT_NONE:

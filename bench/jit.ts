@@ -1,0 +1,147 @@
+/**
+ * The JIT section of `npm run bench`: the same work with the JIT tier off and
+ * on, side by side with QEMU (TCG):
+ *  - each benchmark kernel of guests/bench/bench.elf alone (`only=NAME`), timed
+ *    by the guest itself (rdtime around the kernel: start-up is not in it);
+ *  - Linux to the shell prompt at 1, 8 and 64 vCPUs;
+ *  - a user-space loop inside Linux (busybox awk), timed on the host from
+ *    sending the command to its answer;
+ *  - the compile cost: translations and compile time of a Linux boot.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { VirtualMachine } from '../src/index.js';
+
+export interface JitBenchContext { root: string; linuxDir: string; qemu?: string; quick: boolean; wkvm: string }
+
+/** The kernels of bench.elf (its `only=` names). */
+export const KERNELS = ['hash', 'sort', 'interp', 'memcpy', 'matmul', 'list', 'fsm', 'crc', 'fp'];
+
+type Mode = 'off' | 'on';
+const fmt = (n: number | undefined, d = 0): string => (n === undefined ? 'n/a' : n.toFixed(d));
+
+/** Run `elf` with `append` on wkvm (JIT off or on) or QEMU; the guest's own `time NAME: N us` lines. */
+function guestTimes(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Map<string, number> | undefined> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'], env });
+    let out = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000);
+    p.stdout.on('data', (d: Buffer) => { out += d.toString('latin1'); });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) { resolve(undefined); return; }
+      const m = new Map<string, number>();
+      for (const [, k, us] of out.matchAll(/^time (\w+): (\d+) us/gm)) m.set(k, Number(us));
+      resolve(m);
+    });
+  });
+}
+
+async function kernels(ctx: JitBenchContext): Promise<unknown> {
+  const elf = join(ctx.root, 'guests', 'bench', 'bench.elf');
+  const iters = ctx.quick ? 100 : 1000;
+  console.log(`== JIT: each kernel of bench.elf alone (iters=${iters}, guest-timed ms; 1 vCPU): JIT off, JIT on, QEMU`);
+  const rows: Record<string, unknown>[] = [];
+  for (const k of KERNELS) {
+    const append = `iters=${iters} only=${k} times`;
+    const w = (mode: Mode) => guestTimes(process.execPath, [ctx.wkvm, 'run', '-bios', 'none', '-m', '256M', '-kernel', elf, '-append', append],
+      { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' });
+    const off = (await w('off'))?.get(k), on = (await w('on'))?.get(k);
+    const q = ctx.qemu ? (await guestTimes(ctx.qemu, ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '256M', '-kernel', elf, '-append', append], process.env))?.get(k) : undefined;
+    const ms = (us?: number) => (us === undefined ? undefined : us / 1000);
+    const r = { kernel: k, offMs: ms(off) ?? null, onMs: ms(on) ?? null, qemuMs: ms(q) ?? null,
+      speedup: off && on ? off / on : null, vsQemu: on && q ? q / on : null };
+    rows.push(r);
+    console.log(`${k.padEnd(7)} off ${fmt(ms(off)).padStart(6)} ms  on ${fmt(ms(on)).padStart(6)} ms  qemu ${fmt(ms(q)).padStart(6)} ms` +
+      `  JIT speedup ${r.speedup ? r.speedup.toFixed(2) + 'x' : 'n/a'}, speed vs qemu ${r.vsQemu ? r.vsQemu.toFixed(2) + 'x' : 'n/a'}`);
+  }
+  return rows;
+}
+
+/** Spawn a VMM; resolve with ms until its console shows `until` (after `send` was written at the first prompt, if any). */
+function consoleTime(cmd: string, args: string[], env: NodeJS.ProcessEnv, until: RegExp, send?: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'], env });
+    let out = '';
+    let t0 = performance.now();
+    let sent = send === undefined;
+    let done = false;
+    const finish = (v: number | undefined): void => { if (!done) { done = true; clearTimeout(timer); p.kill('SIGKILL'); resolve(v); } };
+    const timer = setTimeout(() => finish(undefined), 300_000);
+    p.stdout.on('data', (d: Buffer) => {
+      out = (out + d.toString('latin1')).slice(-4096);
+      if (!sent && /# $/.test(out)) {
+        sent = true;
+        out = '';
+        t0 = performance.now();
+        p.stdin.write(send + '\n');
+      } else if (sent && until.test(out)) finish(performance.now() - t0);
+    });
+    p.on('close', () => finish(undefined));
+  });
+}
+
+async function median(runs: number, f: () => Promise<number | undefined>): Promise<number | undefined> {
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) { const v = await f(); if (v === undefined) return undefined; t.push(v); }
+  return t.sort((a, b) => a - b)[(t.length - 1) >> 1];
+}
+
+async function linux(ctx: JitBenchContext): Promise<unknown> {
+  const image = join(ctx.linuxDir, 'Image'), initrd = join(ctx.linuxDir, 'rootfs.cpio.gz');
+  if (!existsSync(image) || !existsSync(initrd)) {
+    console.log('== JIT: Linux: skipped (no guest image; build it with npm run guest:linux)');
+    return null;
+  }
+  const out: Record<string, unknown> = {};
+  const runs = ctx.quick ? 1 : 3;
+  console.log('== JIT: Linux to the shell prompt (median of ' + runs + '): JIT off, JIT on, QEMU');
+  const boot: Record<string, unknown>[] = [];
+  for (const n of ctx.quick ? [1, 8] : [1, 8, 64]) {
+    const common = ['-smp', String(n), '-m', n > 8 ? '512M' : '256M', '-kernel', image, '-initrd', initrd, '-append', 'console=ttyS0'];
+    const w = (mode: Mode) => median(runs, () => consoleTime(process.execPath, [ctx.wkvm, 'run', ...common],
+      { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' }, /# $/));
+    const off = await w('off'), on = await w('on');
+    const q = ctx.qemu ? await consoleTime(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], process.env, /# $/) : undefined;
+    boot.push({ vcpus: n, offMs: off ?? null, onMs: on ?? null, qemuMs: q ?? null });
+    const s = (v?: number) => (v === undefined ? 'n/a' : (v / 1000).toFixed(2) + ' s');
+    console.log(`${String(n).padStart(3)} vCPUs: off ${s(off)}  on ${s(on)}  qemu ${s(q)}  (on/qemu ${on && q ? (on / q).toFixed(2) + 'x' : 'n/a'})`);
+  }
+  out.boot = boot;
+
+  // a user-space loop: busybox awk summing 2 million numbers
+  const loop = "awk 'BEGIN{s=0;for(i=0;i<2000000;i++)s+=i%7;print \"sum=\" s}'";
+  console.log('== JIT: a user-space loop inside Linux (busybox awk, 2M iterations; host-timed): JIT off, JIT on, QEMU');
+  const common = ['-m', '256M', '-kernel', image, '-initrd', initrd, '-append', 'console=ttyS0 quiet'];
+  const w = (mode: Mode) => median(runs, () => consoleTime(process.execPath, [ctx.wkvm, 'run', ...common],
+    { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' }, /sum=\d+/, loop));
+  const off = await w('off'), on = await w('on');
+  const q = ctx.qemu ? await consoleTime(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], process.env, /sum=\d+/, loop) : undefined;
+  out.userLoop = { offMs: off ?? null, onMs: on ?? null, qemuMs: q ?? null };
+  console.log(`awk loop: off ${fmt(off)} ms  on ${fmt(on)} ms  qemu ${fmt(q)} ms  (JIT speedup ${off && on ? (off / on).toFixed(2) + 'x' : 'n/a'}, on/qemu time ${on && q ? (on / q).toFixed(2) + 'x' : 'n/a'})`);
+
+  // the compile cost of a boot (API: the per-vCPU JIT counters)
+  const vm = await VirtualMachine.create({ kernel: image, initrd, append: 'console=ttyS0', memory: '256M', jit: 'on' });
+  let text = '';
+  const t0 = performance.now();
+  const prompt = new Promise<number>((resolve) => vm.on('output', (b) => {
+    text = (text + b.toString('latin1')).slice(-256);
+    if (/# $/.test(text)) resolve(performance.now() - t0);
+  }));
+  vm.start();
+  const ms = await prompt;
+  const st = vm.stats()[0];
+  await vm.stop();
+  const compileMs = Number(st.jit.compileUs) / 1000;
+  out.compile = { bootMs: ms, translations: Number(st.jit.blocks), modules: Number(st.jit.modules), compileMs,
+    translatedShare: Number(st.jit.instructions) / Number(st.instructions) };
+  console.log(`Linux boot (1 vCPU, to the prompt ${fmt(ms)} ms): ${st.jit.blocks} translations in ${st.jit.modules} modules, ` +
+    `${fmt(compileMs)} ms translating on the vCPU thread (${fmt(100 * compileMs / ms, 1)}% of the boot), ` +
+    `${fmt(100 * Number(st.jit.instructions) / Number(st.instructions), 1)}% of instructions run translated`);
+  return out;
+}
+
+export async function jitBench(ctx: JitBenchContext): Promise<unknown> {
+  return { kernels: await kernels(ctx), linux: await linux(ctx) };
+}

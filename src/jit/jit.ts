@@ -1,0 +1,197 @@
+/**
+ * The JIT tier's host half in a vCPU worker: between slices it takes the
+ * blocks the vCPU module found hot, translates them (translate.ts) into one
+ * module per batch (a module has a fixed cost of ~0.5 ms), lets V8 compile
+ * it on a background thread while the vCPU goes on interpreting, then puts
+ * each function in this worker's table and tells the vCPU module to call it.
+ * Translated code calls back into the vCPU module Wasm to Wasm; no
+ * JavaScript runs on the hot path.
+ */
+import type { Layout, VcpuExports } from '../accel/module.js';
+import { IMPORTS, discover, translate, translationModule, type Insn } from './translate.js';
+import type { Bytes } from './wasm.js';
+import { WkvmError } from '../errors.js';
+
+/** Compiled Wasm bytes a worker keeps before it drops every translation (V8 shares identical modules across workers). */
+const CODE_LIMIT = 8 << 20;
+
+export interface JitOptions {
+  /** Taken branches to a block before it is translated; 0 turns the JIT off. */
+  threshold: number;
+}
+
+/** The default: a block is translated once it was entered this many times from interpreted code. */
+export const DEFAULT_THRESHOLD = 64;
+const MAX_THRESHOLD = 1e9;
+
+/**
+ * The JIT's threshold for a VM (0 = off) from its options, else from the
+ * environment (WKVM_JIT=on|off, WKVM_JIT_THRESHOLD=N: how tests run the whole
+ * suite each way), else the default.
+ */
+export function jitThreshold(jit: boolean | 'on' | 'off' | undefined, threshold: number | undefined,
+  env: NodeJS.ProcessEnv = process.env): number {
+  let on: boolean;
+  if (jit === undefined) {
+    const e = env.WKVM_JIT;
+    if (e !== undefined && e !== '' && e !== 'on' && e !== 'off') throw new WkvmError(`invalid WKVM_JIT '${e}': must be on or off`);
+    on = e !== 'off';
+  } else if (jit === true || jit === 'on') on = true;
+  else if (jit === false || jit === 'off') on = false;
+  else throw new WkvmError(`invalid jit option '${String(jit)}': must be on or off`);
+  if (threshold === undefined && env.WKVM_JIT_THRESHOLD !== undefined && env.WKVM_JIT_THRESHOLD !== '') {
+    const e = env.WKVM_JIT_THRESHOLD;
+    if (!/^\d+$/.test(e)) throw new WkvmError(`invalid WKVM_JIT_THRESHOLD '${e}': must be a whole number from 1 to ${MAX_THRESHOLD}`);
+    threshold = Number(e);
+  }
+  if (threshold !== undefined && (!Number.isInteger(threshold) || threshold < 1 || threshold > MAX_THRESHOLD)) {
+    throw new WkvmError(`invalid JIT threshold '${threshold}': must be a whole number from 1 to ${MAX_THRESHOLD}`);
+  }
+  return on ? threshold ?? DEFAULT_THRESHOLD : 0;
+}
+
+/** A unit translated and being compiled: installed only if its guest code is still what was translated. */
+interface Unit { host: number; code: Uint8Array }
+
+/** The most units one module takes (a batch; the rest wait for the next). */
+const BATCH_MAX = 256;
+
+export class Jit {
+  readonly table: WebAssembly.Table;
+  private cpu!: VcpuExports;
+  private imports!: WebAssembly.Imports;
+  private view!: DataView;
+  private ram!: Uint8Array;
+  private base = 0;
+  private codeBytes = 0;
+  /** Hot blocks taken from the vCPU module's queue, not yet translated. */
+  private pending: number[] = [];
+  private pendingSet = new Set<number>();
+  /** Block starts whose first instruction is not translated: not worth decoding again. */
+  private refused = new Set<number>();
+  /** The batch V8 compiles now (in the background), and its result once there. */
+  private batch: Unit[] | undefined;
+  private compiled: WebAssembly.Module | undefined;
+  private failed: unknown;
+  private batchStart = 0;
+
+  /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
+  private readonly eager: boolean;
+
+  constructor(private readonly L: Layout, threshold: number) {
+    this.eager = threshold === 1;
+    this.table = new WebAssembly.Table({ element: 'anyfunc', initial: L.JIT_TABLE_BASE + L.JIT_ENTRIES });
+  }
+
+  /** A batch is being compiled: the worker lets its event loop run so that the result arrives. */
+  get compiling(): boolean { return this.batch !== undefined; }
+
+  /** Bind to the worker's vCPU instance (bound to `hart`). */
+  bind(cpu: VcpuExports, exports: WebAssembly.Exports, memory: WebAssembly.Memory, hart: number): void {
+    this.cpu = cpu;
+    this.view = new DataView(memory.buffer as unknown as ArrayBuffer);
+    this.ram = new Uint8Array(memory.buffer as unknown as ArrayBuffer);
+    this.base = this.L.VCPU_BASE + hart * this.L.VCPU_STRIDE;
+    const env: Record<string, unknown> = { memory };
+    // the translations' imports are the vCPU module's exports of the same names
+    for (const im of IMPORTS) if (im.kind !== 'memory') env[im.name] = exports[im.name];
+    this.imports = { env: env as WebAssembly.ModuleImports };
+  }
+
+  private decode = (host: number): Insn => {
+    const w = this.cpu.jit_decode(host);
+    return {
+      op: w & 0xff, rd: (w >>> 8) & 63, rs1: (w >>> 16) & 31, rs2: (w >>> 24) & 31,
+      imm: this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), len: (w & (1 << 14)) !== 0 ? 2 : 4,
+    };
+  };
+
+  /**
+   * After a slice: take the blocks the vCPU module queued, install a batch
+   * V8 finished compiling, and start compiling the next one.
+   */
+  service(): void {
+    const q = this.base + this.L.V_JIT_QUEUE;
+    const count = this.view.getUint32(q, true);
+    for (let i = 0; i < count; i++) {
+      const host = Number(this.view.getBigUint64(q + 16 + 16 * i + 8, true));
+      if (!this.pendingSet.has(host) && !this.refused.has(host)) { this.pending.push(host); this.pendingSet.add(host); }
+    }
+    this.view.setUint32(q, 0, true);
+    if (this.compiled) this.install();
+    else if (this.failed !== undefined) throw this.failed;
+    if (!this.batch && this.pending.length > 0) this.translateBatch();
+  }
+
+  /** Translate pending blocks into one module and have V8 compile it off this thread. */
+  private translateBatch(): void {
+    const t0 = performance.now();
+    const units: Unit[] = [];
+    const bodies: Bytes[] = [];
+    const take = this.pending.splice(0, BATCH_MAX);
+    for (const host of take) {
+      this.pendingSet.delete(host);
+      const blocks = discover(host & ~0xfff, host & 0xfff, this.decode);
+      if (!blocks) { this.refused.add(host); continue; }
+      const last = blocks[blocks.length - 1].insns[blocks[blocks.length - 1].insns.length - 1];
+      units.push({ host, code: this.ram.slice(host, (host & ~0xfff) + last.off + last.i.len) });
+      bodies.push(translate(blocks, host & 0xfff));
+    }
+    if (this.refused.size > 4 * this.L.JIT_ENTRIES) this.refused.clear();
+    this.time(t0);
+    if (units.length === 0) return;
+    const bytes = translationModule(bodies);
+    if (this.codeBytes + bytes.length > CODE_LIMIT) this.flush();
+    this.codeBytes += bytes.length;
+    this.batch = units;
+    this.batchStart = performance.now();
+    if (this.eager) {
+      this.compiled = new WebAssembly.Module(bytes);
+      this.install();
+      return;
+    }
+    WebAssembly.compile(bytes).then((m) => { this.compiled = m; }, (e: unknown) => { this.failed = e; this.batch = undefined; });
+  }
+
+  /** Install the compiled batch: each unit whose guest code did not change since it was translated. */
+  private install(): void {
+    const t0 = this.eager ? this.batchStart : performance.now();
+    const units = this.batch!, module = this.compiled!;
+    this.batch = undefined;
+    this.compiled = undefined;
+    const inst = new WebAssembly.Instance(module, this.imports);
+    let installed = 0;
+    for (let i = 0; i < units.length; i++) {
+      const { host, code } = units[i];
+      let same = true;
+      for (let k = 0; k < code.length && same; k++) same = this.ram[host + k] === code[k];
+      if (!same) continue; // the guest rewrote it meanwhile: it may be found hot again
+      this.table.set(this.L.JIT_TABLE_BASE + this.cpu.jit_slot(host), inst.exports[`f${i}`] as () => void);
+      this.cpu.jit_install(host);
+      installed++;
+    }
+    this.bump(this.L.R_JIT_BLOCKS, installed);
+    this.bump(this.L.R_JIT_MODULES, 1);
+    this.bump(this.L.R_JIT_COMPILE_WAIT_US, Math.round((t0 - this.batchStart) * 1000));
+    this.time(t0);
+  }
+
+  /** Drop every translation (and with them the modules they keep alive). */
+  private flush(): void {
+    this.cpu.jit_flush();
+    for (let i = 0; i < this.L.JIT_ENTRIES; i++) this.table.set(this.L.JIT_TABLE_BASE + i, null);
+    this.codeBytes = 0;
+    this.refused.clear();
+    this.bump(this.L.R_JIT_FLUSHES, 1);
+  }
+
+  /** Time this thread spent translating and installing since t0. */
+  private time(t0: number): void {
+    this.bump(this.L.R_JIT_COMPILE_US, Math.round((performance.now() - t0) * 1000));
+  }
+
+  private bump(field: number, by: number): void {
+    const a = this.base + this.L.V_RUN + field;
+    this.view.setBigUint64(a, this.view.getBigUint64(a, true) + BigInt(by), true);
+  }
+}

@@ -1,0 +1,435 @@
+/**
+ * The translator: hot guest code to WebAssembly.
+ *
+ * A translation unit starts at a hot block's first instruction and runs on
+ * through conditional branches inside the same 4 KiB page, up to a size cap;
+ * it ends at a jump, and before an instruction it does not translate (CSR,
+ * SYSTEM, FENCE.I, atomics, FP, a 32-bit instruction across the page end).
+ * Its basic blocks become the arms of one `loop` + `br_table` dispatcher, so
+ * branches inside the unit, loops included, never leave Wasm; a backward branch checks
+ * the budget, so a loop returns to the interpreter's interrupt and request
+ * checks in bounded time. Guest registers live in Wasm locals for the whole
+ * call and are written back on the way out.
+ *
+ * Exactness: a load or store the TLB does not hit calls the vCPU module's
+ * slow path (jit_load/jit_store) with the instruction's pc, which takes a
+ * fault's trap or sets up an MMIO exit exactly as the interpreter would; the
+ * translation then returns with the instructions retired so far. A store
+ * that hit a code page returns right after the store (it may have changed
+ * the code that follows). The protocol is in assembly/jit.ts.
+ */
+import * as L from '../../assembly/layout.js';
+import * as O from '../../assembly/ops.js';
+import { Bytes, Op, T, assemble, type FuncType, type Import } from './wasm.js';
+
+/** One decoded instruction (the vCPU module's own decoder fills it: jit_decode). */
+export interface Insn { op: number; rd: number; rs1: number; rs2: number; imm: number; len: number }
+export type Decoder = (host: number) => Insn;
+
+/** The most instructions one unit takes in (Liftoff compiles ~1 us per guest instruction). */
+export const UNIT_CAP = 96;
+
+// translation return statuses (assembly/jit.ts)
+const JUMP = 0, CONTINUE = 3;
+
+// the module's imports, by index
+const F_LOAD = 0, F_STORE = 1, F_MULH = 2, F_MULHU = 3, F_MULHSU = 4, F_FP = 5, F_FLOAD = 6, F_FSTORE = 7;
+const G_EPOCH_LOAD = 0, G_EPOCH_STORE = 1, G_STORED = 2, G_STATUS = 3;
+
+export const TYPES: FuncType[] = [
+  { params: [T.i32, T.i64, T.i32], results: [T.i32] },          // 0: a translation
+  { params: [T.i64, T.i32, T.i64], results: [T.i64] },          // 1: jit_load(addr, size | dest << 8 | len << 16, pc)
+  { params: [T.i64, T.i32, T.i64, T.i64], results: [] },        // 2: jit_store(addr, size | len << 8, value, pc)
+  { params: [T.i64, T.i64], results: [T.i64] },                 // 3: mulh*
+  { params: [T.i32, T.i64], results: [] },                      // 4: jit_fp(insn, pc)
+  { params: [T.i64, T.i32, T.i64], results: [] },               // 5: jit_fload/jit_fstore(addr, 8|4 | f << 8 | len << 16, pc)
+];
+export const IMPORTS: Import[] = [
+  { module: 'env', name: 'memory', kind: 'memory', min: 0, max: 65536, shared: true },
+  { module: 'env', name: 'jit_load', kind: 'func', type: 1 },
+  { module: 'env', name: 'jit_store', kind: 'func', type: 2 },
+  { module: 'env', name: 'jit_mulh', kind: 'func', type: 3 },
+  { module: 'env', name: 'jit_mulhu', kind: 'func', type: 3 },
+  { module: 'env', name: 'jit_mulhsu', kind: 'func', type: 3 },
+  { module: 'env', name: 'jit_fp', kind: 'func', type: 4 },
+  { module: 'env', name: 'jit_fload', kind: 'func', type: 5 },
+  { module: 'env', name: 'jit_fstore', kind: 'func', type: 5 },
+  { module: 'env', name: 'epoch_load', kind: 'global', type: T.i64, mutable: true },
+  { module: 'env', name: 'epoch_store', kind: 'global', type: T.i64, mutable: true },
+  { module: 'env', name: 'spin_stored', kind: 'global', type: T.i32, mutable: true },
+  { module: 'env', name: 'jit_status', kind: 'global', type: T.i32, mutable: true },
+];
+
+const ALU_OPS = new Map<number, Op>([[O.OP_ADD, Op.i64_add], [O.OP_SUB, Op.i64_sub], [O.OP_SLL, Op.i64_shl],
+  [O.OP_XOR, Op.i64_xor], [O.OP_SRL, Op.i64_shr_u], [O.OP_SRA, Op.i64_shr_s], [O.OP_OR, Op.i64_or],
+  [O.OP_AND, Op.i64_and], [O.OP_MUL, Op.i64_mul]]);
+const LOAD_OPS = [Op.i64_load8_s, Op.i64_load16_s, Op.i64_load32_s, Op.i64_load, Op.i64_load8_u, Op.i64_load16_u, Op.i64_load32_u];
+const STORE_OPS = [Op.i64_store8, Op.i64_store16, Op.i64_store32, Op.i64_store];
+const STORE_OLD_OPS = [Op.i64_load8_u, Op.i64_load16_u, Op.i64_load32_u, Op.i64_load];
+const BRANCHES = new Set([O.OP_BEQ, O.OP_BNE, O.OP_BLT, O.OP_BGE, O.OP_BLTU, O.OP_BGEU]);
+const LOADS = new Set([O.OP_LB, O.OP_LH, O.OP_LW, O.OP_LD, O.OP_LBU, O.OP_LHU, O.OP_LWU]);
+const STORES = new Set([O.OP_SB, O.OP_SH, O.OP_SW, O.OP_SD]);
+
+/** Whether the translator handles `op` (everything else ends a unit before it). */
+export function translatable(op: number): boolean {
+  return (op >= O.OP_LUI && op <= O.OP_REMUW) || op === O.OP_FENCE || (op >= O.OP_FLW && op <= O.OP_FP);
+}
+
+/** An F/D instruction (OP_FP, raw bits) that reads integer register rs1 (FCVT.*.W/L, FMV.*.X). */
+function fpReadsX(insn: number): boolean {
+  const f5 = insn >>> 27;
+  return (insn & 0x7f) === 0x53 && (f5 === 0x1a || f5 === 0x1e);
+}
+/** An F/D instruction that writes integer register rd (compares, FCVT.W/L.*, FMV.X.*, FCLASS). */
+function fpWritesX(insn: number): boolean {
+  const f5 = insn >>> 27;
+  return (insn & 0x7f) === 0x53 && (f5 === 0x14 || f5 === 0x18 || f5 === 0x1c);
+}
+
+interface Block { start: number; insns: { off: number; i: Insn }[] }
+
+/**
+ * The unit that starts at page offset `entry`: the straight run of translated
+ * instructions from it (through conditional branches) up to a jump, an
+ * instruction it does not translate, the page end or the size cap. Branches
+ * into the run stay inside it (loops); null if its first instruction is not
+ * translated.
+ */
+export function discover(pageHost: number, entry: number, decode: Decoder): Block[] | null {
+  const run: { off: number; i: Insn }[] = [];
+  for (let off = entry; off < 0x1000 && run.length < UNIT_CAP;) {
+    const i = decode(pageHost + off);
+    if (!translatable(i.op) || off + i.len > 0x1000) break;
+    run.push({ off, i });
+    if (i.op === O.OP_JAL || i.op === O.OP_JALR) break;
+    off += i.len;
+  }
+  if (run.length === 0) return null;
+  const end = run[run.length - 1].off + run[run.length - 1].i.len;
+  const targets = new Set<number>([entry]);
+  for (const { off, i } of run) {
+    if (BRANCHES.has(i.op) || i.op === O.OP_JAL) {
+      const t = off + i.imm;
+      if (t >= entry && t < end) targets.add(t);
+    }
+  }
+  // basic blocks: split at branch targets and after control transfers
+  const blocks: Block[] = [];
+  let cur: Block | undefined;
+  for (const { off, i } of run) {
+    if (!cur || targets.has(off)) { cur = { start: off, insns: [] }; blocks.push(cur); }
+    cur.insns.push({ off, i });
+    if (BRANCHES.has(i.op) || i.op === O.OP_JAL || i.op === O.OP_JALR) cur = undefined;
+  }
+  return blocks;
+}
+
+// fixed locals after the three parameters (v, pc0, budget)
+const P_V = 0, P_PC0 = 1, P_BUDGET = 2;
+const L_VPAGE = 3, L_RETPC = 4, L_A = 5, L_TMP = 6; // i64
+const L_N = 7, L_BB = 8, L_RET = 9, L_T = 10, L_K = 11; // i32
+const FIRST_REG_LOCAL = 12;
+
+/** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
+export function translate(blocks: Block[], entry: number): Bytes {
+  const b = new Bytes();
+  // guest registers used anywhere get a local; written ones are written back
+  const regLocal = new Array<number>(33).fill(-1);
+  const written = new Set<number>();
+  let nRegs = 0;
+  const use = (r: number): void => { if (r !== 0 && r !== 32 && regLocal[r] < 0) regLocal[r] = FIRST_REG_LOCAL + nRegs++; };
+  for (const bl of blocks) {
+    for (const { i } of bl.insns) {
+      const reads2 = BRANCHES.has(i.op) || STORES.has(i.op) || (i.op >= O.OP_ADD && i.op <= O.OP_AND) ||
+        (i.op >= O.OP_ADDW && i.op <= O.OP_SRAW) || (i.op >= O.OP_MUL && i.op <= O.OP_REMUW);
+      if (i.op === O.OP_FP) {
+        if (fpReadsX(i.imm)) use(i.rs1);
+        if (fpWritesX(i.imm) && i.rd !== 0 && i.rd !== 32) { use(i.rd); written.add(i.rd); }
+        continue;
+      }
+      const reads1 = i.op !== O.OP_LUI && i.op !== O.OP_AUIPC && i.op !== O.OP_JAL && i.op !== O.OP_FENCE;
+      if (reads1) use(i.rs1);
+      if (reads2) use(i.rs2);
+      const writes = !BRANCHES.has(i.op) && !STORES.has(i.op) && i.op !== O.OP_FENCE && i.op < O.OP_FLW;
+      if (writes && i.rd !== 32 && i.rd !== 0) { use(i.rd); written.add(i.rd); }
+    }
+  }
+  b.u32(3);
+  b.u32(4); b.byte(T.i64);
+  b.u32(5); b.byte(T.i32);
+  b.u32(nRegs); b.byte(T.i64);
+
+  const index = new Map<number, number>();
+  blocks.forEach((bl, k) => index.set(bl.start, k));
+
+  // structured-control bookkeeping: labels are the depth they were opened at
+  let depth = 0;
+  const open = (op: Op, type: T = T.void_): number => { b.byte(op); b.byte(type); return depth++; };
+  const end = (): void => { b.byte(Op.end); depth--; };
+  const br = (label: number, op: Op = Op.br): void => { b.byte(op); b.u32(depth - 1 - label); };
+  const i32c = (v: number): void => { b.byte(Op.i32_const); b.s32(v | 0); };
+  const i64c = (v: number): void => { b.byte(Op.i64_const); b.sNum(v); };
+  const get = (l: number): void => { b.byte(Op.local_get); b.u32(l); };
+  const set = (l: number): void => { b.byte(Op.local_set); b.u32(l); };
+  const tee = (l: number): void => { b.byte(Op.local_tee); b.u32(l); };
+  const mem = (op: Op, offset: number, align: number): void => { b.byte(op); b.u32(align); b.u32(offset); };
+  const reg = (r: number): void => { if (r === 0) i64c(0); else get(regLocal[r]); };
+  const setReg = (rd: number): void => { if (rd === 0 || rd === 32) b.byte(Op.drop); else set(regLocal[rd]); };
+  const pcAt = (off: number): void => { get(L_VPAGE); i64c(off); b.byte(Op.i64_add); };
+  /** ret = (n + extra) << 2 | status */
+  const setRet = (extra: number, status: number): void => {
+    get(L_N); if (extra !== 0) { i32c(extra); b.byte(Op.i32_add); }
+    i32c(2); b.byte(Op.i32_shl); if (status !== 0) { i32c(status); b.byte(Op.i32_or); }
+    set(L_RET);
+  };
+
+  // prologue: the page's virtual base, registers into locals
+  get(P_PC0); i64c(-4096); b.byte(Op.i64_and); set(L_VPAGE);
+  for (let r = 1; r < 32; r++) if (regLocal[r] >= 0) { get(P_V); mem(Op.i64_load, L.V_X + 8 * r, 3); set(regLocal[r]); }
+  i32c(index.get(entry)!); set(L_BB);
+
+  const EXIT = open(Op.block);
+  const HEXIT = open(Op.block); // a slow path's exit: its status is in jit_status
+  const LOOP = open(Op.loop);
+  const exitTo = (off: number, extra: number, status: number): void => { pcAt(off); set(L_RETPC); setRet(extra, status); br(EXIT); };
+  const armOpen: number[] = [];
+  for (let k = blocks.length - 1; k >= 0; k--) armOpen.push(open(Op.block));
+  get(L_BB);
+  b.byte(Op.br_table); b.u32(blocks.length);
+  for (let k = 0; k < blocks.length; k++) b.u32(k);
+  b.u32(blocks.length - 1);
+
+  /** Control goes to page offset `t` (n already counts the branch): inside the unit, or out with status JUMP. */
+  const goTo = (t: number, from: number): void => {
+    const k = index.get(t);
+    if (k === undefined) { exitTo(t, 0, JUMP); return; }
+    if (t <= from) { // a backward branch: leave when the budget is spent
+      get(L_N); get(P_BUDGET); b.byte(Op.i32_ge_s);
+      open(Op.if_); exitTo(t, 0, JUMP); end();
+    }
+    i32c(k); set(L_BB); br(LOOP);
+  };
+
+  /** The TLB check of a `size`-byte access at local A; leaves the condition, local T = the entry's address. */
+  const tlbHit = (tlb: number, size: number, epochGlobal: number): void => {
+    get(L_A); i64c(12); b.byte(Op.i64_shr_u); b.byte(Op.i32_wrap_i64);
+    i32c(L.TLB_ENTRIES - 1); b.byte(Op.i32_and); i32c(4); b.byte(Op.i32_shl); get(P_V); b.byte(Op.i32_add); tee(L_T);
+    mem(Op.i64_load, tlb, 3);
+    get(L_A); i64c(-4096); b.byte(Op.i64_and); b.byte(Op.global_get); b.u32(epochGlobal); b.byte(Op.i64_or);
+    b.byte(Op.i64_eq);
+    if (size > 1) {
+      get(L_A); b.byte(Op.i32_wrap_i64); i32c(0xfff); b.byte(Op.i32_and); i32c(0x1000 - size); b.byte(Op.i32_le_u);
+      b.byte(Op.i32_and);
+    }
+  };
+  /** Before a slow-path call: the instructions retired if the helper reports a status (it sets V_PC). */
+  const slowExit = (idx: number): void => { i32c(idx + 1); set(L_K); };
+  const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); br(HEXIT, Op.br_if); };
+
+  const LOAD_TLB = L.V_TLB, STORE_TLB = L.V_TLB + L.TLB_ENTRIES * 16;
+
+  for (let k = 0; k < blocks.length; k++) {
+    end(); // arm k starts here
+    const bl = blocks[k];
+    let terminated = false;
+    bl.insns.forEach(({ off, i }, idx) => {
+      const op = i.op;
+      const { rd, rs1, rs2, imm, len } = i;
+      const count = idx + 1; // instructions of this block up to and including this one
+      switch (op) {
+        case O.OP_LUI: i64c(imm); setReg(rd); break;
+        case O.OP_AUIPC: pcAt(off + imm); setReg(rd); break;
+        case O.OP_JAL:
+          pcAt(off + len); setReg(rd);
+          get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
+          if (off + imm >= 0 && off + imm < 0x1000) goTo(off + imm, off);
+          else exitTo(off + imm, 0, JUMP);
+          terminated = true;
+          break;
+        case O.OP_JALR:
+          reg(rs1); i64c(imm); b.byte(Op.i64_add); i64c(-2); b.byte(Op.i64_and); set(L_RETPC);
+          pcAt(off + len); setReg(rd);
+          get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
+          setRet(0, JUMP); br(EXIT);
+          terminated = true;
+          break;
+        case O.OP_BEQ: case O.OP_BNE: case O.OP_BLT: case O.OP_BGE: case O.OP_BLTU: case O.OP_BGEU: {
+          get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
+          reg(rs1); reg(rs2);
+          b.byte(op === O.OP_BEQ ? Op.i64_eq : op === O.OP_BNE ? Op.i64_ne : op === O.OP_BLT ? Op.i64_lt_s
+            : op === O.OP_BGE ? Op.i64_ge_s : op === O.OP_BLTU ? Op.i64_lt_u : Op.i64_ge_u);
+          open(Op.if_);
+          const t = off + imm;
+          if (t >= 0 && t < 0x1000) goTo(t, off); else exitTo(t, 0, JUMP);
+          end();
+          // not taken: the next block in address order, or out
+          if (k + 1 < blocks.length && blocks[k + 1].start === off + len) { /* falls through */ }
+          else exitTo(off + len, 0, CONTINUE);
+          terminated = true;
+          break;
+        }
+        case O.OP_LB: case O.OP_LH: case O.OP_LW: case O.OP_LD: case O.OP_LBU: case O.OP_LHU: case O.OP_LWU: {
+          const f3 = op - O.OP_LB;
+          const size = 1 << (f3 & 3);
+          reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
+          tlbHit(LOAD_TLB, size, G_EPOCH_LOAD);
+          open(Op.if_, T.i64);
+          get(L_A); get(L_T); mem(Op.i64_load, LOAD_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64);
+          mem(LOAD_OPS[f3], 0, 0);
+          b.byte(Op.else_);
+          slowExit(idx);
+          get(L_A); i32c(size | (((rd & 31) | (f3 < 4 ? 0x40 : 0)) << 8) | (len << 16)); pcAt(off);
+          b.byte(Op.call); b.u32(F_LOAD);
+          afterSlow();
+          if (f3 === 0) b.byte(Op.i64_extend8_s);
+          else if (f3 === 1) b.byte(Op.i64_extend16_s);
+          else if (f3 === 2) b.byte(Op.i64_extend32_s);
+          end();
+          setReg(rd);
+          break;
+        }
+        case O.OP_SB: case O.OP_SH: case O.OP_SW: case O.OP_SD: {
+          const size = 1 << (op - O.OP_SB);
+          reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
+          tlbHit(STORE_TLB, size, G_EPOCH_STORE);
+          open(Op.if_);
+          get(L_A); get(L_T); mem(Op.i64_load, STORE_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64); set(L_T);
+          // spin detection counts stores that change memory
+          b.byte(Op.global_get); b.u32(G_STORED);
+          get(L_T); mem(STORE_OLD_OPS[op - O.OP_SB], 0, 0);
+          reg(rs2); if (size < 8) { i64c(2 ** (8 * size) - 1); b.byte(Op.i64_and); }
+          b.byte(Op.i64_ne); b.byte(Op.i32_or); b.byte(Op.global_set); b.u32(G_STORED);
+          get(L_T); reg(rs2); mem(STORE_OPS[op - O.OP_SB], 0, 0);
+          b.byte(Op.else_);
+          slowExit(idx);
+          get(L_A); i32c(size | (len << 8)); reg(rs2); pcAt(off);
+          b.byte(Op.call); b.u32(F_STORE);
+          afterSlow();
+          end();
+          break;
+        }
+        case O.OP_ADDI: reg(rs1); i64c(imm); b.byte(Op.i64_add); setReg(rd); break;
+        case O.OP_SLTI: reg(rs1); i64c(imm); b.byte(Op.i64_lt_s); b.byte(Op.i64_extend_i32_u); setReg(rd); break;
+        case O.OP_SLTIU: reg(rs1); i64c(imm); b.byte(Op.i64_lt_u); b.byte(Op.i64_extend_i32_u); setReg(rd); break;
+        case O.OP_XORI: reg(rs1); i64c(imm); b.byte(Op.i64_xor); setReg(rd); break;
+        case O.OP_ORI: reg(rs1); i64c(imm); b.byte(Op.i64_or); setReg(rd); break;
+        case O.OP_ANDI: reg(rs1); i64c(imm); b.byte(Op.i64_and); setReg(rd); break;
+        case O.OP_SLLI: reg(rs1); i64c(imm); b.byte(Op.i64_shl); setReg(rd); break;
+        case O.OP_SRLI: reg(rs1); i64c(imm); b.byte(Op.i64_shr_u); setReg(rd); break;
+        case O.OP_SRAI: reg(rs1); i64c(imm); b.byte(Op.i64_shr_s); setReg(rd); break;
+        case O.OP_ADD: case O.OP_SUB: case O.OP_SLL: case O.OP_XOR: case O.OP_SRL: case O.OP_SRA: case O.OP_OR:
+        case O.OP_AND: case O.OP_MUL: {
+          reg(rs1); reg(rs2);
+          b.byte(ALU_OPS.get(op)!);
+          setReg(rd);
+          break;
+        }
+        case O.OP_SLT: reg(rs1); reg(rs2); b.byte(Op.i64_lt_s); b.byte(Op.i64_extend_i32_u); setReg(rd); break;
+        case O.OP_SLTU: reg(rs1); reg(rs2); b.byte(Op.i64_lt_u); b.byte(Op.i64_extend_i32_u); setReg(rd); break;
+        case O.OP_ADDIW: reg(rs1); i64c(imm); b.byte(Op.i64_add); b.byte(Op.i64_extend32_s); setReg(rd); break;
+        case O.OP_SLLIW: case O.OP_SRLIW: case O.OP_SRAIW:
+          reg(rs1); b.byte(Op.i32_wrap_i64); i32c(imm);
+          b.byte(op === O.OP_SLLIW ? Op.i32_shl : op === O.OP_SRLIW ? Op.i32_shr_u : Op.i32_shr_s);
+          b.byte(Op.i64_extend_i32_s); setReg(rd);
+          break;
+        case O.OP_ADDW: reg(rs1); reg(rs2); b.byte(Op.i64_add); b.byte(Op.i64_extend32_s); setReg(rd); break;
+        case O.OP_SUBW: reg(rs1); reg(rs2); b.byte(Op.i64_sub); b.byte(Op.i64_extend32_s); setReg(rd); break;
+        case O.OP_MULW: reg(rs1); reg(rs2); b.byte(Op.i64_mul); b.byte(Op.i64_extend32_s); setReg(rd); break;
+        case O.OP_SLLW: case O.OP_SRLW: case O.OP_SRAW:
+          reg(rs1); b.byte(Op.i32_wrap_i64); reg(rs2); b.byte(Op.i32_wrap_i64);
+          b.byte(op === O.OP_SLLW ? Op.i32_shl : op === O.OP_SRLW ? Op.i32_shr_u : Op.i32_shr_s);
+          b.byte(Op.i64_extend_i32_s); setReg(rd);
+          break;
+        case O.OP_MULH: case O.OP_MULHU: case O.OP_MULHSU:
+          reg(rs1); reg(rs2); b.byte(Op.call); b.u32(op === O.OP_MULH ? F_MULH : op === O.OP_MULHU ? F_MULHU : F_MULHSU);
+          setReg(rd);
+          break;
+        case O.OP_DIV: case O.OP_REM: // x/0 = -1, x%0 = x; MIN/-1 = MIN, MIN%-1 = 0 (Wasm traps on both)
+          reg(rs2); b.byte(Op.i64_eqz);
+          open(Op.if_, T.i64); if (op === O.OP_DIV) i64c(-1); else reg(rs1);
+          b.byte(Op.else_);
+          reg(rs2); i64c(-1); b.byte(Op.i64_eq);
+          open(Op.if_, T.i64); if (op === O.OP_DIV) { i64c(0); reg(rs1); b.byte(Op.i64_sub); } else i64c(0);
+          b.byte(Op.else_); reg(rs1); reg(rs2); b.byte(op === O.OP_DIV ? Op.i64_div_s : Op.i64_rem_s); end();
+          end();
+          setReg(rd);
+          break;
+        case O.OP_DIVU: case O.OP_REMU:
+          reg(rs2); b.byte(Op.i64_eqz);
+          open(Op.if_, T.i64); if (op === O.OP_DIVU) i64c(-1); else reg(rs1);
+          b.byte(Op.else_); reg(rs1); reg(rs2); b.byte(op === O.OP_DIVU ? Op.i64_div_u : Op.i64_rem_u); end();
+          setReg(rd);
+          break;
+        case O.OP_DIVW: case O.OP_REMW:
+          reg(rs2); b.byte(Op.i32_wrap_i64); b.byte(Op.i32_eqz);
+          open(Op.if_, T.i64); if (op === O.OP_DIVW) i64c(-1); else { reg(rs1); b.byte(Op.i64_extend32_s); }
+          b.byte(Op.else_);
+          reg(rs2); b.byte(Op.i32_wrap_i64); i32c(-1); b.byte(Op.i32_eq);
+          open(Op.if_, T.i32);
+          if (op === O.OP_DIVW) { i32c(0); reg(rs1); b.byte(Op.i32_wrap_i64); b.byte(Op.i32_sub); } else i32c(0);
+          b.byte(Op.else_);
+          reg(rs1); b.byte(Op.i32_wrap_i64); reg(rs2); b.byte(Op.i32_wrap_i64); b.byte(op === O.OP_DIVW ? Op.i32_div_s : Op.i32_rem_s);
+          end();
+          b.byte(Op.i64_extend_i32_s);
+          end();
+          setReg(rd);
+          break;
+        case O.OP_DIVUW: case O.OP_REMUW:
+          reg(rs2); b.byte(Op.i32_wrap_i64); b.byte(Op.i32_eqz);
+          open(Op.if_, T.i64); if (op === O.OP_DIVUW) i64c(-1); else { reg(rs1); b.byte(Op.i64_extend32_s); }
+          b.byte(Op.else_);
+          reg(rs1); b.byte(Op.i32_wrap_i64); reg(rs2); b.byte(Op.i32_wrap_i64); b.byte(op === O.OP_DIVUW ? Op.i32_div_u : Op.i32_rem_u);
+          b.byte(Op.i64_extend_i32_s);
+          end();
+          setReg(rd);
+          break;
+        case O.OP_FENCE: break; // the shared memory's atomics are sequentially consistent already
+        case O.OP_FLW: case O.OP_FLD: case O.OP_FSW: case O.OP_FSD: {
+          // F registers stay in memory: the helper does the access and the FS bookkeeping
+          const d = op === O.OP_FLD || op === O.OP_FSD ? 8 : 4;
+          const fr = op === O.OP_FLW || op === O.OP_FLD ? rd & 31 : rs2;
+          slowExit(idx);
+          reg(rs1); i64c(imm); b.byte(Op.i64_add); i32c(d | (fr << 8) | (len << 16)); pcAt(off);
+          b.byte(Op.call); b.u32(op === O.OP_FLW || op === O.OP_FLD ? F_FLOAD : F_FSTORE);
+          afterSlow();
+          break;
+        }
+        case O.OP_FP: {
+          // soft-float in the vCPU module, on the F registers in memory; integer operands go through memory
+          if (fpReadsX(imm) && rs1 !== 0) { get(P_V); get(regLocal[rs1]); mem(Op.i64_store, L.V_X + 8 * rs1, 3); }
+          slowExit(idx);
+          i32c(imm); pcAt(off); b.byte(Op.call); b.u32(F_FP);
+          afterSlow();
+          if (fpWritesX(imm) && rd !== 0 && rd !== 32) { get(P_V); mem(Op.i64_load, L.V_X + 8 * rd, 3); set(regLocal[rd]); }
+          break;
+        }
+        default: throw new Error(`translate: op ${op} is not translated`);
+      }
+    });
+    if (!terminated) {
+      // the block runs into the next one in address order, or out of the unit
+      const last = bl.insns[bl.insns.length - 1];
+      const next = last.off + last.i.len;
+      get(L_N); i32c(bl.insns.length); b.byte(Op.i32_add); set(L_N);
+      if (k + 1 < blocks.length && blocks[k + 1].start === next) { /* falls through */ }
+      else exitTo(next, 0, CONTINUE);
+    }
+  }
+  b.byte(Op.unreachable); // every block ended in a branch
+  end(); // loop
+  end(); // HEXIT: a slow path reported a status and set V_PC (the trap handler, or the next instruction)
+  get(P_V); mem(Op.i64_load, L.V_PC, 3); set(L_RETPC);
+  get(L_N); get(L_K); b.byte(Op.i32_add); i32c(2); b.byte(Op.i32_shl); b.byte(Op.global_get); b.u32(G_STATUS); b.byte(Op.i32_or);
+  set(L_RET);
+  end(); // EXIT
+  for (const r of [...written].sort((x, y) => x - y)) { get(P_V); get(regLocal[r]); mem(Op.i64_store, L.V_X + 8 * r, 3); }
+  get(P_V); get(L_RETPC); mem(Op.i64_store, L.V_PC, 3);
+  get(L_RET);
+  b.byte(Op.end);
+  return b;
+}
+
+/** A module of translations: function i (export `f${i}`) is `bodies[i]`. */
+export function translationModule(bodies: Bytes[]): Uint8Array<ArrayBuffer> {
+  return assemble(TYPES, IMPORTS, 0, bodies);
+}

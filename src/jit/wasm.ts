@@ -1,0 +1,122 @@
+/**
+ * A small WebAssembly binary writer for the JIT: the opcodes translations
+ * use, LEB128 immediates, and the module sections around them.
+ */
+
+export enum T { i32 = 0x7f, i64 = 0x7e, void_ = 0x40 }
+
+/** Opcodes (WebAssembly core spec, binary format). */
+export enum Op {
+  unreachable = 0x00, block = 0x02, loop = 0x03, if_ = 0x04, else_ = 0x05, end = 0x0b, br = 0x0c, br_if = 0x0d,
+  br_table = 0x0e, return_ = 0x0f, call = 0x10, drop = 0x1a, select = 0x1b,
+  local_get = 0x20, local_set = 0x21, local_tee = 0x22, global_get = 0x23, global_set = 0x24,
+  i32_load = 0x28, i64_load = 0x29, i64_load8_s = 0x30, i64_load8_u = 0x31, i64_load16_s = 0x32,
+  i64_load16_u = 0x33, i64_load32_s = 0x34, i64_load32_u = 0x35, i32_store = 0x36, i64_store = 0x37,
+  i64_store8 = 0x3c, i64_store16 = 0x3d, i64_store32 = 0x3e,
+  i32_const = 0x41, i64_const = 0x42,
+  i32_eqz = 0x45, i32_eq = 0x46, i32_ne = 0x47, i32_ge_s = 0x4e, i32_le_u = 0x4d,
+  i64_eqz = 0x50, i64_eq = 0x51, i64_ne = 0x52, i64_lt_s = 0x53, i64_lt_u = 0x54, i64_ge_s = 0x59, i64_ge_u = 0x5a,
+  i32_add = 0x6a, i32_sub = 0x6b, i32_and = 0x71, i32_or = 0x72, i32_shl = 0x74, i32_shr_s = 0x75, i32_shr_u = 0x76,
+  i32_mul = 0x6c, i32_div_s = 0x6d, i32_div_u = 0x6e, i32_rem_s = 0x6f, i32_rem_u = 0x70,
+  i64_add = 0x7c, i64_sub = 0x7d, i64_mul = 0x7e, i64_div_s = 0x7f, i64_div_u = 0x80, i64_rem_s = 0x81,
+  i64_rem_u = 0x82, i64_and = 0x83, i64_or = 0x84, i64_xor = 0x85, i64_shl = 0x86, i64_shr_s = 0x87, i64_shr_u = 0x88,
+  i32_wrap_i64 = 0xa7, i64_extend_i32_s = 0xac, i64_extend_i32_u = 0xad,
+  i64_extend8_s = 0xc2, i64_extend16_s = 0xc3, i64_extend32_s = 0xc4,
+}
+
+/** A growable byte buffer with LEB128 writers. */
+export class Bytes {
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(4096);
+  len = 0;
+
+  byte(b: number): void {
+    if (this.len === this.buf.length) {
+      const n = new Uint8Array(this.buf.length * 2);
+      n.set(this.buf);
+      this.buf = n;
+    }
+    this.buf[this.len++] = b;
+  }
+  bytes(b: ArrayLike<number>): void { for (let i = 0; i < b.length; i++) this.byte(b[i]); }
+  u32(v: number): void {
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) b |= 0x80;
+      this.byte(b);
+    } while (v !== 0);
+  }
+  s32(v: number): void {
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) { this.byte(b); return; }
+      this.byte(b | 0x80);
+    }
+  }
+  /** A signed LEB128 of a safe integer (the translator's constants; no BigInt on the hot path of compiling). */
+  sNum(v: number): void {
+    for (;;) {
+      const b = v - Math.floor(v / 128) * 128; // v mod 128, also for negative v
+      v = Math.floor(v / 128);
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) { this.byte(b); return; }
+      this.byte(b | 0x80);
+    }
+  }
+  s64(v: bigint): void {
+    v = BigInt.asIntN(64, v);
+    for (;;) {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) { this.byte(b); return; }
+      this.byte(b | 0x80);
+    }
+  }
+  name(s: string): void { this.u32(s.length); for (let i = 0; i < s.length; i++) this.byte(s.charCodeAt(i)); }
+  /** Append `body` as a section or vector entry: its length, then its bytes. */
+  sized(body: Bytes): void { this.u32(body.len); this.bytes(body.buf.subarray(0, body.len)); }
+  view(): Uint8Array<ArrayBuffer> { return this.buf.subarray(0, this.len); }
+}
+
+export interface FuncType { params: T[]; results: T[] }
+export type Import =
+  | { module: string; name: string; kind: 'func'; type: number }
+  | { module: string; name: string; kind: 'memory'; min: number; max: number; shared: boolean }
+  | { module: string; name: string; kind: 'global'; type: T; mutable: boolean };
+
+/** Assemble a module: types, imports, functions (all of type `funcType`) exported as f0, f1, ... */
+export function assemble(types: FuncType[], imports: Import[], funcType: number, bodies: Bytes[]): Uint8Array<ArrayBuffer> {
+  const out = new Bytes();
+  out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const section = (id: number, fill: (b: Bytes) => void): void => {
+    const b = new Bytes();
+    fill(b);
+    out.byte(id);
+    out.sized(b);
+  };
+  section(1, (b) => {
+    b.u32(types.length);
+    for (const t of types) {
+      b.byte(0x60);
+      b.u32(t.params.length); for (const p of t.params) b.byte(p);
+      b.u32(t.results.length); for (const r of t.results) b.byte(r);
+    }
+  });
+  section(2, (b) => {
+    b.u32(imports.length);
+    for (const im of imports) {
+      b.name(im.module); b.name(im.name);
+      if (im.kind === 'func') { b.byte(0x00); b.u32(im.type); }
+      else if (im.kind === 'memory') { b.byte(0x02); b.byte(im.shared ? 0x03 : 0x01); b.u32(im.min); b.u32(im.max); }
+      else { b.byte(0x03); b.byte(im.type); b.byte(im.mutable ? 1 : 0); }
+    }
+  });
+  section(3, (b) => { b.u32(bodies.length); for (let i = 0; i < bodies.length; i++) b.u32(funcType); });
+  const funcImports = imports.filter((im) => im.kind === 'func').length;
+  section(7, (b) => {
+    b.u32(bodies.length);
+    for (let i = 0; i < bodies.length; i++) { b.name(`f${i}`); b.byte(0x00); b.u32(funcImports + i); }
+  });
+  section(10, (b) => { b.u32(bodies.length); for (const body of bodies) b.sized(body); });
+  return out.view().slice();
+}
