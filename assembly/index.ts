@@ -5,7 +5,7 @@ export * from "./layout";
 export * from "./board";
 export * from "./ops";
 // the JIT tier: what the vCPU worker calls between slices, and what translations import
-export { jitDecode as jit_decode, jitSlotOf as jit_slot, jitInstall as jit_install, jitFlush as jit_flush,
+export { jitDecode as jit_decode, jitSlotOf as jit_slot, jitInstall as jit_install, jitRefuse as jit_refuse, jitGeneration as jit_generation, jitFlush as jit_flush,
   jitLoad as jit_load, jitStore as jit_store, jitStatus as jit_status, jitMulh as jit_mulh, jitMulhu as jit_mulhu,
   jitMulhsu as jit_mulhsu, jitFp as jit_fp, jitFload as jit_fload, jitFstore as jit_fstore } from "./jit";
 export { epochLoad as epoch_load, epochStore as epoch_store } from "./mmu";

@@ -11,7 +11,7 @@
 // instructions are retired, so interrupts and host requests wait at most one
 // loop iteration or one straight block longer than in the interpreter.
 import {
-  V_PC, V_F, V_PENDING, REQ_EXIT, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_ENTRIES, JIT_QUEUE_MAX, TLB_ENTRIES, V_SCRATCH_INSN,
+  V_PC, V_F, V_PENDING, REQ_EXIT, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, TLB_ENTRIES, V_SCRATCH_INSN,
 } from "./layout";
 import { V, JIT_THRESHOLD, csr, setCsr } from "./state";
 import {
@@ -23,7 +23,7 @@ import { execFp } from "./fpexec";
 import { stored } from "./spin";
 import { decode32, decode16 } from "./decode";
 import { mulh, mulhu, mulhsu } from "./alu";
-import { jitSlot, jitLookup, setTranslation, setJitEntry, icacheEntry } from "./jitcache";
+import { jitSlot, jitLookup, setTranslation, setJitEntry, icacheEntry, refuseTranslation, isRefused } from "./jitcache";
 
 /** The statuses of a translation's return value (its low 2 bits). */
 export const JIT_JUMP: u32 = 0;     // ended at a jump or branch: V_PC is a block start
@@ -41,7 +41,7 @@ export let jitStatus: u32 = 0;
  */
 // @ts-ignore: decorator
 @inline export function jitCount(pc: u64, TF: usize): bool {
-  const c = V + V_JIT_COUNTS + ((<usize>(pc >> 1) & (JIT_ENTRIES - 1)) << 2);
+  const c = V + V_JIT_COUNTS + ((<usize>(pc >> 1) & (JIT_COUNTERS - 1)) << 2);
   const k = load<u32>(c) + 1;
   store<u32>(c, k);
   return k >= JIT_THRESHOLD && jitHot(pc, TF, c);
@@ -59,7 +59,8 @@ function jitHot(pc: u64, TF: usize, counter: usize): bool {
   if (load<u64>(t) != ((pc & ~(<u64>0xfff)) | epochFetch)) return false;
   store<u32>(counter, 0);
   const host = <usize>(pc + load<u64>(t, 8));
-  if (jitLookup(host, icacheGen) >= 0) return false; // reached from interpreted code: already translated
+  // reached from interpreted code but translated already, or not translatable
+  if (jitLookup(host, icacheGen) >= 0 || isRefused(host, icacheGen)) return false;
   const q = V + V_JIT_QUEUE;
   const n = load<u32>(q);
   if (n >= JIT_QUEUE_MAX) return false;
@@ -101,6 +102,12 @@ export function jitInstall(host: usize): void {
   setTranslation(slot, host, icacheGen);
   setJitEntry(icacheEntry(host), host, icacheGen, slot);
 }
+
+/** The block at `host` cannot be translated (its first instruction is not): stop queueing it until the next FENCE.I. */
+export function jitRefuse(host: usize): void { refuseTranslation(host, icacheGen); }
+
+/** The decode generation (FENCE.I, and remote ones, start a new one: every translation is then stale). */
+export function jitGeneration(): u32 { return <u32>(icacheGen >> 32); }
 
 /** Forget every translation (the worker's memory bound for compiled code). */
 export function jitFlush(): void { flushIcache(); }

@@ -26,6 +26,18 @@ export function jitLookup(host: usize, gen: u64): i32 {
   return load<u64>(tagAt(slot)) == (<u64>host | gen) ? <i32>slot : -1;
 }
 
+/** The block at `host` has no translation (its first instruction is not translated): do not queue it again this generation. */
+export function refuseTranslation(host: usize, gen: u64): void {
+  const t = tagAt(jitSlot(host));
+  const tag = load<u64>(t);
+  if (tag != 0 && (tag & ~(<u64>0xffff_ffff)) == gen) return; // the slot holds a live translation (or refusal)
+  store<u64>(t, <u64>host | gen | 1); // bit 0: refused (a host address of code is even)
+}
+/** Whether the block at `host` was refused in generation `gen`. */
+export function isRefused(host: usize, gen: u64): bool {
+  return load<u64>(tagAt(jitSlot(host))) == (<u64>host | gen | 1);
+}
+
 /** Make the decode entry at `host` the entry of translation `slot`. */
 export function setJitEntry(e: usize, host: usize, gen: u64, slot: u32): void {
   store<u64>(e, <u64>host | gen);
@@ -48,7 +60,7 @@ function dropSlot(slot: u32, gen: u64): void {
   const tag = load<u64>(t);
   if (tag == 0) return;
   store<u64>(t, 0);
-  const host = <usize><u32>tag;
+  const host = <usize>(<u32>tag & ~1);
   const e = icacheEntry(host);
   if (load<u64>(e) == (<u64>host | gen) && load<u32>(e, 8) == OP_JIT) store<u64>(e, 0);
 }
@@ -63,12 +75,14 @@ export function dropPageTranslations(host: usize, gen: u64): void {
   const page = host & ~(<usize>0xfff);
   for (let s: u32 = 0; s < JIT_ENTRIES; s++) {
     const tag = load<u64>(tagAt(s));
-    if (tag != 0 && (<usize><u32>tag & ~(<usize>0xfff)) == page) dropSlot(s, gen);
+    if (tag != 0 && (<usize><u32>tag & ~(<usize>0xfff)) == page && (tag & 1) == 0) dropSlot(s, gen);
   }
 }
 
-/** A new decode generation: every translation is stale; forget them all. */
+/**
+ * A new decode generation: every translation is stale (their tags name the
+ * old one); no store needs to look for them any more.
+ */
 export function clearTranslations(): void {
-  memory.fill(V + V_JIT_TAGS, 0, <usize>JIT_ENTRIES << 3);
   memory.fill(V + V_JITMAP, 0, <usize>((RAM_SIZE >> 15) + 1));
 }

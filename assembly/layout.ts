@@ -128,12 +128,13 @@ export const CODEMAP_BYTES: u32 = 0x20000; // covers 4 GiB of RAM
 // the JIT tier (assembly/jit.ts, src/jit): translations of hot blocks, keyed by host address
 export const V_JITMAP: u32 = 0x130000;   // 1 bit per 4 KiB RAM page that holds the start of a translation
 export const V_JIT_TAGS: u32 = 0x150000; // u64[JIT_ENTRIES]: host address | decode generation of slot i's translation (0 = none)
-export const JIT_ENTRIES: u32 = 4096;    // translation slots per vCPU (slot i is WebAssembly.Table index JIT_TABLE_BASE + i)
+export const JIT_ENTRIES: u32 = 16384;   // translation slots per vCPU (slot i is WebAssembly.Table index JIT_TABLE_BASE + i)
 export const JIT_TABLE_BASE: u32 = 1;    // the table's first JIT slot (index 0 stays null)
-export const V_JIT_COUNTS: u32 = 0x158000; // u32[JIT_ENTRIES]: taken branches to a block start, by virtual address hash
-export const V_JIT_QUEUE: u32 = 0x15c000; // u32 count, u32 scratch immediate, then JIT_QUEUE_MAX x (pc u64, host u64): blocks found hot
+export const V_JIT_COUNTS: u32 = 0x170000; // u32[JIT_COUNTERS]: taken branches to a block start, by virtual address hash
+export const JIT_COUNTERS: u32 = 4096;
+export const V_JIT_QUEUE: u32 = 0x174000; // u32 count, u32 scratch immediate, then JIT_QUEUE_MAX x (pc u64, host u64): blocks found hot
 export const JIT_QUEUE_MAX: u32 = 128;
-export const VCPU_STRIDE: u32 = 0x160000;
+export const VCPU_STRIDE: u32 = 0x178000;
 
 // ---- CSR file slots (V_CSR + 8*slot) --------------------------------------
 export const CSR_MSTATUS: u32 = 0;

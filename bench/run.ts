@@ -28,7 +28,7 @@ const guest = (name: string): string => join(ROOT, 'guests', 'bench', name);
 const QEMU = spawnSync('sh', ['-c', 'command -v qemu-system-riscv64'], { encoding: 'utf8' }).stdout.trim() || undefined;
 const quick = process.argv.includes('--quick');
 /** `--only io` / `--only=io`: run one section. */
-const only = ((): string | undefined => {
+const only = ((): 'io' | 'jit' | undefined => {
   const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i < 0) return undefined;
   const v = process.argv[i].startsWith('--only=') ? process.argv[i].slice(7) : process.argv[i + 1];

@@ -38,6 +38,8 @@ export interface VcpuExports {
   jit_decode(host: number): number;
   jit_slot(host: number): number;
   jit_install(host: number): void;
+  jit_generation(): number;
+  jit_refuse(host: number): void;
   jit_flush(): void;
 }
 

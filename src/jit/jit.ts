@@ -21,7 +21,7 @@ export interface JitOptions {
 }
 
 /** The default: a block is translated once it was entered this many times from interpreted code. */
-export const DEFAULT_THRESHOLD = 64;
+export const DEFAULT_THRESHOLD = 4096;
 const MAX_THRESHOLD = 1e9;
 
 /**
@@ -51,7 +51,7 @@ export function jitThreshold(jit: boolean | 'on' | 'off' | undefined, threshold:
 }
 
 /** A unit translated and being compiled: installed only if its guest code is still what was translated. */
-interface Unit { host: number; code: Uint8Array }
+interface Unit { host: number; slot: number; code: Uint8Array }
 
 /** The most units one module takes (a batch; the rest wait for the next). */
 const BATCH_MAX = 256;
@@ -74,6 +74,9 @@ export class Jit {
   private compiled: WebAssembly.Module | undefined;
   private failed: unknown;
   private batchStart = 0;
+  /** The installed translations by table slot, with the guest code each was made from. */
+  private installed = new Map<number, { host: number; code: Uint8Array }>();
+  private generation = -1;
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
   private readonly eager: boolean;
@@ -115,9 +118,12 @@ export class Jit {
     const count = this.view.getUint32(q, true);
     for (let i = 0; i < count; i++) {
       const host = Number(this.view.getBigUint64(q + 16 + 16 * i + 8, true));
-      if (!this.pendingSet.has(host) && !this.refused.has(host)) { this.pending.push(host); this.pendingSet.add(host); }
+      if (this.refused.has(host)) this.cpu.jit_refuse(host);
+      else if (!this.pendingSet.has(host)) { this.pending.push(host); this.pendingSet.add(host); }
     }
     this.view.setUint32(q, 0, true);
+    const gen = this.cpu.jit_generation();
+    if (gen !== this.generation) { this.generation = gen; this.revalidate(); }
     if (this.compiled) this.install();
     else if (this.failed !== undefined) throw this.failed;
     if (!this.batch && this.pending.length > 0) this.translateBatch();
@@ -128,15 +134,20 @@ export class Jit {
     const t0 = performance.now();
     const units: Unit[] = [];
     const bodies: Bytes[] = [];
-    const take = this.pending.splice(0, BATCH_MAX);
-    for (const host of take) {
+    const slots = new Set<number>();
+    const later: number[] = [];
+    for (const host of this.pending.splice(0, BATCH_MAX)) {
+      const slot = this.cpu.jit_slot(host);
+      if (slots.has(slot)) { later.push(host); continue; } // one unit per table slot in a module
       this.pendingSet.delete(host);
       const blocks = discover(host & ~0xfff, host & 0xfff, this.decode);
-      if (!blocks) { this.refused.add(host); continue; }
+      if (!blocks) { this.refused.add(host); this.cpu.jit_refuse(host); continue; }
       const last = blocks[blocks.length - 1].insns[blocks[blocks.length - 1].insns.length - 1];
-      units.push({ host, code: this.ram.slice(host, (host & ~0xfff) + last.off + last.i.len) });
+      slots.add(slot);
+      units.push({ host, slot, code: this.ram.slice(host, (host & ~0xfff) + last.off + last.i.len) });
       bodies.push(translate(blocks, host & 0xfff));
     }
+    this.pending.unshift(...later);
     if (this.refused.size > 4 * this.L.JIT_ENTRIES) this.refused.clear();
     this.time(t0);
     if (units.length === 0) return;
@@ -153,31 +164,50 @@ export class Jit {
     WebAssembly.compile(bytes).then((m) => { this.compiled = m; }, (e: unknown) => { this.failed = e; this.batch = undefined; });
   }
 
-  /** Install the compiled batch: each unit whose guest code did not change since it was translated. */
+  /**
+   * Install the compiled batch: each unit whose guest code did not change
+   * since it was translated goes into its table slot and becomes its block's
+   * translation (the guest rewrote the others meanwhile: they may be found
+   * hot again).
+   */
   private install(): void {
     const t0 = this.eager ? this.batchStart : performance.now();
     const units = this.batch!, module = this.compiled!;
     this.batch = undefined;
     this.compiled = undefined;
-    const inst = new WebAssembly.Instance(module, this.imports);
+    const exports = new WebAssembly.Instance(module, this.imports).exports;
     let installed = 0;
-    for (let i = 0; i < units.length; i++) {
-      const { host, code } = units[i];
-      let same = true;
-      for (let k = 0; k < code.length && same; k++) same = this.ram[host + k] === code[k];
-      if (!same) continue; // the guest rewrote it meanwhile: it may be found hot again
-      this.table.set(this.L.JIT_TABLE_BASE + this.cpu.jit_slot(host), inst.exports[`f${i}`] as () => void);
+    units.forEach(({ host, slot, code }, i) => {
+      for (let k = 0; k < code.length; k++) if (this.ram[host + k] !== code[k]) return;
+      this.table.set(this.L.JIT_TABLE_BASE + slot, exports[`f${i}`] as () => void);
       this.cpu.jit_install(host);
+      this.installed.set(slot, { host, code });
       installed++;
-    }
+    });
     this.bump(this.L.R_JIT_BLOCKS, installed);
     this.bump(this.L.R_JIT_MODULES, 1);
     this.bump(this.L.R_JIT_COMPILE_WAIT_US, Math.round((t0 - this.batchStart) * 1000));
     this.time(t0);
   }
 
+  /**
+   * A FENCE.I made every translation stale (Linux runs one, on every hart,
+   * each time it maps a page of code). Those whose guest code is still the
+   * same are valid again: reinstall them rather than translate them again.
+   */
+  private revalidate(): void {
+    const t0 = performance.now();
+    for (const [slot, { host, code }] of this.installed) {
+      let same = true;
+      for (let k = 0; k < code.length && same; k++) same = this.ram[host + k] === code[k];
+      if (same) this.cpu.jit_install(host); else this.installed.delete(slot);
+    }
+    this.time(t0);
+  }
+
   /** Drop every translation (and with them the modules they keep alive). */
   private flush(): void {
+    this.installed.clear();
     this.cpu.jit_flush();
     for (let i = 0; i < this.L.JIT_ENTRIES; i++) this.table.set(this.L.JIT_TABLE_BASE + i, null);
     this.codeBytes = 0;

@@ -4,9 +4,10 @@
  * A translation unit starts at a hot block's first instruction and runs on
  * through conditional branches inside the same 4 KiB page, up to a size cap;
  * it ends at a jump, and before an instruction it does not translate (CSR,
- * SYSTEM, FENCE.I, atomics, FP, a 32-bit instruction across the page end).
- * Its basic blocks become the arms of one `loop` + `br_table` dispatcher, so
- * branches inside the unit, loops included, never leave Wasm; a backward branch checks
+ * SYSTEM, FENCE.I, atomics, a 32-bit instruction across the page end). Its
+ * basic blocks become the arms of one `loop` + `br_table` dispatcher (a plain
+ * loop when the only branch back is to the entry), so branches inside the
+ * unit, loops included, never leave Wasm; a backward branch checks
  * the budget, so a loop returns to the interpreter's interrupt and request
  * checks in bounded time. Guest registers live in Wasm locals for the whole
  * call and are written back on the way out.
@@ -28,6 +29,7 @@ export type Decoder = (host: number) => Insn;
 
 /** The most instructions one unit takes in (Liftoff compiles ~1 us per guest instruction). */
 export const UNIT_CAP = 96;
+
 
 // translation return statuses (assembly/jit.ts)
 const JUMP = 0, CONTINUE = 3;
@@ -101,6 +103,8 @@ export function discover(pageHost: number, entry: number, decode: Decoder): Bloc
     const i = decode(pageHost + off);
     if (!translatable(i.op) || off + i.len > 0x1000) break;
     run.push({ off, i });
+    // a jump ends the unit: running on past it made units with more registers to load and store on
+    // every entry, slower on the benchmark kernels (sort 1.5x) than the dispatches it saved
     if (i.op === O.OP_JAL || i.op === O.OP_JALR) break;
     off += i.len;
   }
@@ -126,9 +130,9 @@ export function discover(pageHost: number, entry: number, decode: Decoder): Bloc
 
 // fixed locals after the three parameters (v, pc0, budget)
 const P_V = 0, P_PC0 = 1, P_BUDGET = 2;
-const L_VPAGE = 3, L_RETPC = 4, L_A = 5, L_TMP = 6; // i64
-const L_N = 7, L_BB = 8, L_RET = 9, L_T = 10, L_K = 11; // i32
-const FIRST_REG_LOCAL = 12;
+const L_VPAGE = 3, L_RETPC = 4, L_A = 5, L_EPOCH_LOAD = 6, L_EPOCH_STORE = 7; // i64
+const L_N = 8, L_BB = 9, L_RET = 10, L_T = 11, L_K = 12, L_STORED = 13;         // i32
+const FIRST_REG_LOCAL = 14;
 
 /** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
 export function translate(blocks: Block[], entry: number): Bytes {
@@ -155,12 +159,15 @@ export function translate(blocks: Block[], entry: number): Bytes {
     }
   }
   b.u32(3);
-  b.u32(4); b.byte(T.i64);
-  b.u32(5); b.byte(T.i32);
+  b.u32(5); b.byte(T.i64);
+  b.u32(6); b.byte(T.i32);
   b.u32(nRegs); b.byte(T.i64);
 
   const index = new Map<number, number>();
   blocks.forEach((bl, k) => index.set(bl.start, k));
+  // a branch to a block other than the first needs the dispatcher; loops back to the entry alone do not
+  const dispatch = blocks.some((bl) => bl.insns.some(({ off, i }) =>
+    (BRANCHES.has(i.op) || i.op === O.OP_JAL) && off + i.imm !== blocks[0].start && index.has(off + i.imm)));
 
   // structured-control bookkeeping: labels are the depth they were opened at
   let depth = 0;
@@ -183,21 +190,28 @@ export function translate(blocks: Block[], entry: number): Bytes {
     set(L_RET);
   };
 
-  // prologue: the page's virtual base, registers into locals
+  // the TLB epochs in locals: only a trap (which ends the call) changes them; reloaded after slow paths anyway
+  const loadEpochs = (): void => {
+    b.byte(Op.global_get); b.u32(G_EPOCH_LOAD); set(L_EPOCH_LOAD);
+    b.byte(Op.global_get); b.u32(G_EPOCH_STORE); set(L_EPOCH_STORE);
+  };
+  // prologue: the page's virtual base, the epochs, registers into locals
   get(P_PC0); i64c(-4096); b.byte(Op.i64_and); set(L_VPAGE);
+  loadEpochs();
   for (let r = 1; r < 32; r++) if (regLocal[r] >= 0) { get(P_V); mem(Op.i64_load, L.V_X + 8 * r, 3); set(regLocal[r]); }
-  i32c(index.get(entry)!); set(L_BB);
+  if (dispatch) { i32c(index.get(entry)!); set(L_BB); }
 
   const EXIT = open(Op.block);
   const HEXIT = open(Op.block); // a slow path's exit: its status is in jit_status
   const LOOP = open(Op.loop);
   const exitTo = (off: number, extra: number, status: number): void => { pcAt(off); set(L_RETPC); setRet(extra, status); br(EXIT); };
-  const armOpen: number[] = [];
-  for (let k = blocks.length - 1; k >= 0; k--) armOpen.push(open(Op.block));
-  get(L_BB);
-  b.byte(Op.br_table); b.u32(blocks.length);
-  for (let k = 0; k < blocks.length; k++) b.u32(k);
-  b.u32(blocks.length - 1);
+  if (dispatch) {
+    for (let k = blocks.length - 1; k >= 0; k--) open(Op.block);
+    get(L_BB);
+    b.byte(Op.br_table); b.u32(blocks.length);
+    for (let k = 0; k < blocks.length; k++) b.u32(k);
+    b.u32(blocks.length - 1);
+  }
 
   /** Control goes to page offset `t` (n already counts the branch): inside the unit, or out with status JUMP. */
   const goTo = (t: number, from: number): void => {
@@ -207,15 +221,17 @@ export function translate(blocks: Block[], entry: number): Bytes {
       get(L_N); get(P_BUDGET); b.byte(Op.i32_ge_s);
       open(Op.if_); exitTo(t, 0, JUMP); end();
     }
-    i32c(k); set(L_BB); br(LOOP);
+    if (dispatch) { i32c(k); set(L_BB); }
+    br(LOOP); // without the dispatcher, k is 0: the loop's head
   };
 
   /** The TLB check of a `size`-byte access at local A; leaves the condition, local T = the entry's address. */
-  const tlbHit = (tlb: number, size: number, epochGlobal: number): void => {
-    get(L_A); i64c(12); b.byte(Op.i64_shr_u); b.byte(Op.i32_wrap_i64);
-    i32c(L.TLB_ENTRIES - 1); b.byte(Op.i32_and); i32c(4); b.byte(Op.i32_shl); get(P_V); b.byte(Op.i32_add); tee(L_T);
+  const tlbHit = (tlb: number, size: number, epochLocal: number): void => {
+    // entry (va >> 12) & (TLB_ENTRIES - 1), 16 bytes each
+    get(L_A); i64c(8); b.byte(Op.i64_shr_u); b.byte(Op.i32_wrap_i64);
+    i32c((L.TLB_ENTRIES - 1) << 4); b.byte(Op.i32_and); get(P_V); b.byte(Op.i32_add); tee(L_T);
     mem(Op.i64_load, tlb, 3);
-    get(L_A); i64c(-4096); b.byte(Op.i64_and); b.byte(Op.global_get); b.u32(epochGlobal); b.byte(Op.i64_or);
+    get(L_A); i64c(-4096); b.byte(Op.i64_and); get(epochLocal); b.byte(Op.i64_or);
     b.byte(Op.i64_eq);
     if (size > 1) {
       get(L_A); b.byte(Op.i32_wrap_i64); i32c(0xfff); b.byte(Op.i32_and); i32c(0x1000 - size); b.byte(Op.i32_le_u);
@@ -224,12 +240,12 @@ export function translate(blocks: Block[], entry: number): Bytes {
   };
   /** Before a slow-path call: the instructions retired if the helper reports a status (it sets V_PC). */
   const slowExit = (idx: number): void => { i32c(idx + 1); set(L_K); };
-  const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); br(HEXIT, Op.br_if); };
+  const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); br(HEXIT, Op.br_if); loadEpochs(); };
 
   const LOAD_TLB = L.V_TLB, STORE_TLB = L.V_TLB + L.TLB_ENTRIES * 16;
 
   for (let k = 0; k < blocks.length; k++) {
-    end(); // arm k starts here
+    if (dispatch) end(); // arm k starts here
     const bl = blocks[k];
     let terminated = false;
     bl.insns.forEach(({ off, i }, idx) => {
@@ -246,13 +262,14 @@ export function translate(blocks: Block[], entry: number): Bytes {
           else exitTo(off + imm, 0, JUMP);
           terminated = true;
           break;
-        case O.OP_JALR:
+        case O.OP_JALR: {
           reg(rs1); i64c(imm); b.byte(Op.i64_add); i64c(-2); b.byte(Op.i64_and); set(L_RETPC);
           pcAt(off + len); setReg(rd);
           get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
           setRet(0, JUMP); br(EXIT);
           terminated = true;
           break;
+        }
         case O.OP_BEQ: case O.OP_BNE: case O.OP_BLT: case O.OP_BGE: case O.OP_BLTU: case O.OP_BGEU: {
           get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
           reg(rs1); reg(rs2);
@@ -272,7 +289,7 @@ export function translate(blocks: Block[], entry: number): Bytes {
           const f3 = op - O.OP_LB;
           const size = 1 << (f3 & 3);
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
-          tlbHit(LOAD_TLB, size, G_EPOCH_LOAD);
+          tlbHit(LOAD_TLB, size, L_EPOCH_LOAD);
           open(Op.if_, T.i64);
           get(L_A); get(L_T); mem(Op.i64_load, LOAD_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64);
           mem(LOAD_OPS[f3], 0, 0);
@@ -291,14 +308,14 @@ export function translate(blocks: Block[], entry: number): Bytes {
         case O.OP_SB: case O.OP_SH: case O.OP_SW: case O.OP_SD: {
           const size = 1 << (op - O.OP_SB);
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
-          tlbHit(STORE_TLB, size, G_EPOCH_STORE);
+          tlbHit(STORE_TLB, size, L_EPOCH_STORE);
           open(Op.if_);
           get(L_A); get(L_T); mem(Op.i64_load, STORE_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64); set(L_T);
-          // spin detection counts stores that change memory
-          b.byte(Op.global_get); b.u32(G_STORED);
+          // spin detection counts stores that change memory (spin_stored is set on the way out)
+          get(L_STORED);
           get(L_T); mem(STORE_OLD_OPS[op - O.OP_SB], 0, 0);
           reg(rs2); if (size < 8) { i64c(2 ** (8 * size) - 1); b.byte(Op.i64_and); }
-          b.byte(Op.i64_ne); b.byte(Op.i32_or); b.byte(Op.global_set); b.u32(G_STORED);
+          b.byte(Op.i64_ne); b.byte(Op.i32_or); set(L_STORED);
           get(L_T); reg(rs2); mem(STORE_OPS[op - O.OP_SB], 0, 0);
           b.byte(Op.else_);
           slowExit(idx);
@@ -385,13 +402,35 @@ export function translate(blocks: Block[], entry: number): Bytes {
           break;
         case O.OP_FENCE: break; // the shared memory's atomics are sequentially consistent already
         case O.OP_FLW: case O.OP_FLD: case O.OP_FSW: case O.OP_FSD: {
-          // F registers stay in memory: the helper does the access and the FS bookkeeping
+          // F registers stay in memory. With mstatus.FS off the interpreter raises the illegal-instruction trap.
           const d = op === O.OP_FLD || op === O.OP_FSD ? 8 : 4;
-          const fr = op === O.OP_FLW || op === O.OP_FLD ? rd & 31 : rs2;
+          const isLoad = op === O.OP_FLW || op === O.OP_FLD;
+          const fr = isLoad ? rd & 31 : rs2;
+          const MSTATUS = L.V_CSR + 8 * L.CSR_MSTATUS;
+          get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_and); b.byte(Op.i64_eqz);
+          open(Op.if_); exitTo(off, idx, CONTINUE); end();
+          reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
+          tlbHit(isLoad ? LOAD_TLB : STORE_TLB, d, isLoad ? L_EPOCH_LOAD : L_EPOCH_STORE);
+          open(Op.if_);
+          if (isLoad) {
+            get(P_V);
+            get(L_A); get(L_T); mem(Op.i64_load, LOAD_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64);
+            if (d === 8) mem(Op.i64_load, 0, 0);
+            else { mem(Op.i64_load32_u, 0, 0); i64c(-0x100000000); b.byte(Op.i64_or); } // NaN-boxed
+            mem(Op.i64_store, L.V_F + 8 * fr, 3);
+            get(P_V); get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_or); mem(Op.i64_store, MSTATUS, 3); // FS dirty
+          } else {
+            i32c(1); set(L_STORED); // as the interpreter counts FP stores
+            get(L_A); get(L_T); mem(Op.i64_load, STORE_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64);
+            get(P_V); mem(Op.i64_load, L.V_F + 8 * fr, 3);
+            mem(d === 8 ? Op.i64_store : Op.i64_store32, 0, 0);
+          }
+          b.byte(Op.else_);
           slowExit(idx);
-          reg(rs1); i64c(imm); b.byte(Op.i64_add); i32c(d | (fr << 8) | (len << 16)); pcAt(off);
-          b.byte(Op.call); b.u32(op === O.OP_FLW || op === O.OP_FLD ? F_FLOAD : F_FSTORE);
+          get(L_A); i32c(d | (fr << 8) | (len << 16)); pcAt(off);
+          b.byte(Op.call); b.u32(isLoad ? F_FLOAD : F_FSTORE);
           afterSlow();
+          end();
           break;
         }
         case O.OP_FP: {
@@ -422,6 +461,7 @@ export function translate(blocks: Block[], entry: number): Bytes {
   get(L_N); get(L_K); b.byte(Op.i32_add); i32c(2); b.byte(Op.i32_shl); b.byte(Op.global_get); b.u32(G_STATUS); b.byte(Op.i32_or);
   set(L_RET);
   end(); // EXIT
+  b.byte(Op.global_get); b.u32(G_STORED); get(L_STORED); b.byte(Op.i32_or); b.byte(Op.global_set); b.u32(G_STORED);
   for (const r of [...written].sort((x, y) => x - y)) { get(P_V); get(regLocal[r]); mem(Op.i64_store, L.V_X + 8 * r, 3); }
   get(P_V); get(L_RETPC); mem(Op.i64_store, L.V_PC, 3);
   get(L_RET);
