@@ -402,15 +402,16 @@ export function translate(blocks: Block[], entry: number): Bytes {
           break;
         case O.OP_FENCE: break; // the shared memory's atomics are sequentially consistent already
         case O.OP_FLW: case O.OP_FLD: case O.OP_FSW: case O.OP_FSD: {
-          // F registers stay in memory. With mstatus.FS off the interpreter raises the illegal-instruction trap.
+          // F registers stay in memory
           const d = op === O.OP_FLD || op === O.OP_FSD ? 8 : 4;
           const isLoad = op === O.OP_FLW || op === O.OP_FLD;
           const fr = isLoad ? rd & 31 : rs2;
           const MSTATUS = L.V_CSR + 8 * L.CSR_MSTATUS;
-          get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_and); b.byte(Op.i64_eqz);
-          open(Op.if_); exitTo(off, idx, CONTINUE); end();
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
           tlbHit(isLoad ? LOAD_TLB : STORE_TLB, d, isLoad ? L_EPOCH_LOAD : L_EPOCH_STORE);
+          // with mstatus.FS off the helper raises the illegal-instruction trap, as the interpreter does
+          get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_and); b.byte(Op.i64_eqz); b.byte(Op.i32_eqz);
+          b.byte(Op.i32_and);
           open(Op.if_);
           if (isLoad) {
             get(P_V);
