@@ -21,6 +21,7 @@ import { setPriv, privChanged, flushIcache, resetTlb, ev, EV_NONE } from "./mmu"
 import { resetCsrs, wfiWake } from "./csr";
 import { checkTimers, signalScan, MENVCFG_STCE } from "./irq";
 import { run as runCpu, clearReservation } from "./cpu";
+import { jitForgetAll } from "./jitcache";
 import { plicSetLevel } from "./plic";
 import { uartRxNotify, uartTxNotify } from "./uart";
 import { hsmStart } from "./sbi";
@@ -45,6 +46,8 @@ export function signal_scan(): f64 { return signalScan(); }
 export function vcpu_bind(hart: u32): void {
   bindVcpu(hart);
   memory.fill(V + V_ICACHE, 0, <usize>ICACHE_ENTRIES << 4);
+  // a new thread has an empty table: the translations of an earlier boot (their tags) are gone too
+  jitForgetAll();
 }
 
 /**

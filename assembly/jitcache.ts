@@ -9,7 +9,7 @@
 // (V_JITMAP) tells a store to a code page whether any translation starts
 // there; the page's translations are then dropped (a translation never leaves
 // its page).
-import { V_JITMAP, V_JIT_TAGS, JIT_ENTRIES, V_ICACHE, ICACHE_ENTRIES } from "./layout";
+import { V_JITMAP, V_JIT_TAGS, JIT_ENTRIES, V_JIT_COUNTS, JIT_COUNTERS, V_JIT_QUEUE, V_ICACHE, ICACHE_ENTRIES } from "./layout";
 import { OP_JIT } from "./ops";
 import { V, RAM_HOST, RAM_SIZE } from "./state";
 
@@ -77,6 +77,14 @@ export function dropPageTranslations(host: usize, gen: u64): void {
     const tag = load<u64>(tagAt(s));
     if (tag != 0 && (<usize><u32>tag & ~(<usize>0xfff)) == page && (tag & 1) == 0) dropSlot(s, gen);
   }
+}
+
+/** A vCPU thread starts (power-on, a reboot): no translation, count or queued block of an earlier one survives. */
+export function jitForgetAll(): void {
+  memory.fill(V + V_JIT_TAGS, 0, <usize>JIT_ENTRIES << 3);
+  memory.fill(V + V_JIT_COUNTS, 0, <usize>JIT_COUNTERS << 2);
+  memory.fill(V + V_JIT_QUEUE, 0, 16);
+  memory.fill(V + V_JITMAP, 0, <usize>((RAM_SIZE >> 15) + 1));
 }
 
 /**
