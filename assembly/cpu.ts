@@ -26,7 +26,7 @@ import { checkTimers } from "./irq";
 import { sbiCall } from "./sbi";
 import { execFp } from "./fpexec";
 import { mulh, mulhu, mulhsu } from "./alu";
-import { jitCount, JIT_EXIT, JIT_JUMP } from "./jit";
+import { jitCount, jitEndSlice, JIT_EXIT, JIT_JUMP } from "./jit";
 import { jitLookup, setJitEntry } from "./jitcache";
 import {
   OP_ILLEGAL, OP_LUI, OP_AUIPC, OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
@@ -111,6 +111,7 @@ export function run(budget: i32): u32 {
         if (n >= budget) break;
         nextSlice = budget - n < CHECK_INTERVAL ? budget : n + CHECK_INTERVAL;
       }
+      if (jitEndSlice) { jitEndSlice = false; break; } // threshold 1: the worker translates what was queued
       const w = atomic.load<u32>(V + V_PENDING);
       if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) { exit = EXIT_REQUEST; break; }
       if (atomic.load<u32>(V + V_RFENCE) != 0) { serviceRfence(); fetchPage = NO_PAGE; }

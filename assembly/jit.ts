@@ -11,7 +11,7 @@
 // instructions are retired, so interrupts and host requests wait at most one
 // loop iteration or one straight block longer than in the interpreter.
 import {
-  V_PC, V_F, V_PENDING, REQ_EXIT, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, TLB_ENTRIES, V_SCRATCH_INSN,
+  V_PC, V_F, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, TLB_ENTRIES, V_SCRATCH_INSN,
 } from "./layout";
 import { V, JIT_THRESHOLD, csr, setCsr } from "./state";
 import {
@@ -33,6 +33,8 @@ export const JIT_CONTINUE: u32 = 3; // go on interpreting at V_PC (an instructio
 
 // set by the slow-path helpers for the translation that called them
 export let jitStatus: u32 = 0;
+// threshold 1: a block was queued; run() ends its slice (EXIT_NONE) at its next check
+export let jitEndSlice = false;
 
 /**
  * A taken branch or jump to `pc` (JIT on): count it, and once its block is hot
@@ -50,7 +52,7 @@ export let jitStatus: u32 = 0;
 /**
  * Queue the block at `pc`. With threshold 1 (everything translated at once,
  * how the tests run) it returns true: the hart leaves run() at once (the
- * caller forces a check, REQ_EXIT ends the slice), so that the worker
+ * caller forces a check, which ends the slice), so that the worker
  * translates the block before it runs again.
  */
 function jitHot(pc: u64, TF: usize, counter: usize): bool {
@@ -69,7 +71,7 @@ function jitHot(pc: u64, TF: usize, counter: usize): bool {
   store<u64>(q + 16 + (<usize>n << 4), <u64>host, 8);
   store<u32>(q, n + 1);
   if (JIT_THRESHOLD != 1) return false;
-  atomic.or<u32>(V + V_PENDING, REQ_EXIT);
+  jitEndSlice = true;
   return true;
 }
 

@@ -129,6 +129,8 @@ async function runCase(c: Case): Promise<void> {
   try {
     vm.start();
     for (const until = Date.now() + 10_000; !over && vm.stats()[0]!.instructions === 0n && Date.now() < until;) await sleep(5);
+    // and until it said hello (a slow start, WKVM_JIT_THRESHOLD=1 say, is not what runMs is for)
+    for (const until = Date.now() + 10_000; !over && !out.includes('virtiofuzz: seed') && Date.now() < until;) await sleep(5);
     const runMs = c.rounds === 0 ? c.runMs : MAX_RUN_MS;
     for (const until = Date.now() + runMs; !over && Date.now() < until;) await sleep(5);
     const finished = over;
