@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { VirtualMachine } from '../dist/src/index.js';
 import { jitThreshold } from '../dist/src/jit/jit.js';
 import { ROOT, runWkvm } from './helpers.js';
+import { addi, bType, bytesOf, csrw, iType, li, sType } from './rv-encode.js';
+import { makeElf } from './make-elf.js';
 
 const BENCH = join(ROOT, 'guests', 'bench', 'bench.elf');
 
@@ -81,4 +83,49 @@ describe('JIT statistics', () => {
     expect(on.stdout).toBe(off.stdout);
     expect(on.stdout).toMatch(/^fsm [0-9a-f]{16}$/m);
   }, 120_000);
+});
+
+/**
+ * A loop whose first instruction is an FP load while mstatus.FS is off: every
+ * iteration traps (illegal instruction) and the handler skips it. A block
+ * that starts with it must take the trap too: the hostile-guest fuzzer found
+ * a translation that retired nothing there, so run() never returned.
+ */
+function fpOffLoop(iterations: number): Uint8Array {
+  const T0 = 5, T1 = 6, T2 = 7, S0 = 8, S1 = 9, S2 = 18;
+  const MRET = 0x30200073;
+  const csrr = (rd: number, csr: number) => iType(0x73, rd, 2, 0, csr);
+  const csrc = (csr: number, rs1: number) => iType(0x73, 0, 3, rs1, csr);
+  const fld = (rd: number, rs1: number, imm: number) => iType(0x07, rd, 3, rs1, imm);
+  const sw = (rs2: number, rs1: number, imm: number) => sType(0x23, 2, rs1, rs2, imm);
+  const head = [...li(T0, 0x6000), csrc(0x300, T0), ...li(S0, 0x8000_2000), addi(S1, 0, 0), ...li(S2, iterations)];
+  const setVec = (handlerAt: number) => [...li(T0, handlerAt), csrw(0x305, T0)];
+  // layout: setVec (5 words), head, loop (3 words), check (4 + ...), handler
+  const pre = 5 + head.length;
+  const loopAt = pre;
+  const loop = [fld(0, S0, 0), addi(S2, S2, -1), bType(1, S2, 0, -8)];
+  const pass = [...li(T0, 0x100000), ...li(T1, 0x5555), sw(T1, T0, 0)];
+  const fail = [...li(T0, 0x100000), ...li(T1, (1 << 16) | 0x3333), sw(T1, T0, 0)];
+  // s1 == iterations ? pass : fail
+  const check = [...li(T2, iterations), bType(1, S1, T2, 4 * (1 + pass.length + 1)), ...pass, iType(0x6f, 0, 0, 0, 0) /* j . */, ...fail, 0x0000006f];
+  const handlerAt = 0x8000_0000 + 4 * (loopAt + loop.length + check.length);
+  // the handler: must be an illegal-instruction trap (mcause 2); skip it
+  const handler = [csrr(T1, 0x342), addi(T2, 0, 2), bType(1, T1, T2, 4 * 6), addi(S1, S1, 1), csrr(T1, 0x341), addi(T1, T1, 4), csrw(0x341, T1), MRET,
+    ...fail];
+  const words = [...setVec(handlerAt), ...head, ...loop, ...check, ...handler];
+  if (words.length < loopAt + loop.length) throw new Error('layout');
+  return makeElf({ entry: 0x8000_0000n, segments: [{ vaddr: 0x8000_0000n, data: bytesOf(words), memsz: 0x4000n }] });
+}
+
+describe('JIT exactness', () => {
+  for (const [name, opts] of [['interpreter', { jit: 'off' as const }], ['threshold 16', { jitThreshold: 16 }], ['threshold 1', { jitThreshold: 1 }]] as const) {
+    it(`a translated block that starts with an FP load while mstatus.FS is off traps every time (${name})`, async () => {
+      const vm = await VirtualMachine.create({ bios: 'none', kernel: fpOffLoop(300_000), ...opts });
+      vm.start();
+      const code = await Promise.race([vm.exited, new Promise<string>((r) => setTimeout(() => r('hung'), 20_000))]);
+      if (code === 'hung') await vm.stop();
+      expect(code).toBe(0);
+      if (name !== 'interpreter') expect(vm.stats()[0].jit.instructions).toBeGreaterThan(0n);
+    }, 30_000);
+  }
 });
