@@ -231,12 +231,15 @@ export function translate(blocks: Block[], entry: number): Bytes {
     get(L_A); i64c(8); b.byte(Op.i64_shr_u); b.byte(Op.i32_wrap_i64);
     i32c((L.TLB_ENTRIES - 1) << 4); b.byte(Op.i32_and); get(P_V); b.byte(Op.i32_add); tee(L_T);
     mem(Op.i64_load, tlb, 3);
-    get(L_A); i64c(-4096); b.byte(Op.i64_and); get(epochLocal); b.byte(Op.i64_or);
+    // the page of the access's last byte: an access that crosses into the next page misses (the
+    // entry at va's index never holds the next page: that page has the next index)
+    get(L_A); if (size > 1) { i64c(size - 1); b.byte(Op.i64_add); }
+    i64c(-4096); b.byte(Op.i64_and); get(epochLocal); b.byte(Op.i64_or);
     b.byte(Op.i64_eq);
-    if (size > 1) {
-      get(L_A); b.byte(Op.i32_wrap_i64); i32c(0xfff); b.byte(Op.i32_and); i32c(0x1000 - size); b.byte(Op.i32_le_u);
-      b.byte(Op.i32_and);
-    }
+  };
+  /** The host address of the access at local A through the TLB entry at local T (32-bit: host addresses are). */
+  const hostAddress = (tlb: number): void => {
+    get(L_A); b.byte(Op.i32_wrap_i64); get(L_T); mem(Op.i32_load, tlb + 8, 2); b.byte(Op.i32_add);
   };
   /** Before a slow-path call: the instructions retired if the helper reports a status (it sets V_PC). */
   const slowExit = (idx: number): void => { i32c(idx + 1); set(L_K); };
@@ -291,7 +294,7 @@ export function translate(blocks: Block[], entry: number): Bytes {
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
           tlbHit(LOAD_TLB, size, L_EPOCH_LOAD);
           open(Op.if_, T.i64);
-          get(L_A); get(L_T); mem(Op.i64_load, LOAD_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64);
+          hostAddress(LOAD_TLB);
           mem(LOAD_OPS[f3], 0, 0);
           b.byte(Op.else_);
           slowExit(idx);
@@ -310,7 +313,7 @@ export function translate(blocks: Block[], entry: number): Bytes {
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
           tlbHit(STORE_TLB, size, L_EPOCH_STORE);
           open(Op.if_);
-          get(L_A); get(L_T); mem(Op.i64_load, STORE_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64); set(L_T);
+          hostAddress(STORE_TLB); set(L_T);
           // spin detection counts stores that change memory (spin_stored is set on the way out)
           get(L_STORED);
           get(L_T); mem(STORE_OLD_OPS[op - O.OP_SB], 0, 0);
@@ -415,14 +418,14 @@ export function translate(blocks: Block[], entry: number): Bytes {
           open(Op.if_);
           if (isLoad) {
             get(P_V);
-            get(L_A); get(L_T); mem(Op.i64_load, LOAD_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64);
+            hostAddress(LOAD_TLB);
             if (d === 8) mem(Op.i64_load, 0, 0);
             else { mem(Op.i64_load32_u, 0, 0); i64c(-0x100000000); b.byte(Op.i64_or); } // NaN-boxed
             mem(Op.i64_store, L.V_F + 8 * fr, 3);
             get(P_V); get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_or); mem(Op.i64_store, MSTATUS, 3); // FS dirty
           } else {
             i32c(1); set(L_STORED); // as the interpreter counts FP stores
-            get(L_A); get(L_T); mem(Op.i64_load, STORE_TLB + 8, 3); b.byte(Op.i64_add); b.byte(Op.i32_wrap_i64);
+            hostAddress(STORE_TLB);
             get(P_V); mem(Op.i64_load, L.V_F + 8 * fr, 3);
             mem(d === 8 ? Op.i64_store : Op.i64_store32, 0, 0);
           }
