@@ -688,7 +688,9 @@ describe.skipIf(!PASST)('stream backend with a passt the user started', () => {
 // QEMU's -netdev socket and -netdev stream speak the same framing: a QEMU hub
 // between a socket netdev and a stream netdev relays frames between two of ours.
 describe.skipIf(!QEMU)('QEMU interoperability', () => {
-  it('frames cross a QEMU hub between -netdev socket and -netdev stream', async () => {
+  // Flaky under load (2 of 5 full runs on 2026-12-06, no VM involved): no frame crossed QEMU's hub in 15 s
+  // despite the resends. A retry runs it again with a new QEMU; a real break fails all three.
+  it('frames cross a QEMU hub between -netdev socket and -netdev stream', { retry: 2 }, async () => {
     const { spawn } = await import('node:child_process');
     const listenPort = await freePort();
     const ours = keep(new StreamNetBackend({ id: 'ours', type: 'socket', server: true, addr: { type: 'inet', host: '127.0.0.1', port: 0 } }));
