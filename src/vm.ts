@@ -44,7 +44,7 @@ export interface MachineOptions {
   noReboot?: boolean;
   /** The JIT tier: translate hot guest code to WebAssembly (default on; environment WKVM_JIT=on|off). */
   jit?: boolean | 'on' | 'off';
-  /** Entries of a block from interpreted code before it is translated (default 4096; environment WKVM_JIT_THRESHOLD). */
+  /** Entries of a block from interpreted code before it is translated (default 16384; environment WKVM_JIT_THRESHOLD). */
   jitThreshold?: number;
 }
 

@@ -105,7 +105,7 @@ function buildRunCommand(): Command {
     .option('--chardev <spec>', 'socket,id=ID,path=SOCK,server=on,wait=off | socket,id=ID,host=H,port=N[,server=on] | file,id=ID,path=F | null,id=ID', collect, [])
     .option('--snapshot', "keep every disk's writes in memory, leaving the images untouched")
     .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
-    .option('--jit-threshold <n>', 'entries of a block before it is translated (default 4096; environment WKVM_JIT_THRESHOLD)')
+    .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
     .allowExcessArguments(false)
     .showSuggestionAfterError(false)
