@@ -176,21 +176,21 @@ export function run(budget: i32): u32 {
       // taken branches and jumps count their targets for the JIT (block starts)
       case OP_JAL:
         store<u64>(X + (rd << 3), pc + len); pc += <u64><i64>imm;
-        if (JIT_THRESHOLD != 0 && jitCount(pc, TF)) nextCheck = n;
+        if (jitCount(pc, TF)) nextCheck = n;
         break;
       case OP_JALR: {
         const t = (load<u64>(X + (rs1 << 3)) + <u64><i64>imm) & ~(<u64>1);
         store<u64>(X + (rd << 3), pc + len);
         pc = t;
-        if (JIT_THRESHOLD != 0 && jitCount(pc, TF)) nextCheck = n;
+        if (jitCount(pc, TF)) nextCheck = n;
         break;
       }
-      case OP_BEQ: { const t = load<u64>(X + (rs1 << 3)) == load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
-      case OP_BNE: { const t = load<u64>(X + (rs1 << 3)) != load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
-      case OP_BLT: { const t = load<i64>(X + (rs1 << 3)) < load<i64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
-      case OP_BGE: { const t = load<i64>(X + (rs1 << 3)) >= load<i64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
-      case OP_BLTU: { const t = load<u64>(X + (rs1 << 3)) < load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
-      case OP_BGEU: { const t = load<u64>(X + (rs1 << 3)) >= load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t & (JIT_THRESHOLD != 0)) { if (jitCount(pc, TF)) nextCheck = n; } break; }
+      case OP_BEQ: { const t = load<u64>(X + (rs1 << 3)) == load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
+      case OP_BNE: { const t = load<u64>(X + (rs1 << 3)) != load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
+      case OP_BLT: { const t = load<i64>(X + (rs1 << 3)) < load<i64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
+      case OP_BGE: { const t = load<i64>(X + (rs1 << 3)) >= load<i64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
+      case OP_BLTU: { const t = load<u64>(X + (rs1 << 3)) < load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
+      case OP_BGEU: { const t = load<u64>(X + (rs1 << 3)) >= load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
 
       case OP_JIT: {
         // a translated block (assembly/jit.ts has the protocol); n already counts its first instruction

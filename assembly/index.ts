@@ -6,8 +6,10 @@ export * from "./board";
 export * from "./ops";
 // the JIT tier: what the vCPU worker calls between slices, and what translations import
 export { jitDecode as jit_decode, jitSlotOf as jit_slot, jitInstall as jit_install, jitRefuse as jit_refuse, jitGeneration as jit_generation, jitFlush as jit_flush,
-  jitLoad as jit_load, jitStore as jit_store, jitStatus as jit_status, jitMulh as jit_mulh, jitMulhu as jit_mulhu,
-  jitMulhsu as jit_mulhsu, jitFp as jit_fp, jitFload as jit_fload, jitFstore as jit_fstore } from "./jit";
+  jitLoad as jit_load, jitStore as jit_store, jitStatus as jit_status, jitFp as jit_fp, jitFload as jit_fload,
+  jitFstore as jit_fstore } from "./jit";
+// 64x64 -> high 64 multiplies for translated code (Wasm has no 128-bit product)
+export { mulh as jit_mulh, mulhu as jit_mulhu, mulhsu as jit_mulhsu } from "./alu";
 export { epochLoad as epoch_load, epochStore as epoch_store } from "./mmu";
 export { stored as spin_stored } from "./spin";
 import {

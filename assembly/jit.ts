@@ -11,18 +11,17 @@
 // instructions are retired, so interrupts and host requests wait at most one
 // loop iteration or one straight block longer than in the interpreter.
 import {
-  V_PC, V_F, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, TLB_ENTRIES, V_SCRATCH_INSN,
+  V_PC, V_F, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, V_SCRATCH_INSN,
 } from "./layout";
 import { V, JIT_THRESHOLD, csr, setCsr } from "./state";
 import {
-  ev, EV_NONE, EV_FAULT, faultCause, faultTval, loadSlow, storeSlow, loadDest, icacheGen, epochFetch, markCodePage,
+  ev, EV_NONE, EV_FAULT, faultCause, faultTval, loadSlow, storeSlow, loadDest, icacheGen, epochFetch, markCodePage, tlbHost,
   codeStored, flushIcache, EXC_ILLEGAL,
 } from "./mmu";
 import { trap, fpEnabled } from "./csr";
 import { execFp } from "./fpexec";
 import { stored } from "./spin";
 import { decode32, decode16 } from "./decode";
-import { mulh, mulhu, mulhsu } from "./alu";
 import { jitSlot, jitLookup, setTranslation, setJitEntry, icacheEntry, refuseTranslation, isRefused } from "./jitcache";
 
 /** The statuses of a translation's return value (its low 2 bits). */
@@ -37,12 +36,14 @@ export let jitStatus: u32 = 0;
 export let jitEndSlice = false;
 
 /**
- * A taken branch or jump to `pc` (JIT on): count it, and once its block is hot
- * queue it for the worker to translate after this slice. The counters are
- * hashed by virtual address: a collision only makes a block hot sooner.
+ * A taken branch or jump to `pc`: with the JIT on, count it, and once its
+ * block is hot queue it for the worker to translate after this slice (true:
+ * the caller forces a check, see jitHot). The counters are hashed by virtual
+ * address: a collision only makes a block hot sooner.
  */
 // @ts-ignore: decorator
 @inline export function jitCount(pc: u64, TF: usize): bool {
+  if (JIT_THRESHOLD == 0) return false;
   const c = V + V_JIT_COUNTS + ((<usize>(pc >> 1) & (JIT_COUNTERS - 1)) << 2);
   const k = load<u32>(c) + 1;
   store<u32>(c, k);
@@ -57,10 +58,9 @@ export let jitEndSlice = false;
  */
 function jitHot(pc: u64, TF: usize, counter: usize): bool {
   // the fetch TLB names its host address (when it does not, the next branch here tries again)
-  const t = TF + ((<usize>(pc >> 12) & (TLB_ENTRIES - 1)) << 4);
-  if (load<u64>(t) != ((pc & ~(<u64>0xfff)) | epochFetch)) return false;
+  const host = tlbHost(TF, pc, 1, epochFetch);
+  if (host == 0) return false;
   store<u32>(counter, 0);
-  const host = <usize>(pc + load<u64>(t, 8));
   // reached from interpreted code but translated already, or not translatable
   if (jitLookup(host, icacheGen) >= 0 || isRefused(host, icacheGen)) return false;
   const q = V + V_JIT_QUEUE;
@@ -131,57 +131,23 @@ function jitEvent(pc: u64, len: u32): void {
   }
 }
 
-/** A load the TLB did not hit: `info` = size | R_DEST << 8 (for an MMIO exit) | instruction length << 16. */
-export function jitLoad(a: u64, info: u32, pc: u64): u64 {
+// The slow paths' `info`: access size | (load destination, or F register) << 8 | instruction length << 16.
+
+/** A load through the slow path (R_DEST = `dest` for an MMIO exit). */
+function loadVia(a: u64, info: u32, dest: u32, pc: u64): u64 {
   jitStatus = 0;
-  loadDest = (info >> 8) & 0xff;
+  loadDest = dest;
   const v = loadSlow(a, info & 15);
   if (ev != EV_NONE) jitEvent(pc, info >> 16);
   return v;
 }
 
-/** A store the TLB did not hit (`info` = size | instruction length << 8); a store to code ends the translation after it. */
-export function jitStore(a: u64, info: u32, v: u64, pc: u64): void {
+/** A store through the slow path; a store to code ends the translation right after it. */
+function storeVia(a: u64, info: u32, v: u64, pc: u64): void {
   jitStatus = 0;
   codeStored = false;
   stored = true;
   storeSlow(a, info & 15, v);
-  if (ev != EV_NONE) jitEvent(pc, info >> 8);
-  else if (codeStored) {
-    store<u64>(V + V_PC, pc + (info >> 8));
-    jitStatus = JIT_CONTINUE;
-  }
-}
-
-/** An F/D computational instruction (`insn`, its raw bits): it traps as illegal where the interpreter's would. */
-export function jitFp(insn: u32, pc: u64): void {
-  jitStatus = 0;
-  if (fpEnabled() && execFp(insn)) return;
-  store<u64>(V + V_PC, trap(EXC_ILLEGAL, <u64>insn, pc, false));
-  jitStatus = JIT_TRAP;
-}
-
-/** FLW/FLD (`info` = 8 for FLD | f register << 8 | instruction length << 16). */
-export function jitFload(a: u64, info: u32, pc: u64): void {
-  jitStatus = 0;
-  if (!fpEnabled()) { store<u64>(V + V_PC, trap(EXC_ILLEGAL, 0, pc, false)); jitStatus = JIT_TRAP; return; }
-  const rd = (info >> 8) & 31;
-  const size = info & 15;
-  loadDest = rd | 0x20;
-  let v = loadSlow(a, size);
-  if (ev != EV_NONE) { jitEvent(pc, info >> 16); return; }
-  if (size == 4) v |= 0xffff_ffff_0000_0000; // NaN-boxed
-  store<u64>(V + V_F + (<usize>rd << 3), v);
-  setCsr(CSR_MSTATUS, csr(CSR_MSTATUS) | (3 << 13));
-}
-
-/** FSW/FSD (`info` = 8 for FSD | f register << 8 | instruction length << 16). */
-export function jitFstore(a: u64, info: u32, pc: u64): void {
-  jitStatus = 0;
-  if (!fpEnabled()) { store<u64>(V + V_PC, trap(EXC_ILLEGAL, 0, pc, false)); jitStatus = JIT_TRAP; return; }
-  codeStored = false;
-  stored = true;
-  storeSlow(a, info & 15, load<u64>(V + V_F + (<usize>((info >> 8) & 31) << 3)));
   if (ev != EV_NONE) jitEvent(pc, info >> 16);
   else if (codeStored) {
     store<u64>(V + V_PC, pc + (info >> 16));
@@ -189,7 +155,40 @@ export function jitFstore(a: u64, info: u32, pc: u64): void {
   }
 }
 
-// 64x64 -> high 64 multiplies (Wasm has no 128-bit product)
-export function jitMulhu(a: u64, b: u64): u64 { return mulhu(a, b); }
-export function jitMulh(a: u64, b: u64): u64 { return mulh(a, b); }
-export function jitMulhsu(a: u64, b: u64): u64 { return mulhsu(a, b); }
+/** An F/D instruction with mstatus.FS off: the illegal-instruction trap. */
+function fpIllegal(tval: u64, pc: u64): void {
+  store<u64>(V + V_PC, trap(EXC_ILLEGAL, tval, pc, false));
+  jitStatus = JIT_TRAP;
+}
+
+/** A load the TLB did not hit (`info` holds R_DEST: register | 0x40 to sign-extend). */
+export function jitLoad(a: u64, info: u32, pc: u64): u64 { return loadVia(a, info, (info >> 8) & 0xff, pc); }
+
+/** A store the TLB did not hit. */
+export function jitStore(a: u64, info: u32, v: u64, pc: u64): void { storeVia(a, info, v, pc); }
+
+/** An F/D computational instruction (`insn`, its raw bits): it traps as illegal where the interpreter's would. */
+export function jitFp(insn: u32, pc: u64): void {
+  jitStatus = 0;
+  if (!fpEnabled() || !execFp(insn)) fpIllegal(<u64>insn, pc);
+}
+
+/** FLW/FLD the TLB did not hit, or with mstatus.FS off. */
+export function jitFload(a: u64, info: u32, pc: u64): void {
+  jitStatus = 0;
+  if (!fpEnabled()) { fpIllegal(0, pc); return; }
+  const rd = (info >> 8) & 31;
+  let v = loadVia(a, info, rd | 0x20, pc);
+  if (jitStatus != 0) return;
+  if ((info & 15) == 4) v |= 0xffff_ffff_0000_0000; // NaN-boxed
+  store<u64>(V + V_F + (<usize>rd << 3), v);
+  setCsr(CSR_MSTATUS, csr(CSR_MSTATUS) | (3 << 13));
+}
+
+/** FSW/FSD the TLB did not hit, or with mstatus.FS off. */
+export function jitFstore(a: u64, info: u32, pc: u64): void {
+  jitStatus = 0;
+  if (!fpEnabled()) { fpIllegal(0, pc); return; }
+  storeVia(a, info, load<u64>(V + V_F + (<usize>((info >> 8) & 31) << 3)), pc);
+}
+

@@ -117,7 +117,6 @@ export const R_JIT_BLOCKS: u32 = 0x40; // u64 translations installed (written by
 export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds the vCPU worker's thread spent translating and installing
 export const R_JIT_MODULES: u32 = 0x50; // u64 Wasm modules compiled
 export const R_JIT_FLUSHES: u32 = 0x58; // u64 whole-cache flushes (memory bound reached)
-export const R_JIT_COMPILE_WAIT_US: u32 = 0x60; // u64 microseconds from handing batches to V8 to installing them
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;

@@ -41,7 +41,7 @@ const G_EPOCH_LOAD = 0, G_EPOCH_STORE = 1, G_STORED = 2, G_STATUS = 3;
 export const TYPES: FuncType[] = [
   { params: [T.i32, T.i64, T.i32], results: [T.i32] },          // 0: a translation
   { params: [T.i64, T.i32, T.i64], results: [T.i64] },          // 1: jit_load(addr, size | dest << 8 | len << 16, pc)
-  { params: [T.i64, T.i32, T.i64, T.i64], results: [] },        // 2: jit_store(addr, size | len << 8, value, pc)
+  { params: [T.i64, T.i32, T.i64, T.i64], results: [] },        // 2: jit_store(addr, size | len << 16, value, pc)
   { params: [T.i64, T.i64], results: [T.i64] },                 // 3: mulh*
   { params: [T.i32, T.i64], results: [] },                      // 4: jit_fp(insn, pc)
   { params: [T.i64, T.i32, T.i64], results: [] },               // 5: jit_fload/jit_fstore(addr, 8|4 | f << 8 | len << 16, pc)
@@ -322,7 +322,7 @@ export function translate(blocks: Block[], entry: number): Bytes {
           get(L_T); reg(rs2); mem(STORE_OPS[op - O.OP_SB], 0, 0);
           b.byte(Op.else_);
           slowExit(idx);
-          get(L_A); i32c(size | (len << 8)); reg(rs2); pcAt(off);
+          get(L_A); i32c(size | (len << 16)); reg(rs2); pcAt(off);
           b.byte(Op.call); b.u32(F_STORE);
           afterSlow();
           end();
