@@ -73,13 +73,10 @@ export class Jit {
   /** Hot blocks taken from the vCPU module's queue, not yet translated. */
   private pending: number[] = [];
   private pendingSet = new Set<number>();
-  /** Block starts whose first instruction is not translated: not worth decoding again. */
-  private refused = new Set<number>();
   /** The batch V8 compiles now (in the background), and its result once there. */
   private batch: Unit[] | undefined;
   private compiled: WebAssembly.Module | undefined;
   private failed: unknown;
-  private batchStart = 0;
   /** The installed translations by table slot, with the guest code each was made from. */
   private installed = new Map<number, { host: number; code: Uint8Array }>();
   private generation = -1;
@@ -124,8 +121,7 @@ export class Jit {
     const count = this.view.getUint32(q, true);
     for (let i = 0; i < count; i++) {
       const host = Number(this.view.getBigUint64(q + 16 + 16 * i + 8, true));
-      if (this.refused.has(host)) this.cpu.jit_refuse(host);
-      else if (!this.pendingSet.has(host)) { this.pending.push(host); this.pendingSet.add(host); }
+      if (!this.pendingSet.has(host)) { this.pending.push(host); this.pendingSet.add(host); }
     }
     this.view.setUint32(q, 0, true);
     const gen = this.cpu.jit_generation();
@@ -140,33 +136,26 @@ export class Jit {
     const t0 = performance.now();
     const units: Unit[] = [];
     const bodies: Bytes[] = [];
-    const slots = new Set<number>();
-    const later: number[] = [];
     for (const host of this.pending.splice(0, BATCH_MAX)) {
-      const slot = this.cpu.jit_slot(host);
-      if (slots.has(slot)) { later.push(host); continue; } // one unit per table slot in a module
       this.pendingSet.delete(host);
       const blocks = discover(host & ~0xfff, host & 0xfff, this.decode);
-      if (!blocks) { this.refused.add(host); this.cpu.jit_refuse(host); continue; }
+      if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
       const last = blocks[blocks.length - 1].insns[blocks[blocks.length - 1].insns.length - 1];
-      slots.add(slot);
-      units.push({ host, slot, code: this.ram.slice(host, (host & ~0xfff) + last.off + last.i.len) });
+      units.push({ host, slot: this.cpu.jit_slot(host), code: this.ram.slice(host, (host & ~0xfff) + last.off + last.i.len) });
       bodies.push(translate(blocks, host & 0xfff));
     }
-    this.pending.unshift(...later);
-    if (this.refused.size > 4 * this.L.JIT_ENTRIES) this.refused.clear();
-    this.time(t0);
-    if (units.length === 0) return;
+    if (units.length === 0) { this.time(t0); return; }
     const bytes = translationModule(bodies);
     if (this.codeBytes + bytes.length > CODE_LIMIT) this.flush();
     this.codeBytes += bytes.length;
     this.batch = units;
-    this.batchStart = performance.now();
     if (this.eager) {
       this.compiled = new WebAssembly.Module(bytes);
+      this.time(t0);
       this.install();
       return;
     }
+    this.time(t0);
     WebAssembly.compile(bytes).then((m) => { this.compiled = m; }, (e: unknown) => { this.failed = e; this.batch = undefined; });
   }
 
@@ -177,14 +166,14 @@ export class Jit {
    * hot again).
    */
   private install(): void {
-    const t0 = this.eager ? this.batchStart : performance.now();
+    const t0 = performance.now();
     const units = this.batch!, module = this.compiled!;
     this.batch = undefined;
     this.compiled = undefined;
     const exports = new WebAssembly.Instance(module, this.imports).exports;
     let installed = 0;
     units.forEach(({ host, slot, code }, i) => {
-      for (let k = 0; k < code.length; k++) if (this.ram[host + k] !== code[k]) return;
+      if (!this.unchanged(host, code)) return;
       this.table.set(this.L.JIT_TABLE_BASE + slot, exports[`f${i}`] as () => void);
       this.cpu.jit_install(host);
       this.installed.set(slot, { host, code });
@@ -192,7 +181,6 @@ export class Jit {
     });
     this.bump(this.L.R_JIT_BLOCKS, installed);
     this.bump(this.L.R_JIT_MODULES, 1);
-    this.bump(this.L.R_JIT_COMPILE_WAIT_US, Math.round((t0 - this.batchStart) * 1000));
     this.time(t0);
   }
 
@@ -204,11 +192,15 @@ export class Jit {
   private revalidate(): void {
     const t0 = performance.now();
     for (const [slot, { host, code }] of this.installed) {
-      let same = true;
-      for (let k = 0; k < code.length && same; k++) same = this.ram[host + k] === code[k];
-      if (same) this.cpu.jit_install(host); else this.installed.delete(slot);
+      if (this.unchanged(host, code)) this.cpu.jit_install(host); else this.installed.delete(slot);
     }
     this.time(t0);
+  }
+
+  /** Whether the guest code at `host` is still `code` (what a unit was translated from). */
+  private unchanged(host: number, code: Uint8Array): boolean {
+    for (let k = 0; k < code.length; k++) if (this.ram[host + k] !== code[k]) return false;
+    return true;
   }
 
   /** Drop every translation (and with them the modules they keep alive). */
@@ -217,7 +209,6 @@ export class Jit {
     this.cpu.jit_flush();
     for (let i = 0; i < this.L.JIT_ENTRIES; i++) this.table.set(this.L.JIT_TABLE_BASE + i, null);
     this.codeBytes = 0;
-    this.refused.clear();
     this.bump(this.L.R_JIT_FLUSHES, 1);
   }
 
