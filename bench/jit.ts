@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VirtualMachine } from '../src/index.js';
+import { medianOf, timeTo } from './timing.js';
 
 export interface JitBenchContext { root: string; linuxDir: string; qemu?: string; quick: boolean; wkvm: string }
 
@@ -59,35 +60,6 @@ async function kernels(ctx: JitBenchContext): Promise<unknown> {
   return rows;
 }
 
-/** Spawn a VMM; resolve with ms until its console shows `until` (after `send` was written at the first prompt, if any). */
-function consoleTime(cmd: string, args: string[], env: NodeJS.ProcessEnv, until: RegExp, send?: string): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'], env });
-    let out = '';
-    let t0 = performance.now();
-    let sent = send === undefined;
-    let done = false;
-    const finish = (v: number | undefined): void => { if (!done) { done = true; clearTimeout(timer); p.kill('SIGKILL'); resolve(v); } };
-    const timer = setTimeout(() => finish(undefined), 300_000);
-    p.stdout.on('data', (d: Buffer) => {
-      out = (out + d.toString('latin1')).slice(-4096);
-      if (!sent && /# $/.test(out)) {
-        sent = true;
-        out = '';
-        t0 = performance.now();
-        p.stdin.write(send + '\n');
-      } else if (sent && until.test(out)) finish(performance.now() - t0);
-    });
-    p.on('close', () => finish(undefined));
-  });
-}
-
-async function median(runs: number, f: () => Promise<number | undefined>): Promise<number | undefined> {
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) { const v = await f(); if (v === undefined) return undefined; t.push(v); }
-  return t.sort((a, b) => a - b)[(t.length - 1) >> 1];
-}
-
 async function linux(ctx: JitBenchContext): Promise<unknown> {
   const image = join(ctx.linuxDir, 'Image'), initrd = join(ctx.linuxDir, 'rootfs.cpio.gz');
   if (!existsSync(image) || !existsSync(initrd)) {
@@ -100,10 +72,10 @@ async function linux(ctx: JitBenchContext): Promise<unknown> {
   const boot: Record<string, unknown>[] = [];
   for (const n of ctx.quick ? [1, 8] : [1, 8, 64]) {
     const common = ['-smp', String(n), '-m', n > 8 ? '512M' : '256M', '-kernel', image, '-initrd', initrd, '-append', 'console=ttyS0'];
-    const w = (mode: Mode) => median(runs, () => consoleTime(process.execPath, [ctx.wkvm, 'run', ...common],
-      { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' }, /# $/));
+    const w = (mode: Mode) => medianOf(runs, () => timeTo(process.execPath, [ctx.wkvm, 'run', ...common], /# $/,
+      { env: { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' } }));
     const off = await w('off'), on = await w('on');
-    const q = ctx.qemu ? await consoleTime(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], process.env, /# $/) : undefined;
+    const q = ctx.qemu ? await timeTo(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], /# $/) : undefined;
     boot.push({ vcpus: n, offMs: off ?? null, onMs: on ?? null, qemuMs: q ?? null });
     const s = (v?: number) => (v === undefined ? 'n/a' : (v / 1000).toFixed(2) + ' s');
     console.log(`${String(n).padStart(3)} vCPUs: off ${s(off)}  on ${s(on)}  qemu ${s(q)}  (on/qemu ${on && q ? (on / q).toFixed(2) + 'x' : 'n/a'})`);
@@ -114,10 +86,10 @@ async function linux(ctx: JitBenchContext): Promise<unknown> {
   const loop = "awk 'BEGIN{s=0;for(i=0;i<200000;i++)s+=i%7;print \"sum=\" s}'";
   console.log('== JIT: a user-space loop inside Linux (busybox awk, 200k iterations; host-timed): JIT off, JIT on, QEMU');
   const common = ['-m', '256M', '-kernel', image, '-initrd', initrd, '-append', 'console=ttyS0 quiet'];
-  const w = (mode: Mode) => median(runs, () => consoleTime(process.execPath, [ctx.wkvm, 'run', ...common],
-    { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' }, /sum=\d+/, loop));
+  const w = (mode: Mode) => medianOf(runs, () => timeTo(process.execPath, [ctx.wkvm, 'run', ...common], /sum=\d+/,
+    { env: { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' }, send: loop }));
   const off = await w('off'), on = await w('on');
-  const q = ctx.qemu ? await consoleTime(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], process.env, /sum=\d+/, loop) : undefined;
+  const q = ctx.qemu ? await timeTo(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], /sum=\d+/, { send: loop }) : undefined;
   out.userLoop = { offMs: off ?? null, onMs: on ?? null, qemuMs: q ?? null };
   console.log(`awk loop: off ${fmt(off)} ms  on ${fmt(on)} ms  qemu ${fmt(q)} ms  (JIT speedup ${off && on ? (off / on).toFixed(2) + 'x' : 'n/a'}, on/qemu time ${on && q ? (on / q).toFixed(2) + 'x' : 'n/a'})`);
 

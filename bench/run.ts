@@ -14,7 +14,7 @@
  * (just that section: its figures replace the section's in
  * bench/results/latest.json, the other sections' figures stay).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { homedir } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { VirtualMachine } from '../src/index.js';
 import { ioBench } from './io.js';
 import { jitBench } from './jit.js';
+import { medianOf, timeTo } from './timing.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const guest = (name: string): string => join(ROOT, 'guests', 'bench', name);
@@ -164,35 +165,6 @@ async function idleWindow(smp: number): Promise<number> {
 }
 
 const LINUX_DIR = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
-
-/** The median of `runs` timings (a boot varies by several percent from run to run on a shared host). */
-async function medianOf(runs: number, f: () => Promise<number | undefined>): Promise<number | undefined> {
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const v = await f();
-    if (v === undefined) return undefined;
-    t.push(v);
-  }
-  t.sort((a, b) => a - b);
-  return t[(t.length - 1) >> 1];
-}
-
-/** Spawn a VMM and measure the time until its console matches `until` (then end it) or it exits. */
-function timeTo(cmd: string, args: string[], until: RegExp | null, timeoutMs = 300_000): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'] });
-    let out = '';
-    let done = false;
-    const finish = (v: number | undefined): void => { if (!done) { done = true; clearTimeout(timer); p.kill('SIGKILL'); resolve(v); } };
-    const timer = setTimeout(() => finish(undefined), timeoutMs);
-    p.stdout.on('data', (d: Buffer) => {
-      out = (out + d.toString('latin1')).slice(-4096);
-      if (until && until.test(out)) finish(performance.now() - t0);
-    });
-    p.on('close', (code) => { if (!until) finish(code === 0 ? performance.now() - t0 : undefined); else finish(undefined); });
-  });
-}
 
 async function linuxBoot(): Promise<unknown> {
   const image = join(LINUX_DIR, 'Image'), initrd = join(LINUX_DIR, 'rootfs.cpio.gz');

@@ -1,0 +1,52 @@
+/**
+ * Timing helpers shared by the bench sections: the median of repeated runs,
+ * and the time until a VMM's console shows something.
+ */
+import { spawn } from 'node:child_process';
+
+/** The median of `runs` timings (a boot varies by several percent from run to run on a shared host). */
+export async function medianOf(runs: number, f: () => Promise<number | undefined>): Promise<number | undefined> {
+  const t: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const v = await f();
+    if (v === undefined) return undefined;
+    t.push(v);
+  }
+  t.sort((a, b) => a - b);
+  return t[(t.length - 1) >> 1];
+}
+
+export interface TimeToOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Type this line at the first shell prompt (`# `) and time from then on. */
+  send?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * Spawn a VMM and measure the time until its console matches `until` (then
+ * end it), or, with `until` null, until it exits with status 0.
+ */
+export function timeTo(cmd: string, args: string[], until: RegExp | null, opts: TimeToOptions = {}): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let t0 = performance.now();
+    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'], env: opts.env ?? process.env });
+    let out = '';
+    let sent = opts.send === undefined;
+    let done = false;
+    const finish = (v: number | undefined): void => { if (!done) { done = true; clearTimeout(timer); p.kill('SIGKILL'); resolve(v); } };
+    const timer = setTimeout(() => finish(undefined), opts.timeoutMs ?? 300_000);
+    p.stdin.on('error', () => { /* it went away while we typed */ });
+    p.stdout.on('data', (d: Buffer) => {
+      out = (out + d.toString('latin1')).slice(-4096);
+      if (!sent) {
+        if (!/# $/.test(out)) return;
+        sent = true;
+        out = '';
+        t0 = performance.now();
+        p.stdin.write(opts.send + '\n');
+      } else if (until && until.test(out)) finish(performance.now() - t0);
+    });
+    p.on('close', (code) => finish(!until && code === 0 ? performance.now() - t0 : undefined));
+  });
+}
