@@ -69,7 +69,6 @@ const LOAD_OPS = [Op.i64_load8_s, Op.i64_load16_s, Op.i64_load32_s, Op.i64_load,
 const STORE_OPS = [Op.i64_store8, Op.i64_store16, Op.i64_store32, Op.i64_store];
 const STORE_OLD_OPS = [Op.i64_load8_u, Op.i64_load16_u, Op.i64_load32_u, Op.i64_load];
 const BRANCHES = new Set([O.OP_BEQ, O.OP_BNE, O.OP_BLT, O.OP_BGE, O.OP_BLTU, O.OP_BGEU]);
-const LOADS = new Set([O.OP_LB, O.OP_LH, O.OP_LW, O.OP_LD, O.OP_LBU, O.OP_LHU, O.OP_LWU]);
 const STORES = new Set([O.OP_SB, O.OP_SH, O.OP_SW, O.OP_SD]);
 
 /** Whether the translator handles `op` (everything else ends a unit before it). */
@@ -174,7 +173,7 @@ export function translate(blocks: Block[], entry: number): Bytes {
   const open = (op: Op, type: T = T.void_): number => { b.byte(op); b.byte(type); return depth++; };
   const end = (): void => { b.byte(Op.end); depth--; };
   const br = (label: number, op: Op = Op.br): void => { b.byte(op); b.u32(depth - 1 - label); };
-  const i32c = (v: number): void => { b.byte(Op.i32_const); b.s32(v | 0); };
+  const i32c = (v: number): void => { b.byte(Op.i32_const); b.sNum(v | 0); };
   const i64c = (v: number): void => { b.byte(Op.i64_const); b.sNum(v); };
   const get = (l: number): void => { b.byte(Op.local_get); b.u32(l); };
   const set = (l: number): void => { b.byte(Op.local_set); b.u32(l); };

@@ -55,15 +55,7 @@ export class Bytes {
       this.byte(b);
     } while (v !== 0);
   }
-  s32(v: number): void {
-    for (;;) {
-      const b = v & 0x7f;
-      v >>= 7;
-      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) { this.byte(b); return; }
-      this.byte(b | 0x80);
-    }
-  }
-  /** A signed LEB128 of a safe integer (the translator's constants; no BigInt on the hot path of compiling). */
+  /** A signed LEB128 of a safe integer (i32 and i64 constants alike; no BigInt while compiling). */
   sNum(v: number): void {
     for (;;) {
       const b = v - Math.floor(v / 128) * 128; // v mod 128, also for negative v
@@ -72,15 +64,7 @@ export class Bytes {
       this.byte(b | 0x80);
     }
   }
-  s64(v: bigint): void {
-    v = BigInt.asIntN(64, v);
-    for (;;) {
-      const b = Number(v & 0x7fn);
-      v >>= 7n;
-      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) { this.byte(b); return; }
-      this.byte(b | 0x80);
-    }
-  }
+
   name(s: string): void { this.u32(s.length); for (let i = 0; i < s.length; i++) this.byte(s.charCodeAt(i)); }
   /** Append `body` as a section or vector entry: its length, then its bytes. */
   sized(body: Bytes): void { this.u32(body.len); this.bytes(body.buf.subarray(0, body.len)); }
