@@ -194,7 +194,7 @@ export function run(budget: i32): u32 {
 
       case OP_JIT: {
         // a translated block (assembly/jit.ts has the protocol); n already counts its first instruction
-        const r = call_indirect<u32>(JIT_TABLE_BASE + <u32>imm, V, pc, nextCheck - n + 1);
+        const r = call_indirect<u32>(JIT_TABLE_BASE + <u32>imm, V, pc, nextCheck - n + 1, <i32>0);
         const k = <i32>(r >> 2) - 1;
         n += k;
         const ji = V + V_RUN + R_JIT_INSNS;

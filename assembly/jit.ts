@@ -4,12 +4,14 @@
 // imports). The translations themselves are made by host code.
 //
 // Protocol of a translation (src/jit/translate.ts):
-//   (vcpu block base i32, pc of its first instruction i64, budget i32) -> i32
+//   (vcpu block base i32, pc of its first instruction i64, budget i32, n i32) -> i32
 // It keeps guest registers in locals, writes them back and stores the next pc
-// at V_PC before it returns (instructions retired << 2) | JIT_* status. It
-// retires at least one instruction, and runs loops until `budget`
-// instructions are retired, so interrupts and host requests wait at most one
-// loop iteration or one straight block longer than in the interpreter.
+// at V_PC before it returns (n + instructions retired) << 2 | JIT_* status
+// (n: retired by the translations that chained to it, 0 from here). It
+// retires at least one instruction, and runs loops (and chains) until
+// `budget` instructions are retired, so interrupts and host requests wait at
+// most one loop iteration or one straight block longer than in the
+// interpreter.
 import {
   V_PC, V_F, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, V_SCRATCH_INSN,
 } from "./layout";

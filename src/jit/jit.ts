@@ -8,7 +8,7 @@
  * JavaScript runs on the hot path.
  */
 import type { Layout, VcpuExports } from '../accel/module.js';
-import { IMPORTS, discover, translate, translationModule, type Insn } from './translate.js';
+import { CHAIN_IMPORTS, IMPORTS, chainModule, discover, translate, translationModule, type Insn } from './translate.js';
 import type { Bytes } from './wasm.js';
 import { WkvmError } from '../errors.js';
 
@@ -100,7 +100,10 @@ export class Jit {
     this.base = this.L.VCPU_BASE + hart * this.L.VCPU_STRIDE;
     const env: Record<string, unknown> = { memory };
     // the translations' imports are the vCPU module's exports of the same names
-    for (const im of IMPORTS) if (im.kind !== 'memory') env[im.name] = exports[im.name];
+    const chainEnv: Record<string, unknown> = { memory, table: this.table };
+    for (const im of CHAIN_IMPORTS) if (im.kind === 'global') chainEnv[im.name] = exports[im.name];
+    env.jit_chain = new WebAssembly.Instance(new WebAssembly.Module(chainModule()), { env: chainEnv as WebAssembly.ModuleImports }).exports.f0;
+    for (const im of IMPORTS) if (im.kind !== 'memory' && im.name !== 'jit_chain') env[im.name] = exports[im.name];
     this.imports = { env: env as WebAssembly.ModuleImports };
   }
 

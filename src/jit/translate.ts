@@ -35,11 +35,11 @@ export const UNIT_CAP = 96;
 const JUMP = 0, CONTINUE = 3;
 
 // the module's imports, by index
-const F_LOAD = 0, F_STORE = 1, F_MULH = 2, F_MULHU = 3, F_MULHSU = 4, F_FP = 5, F_FLOAD = 6, F_FSTORE = 7;
+const F_LOAD = 0, F_STORE = 1, F_MULH = 2, F_MULHU = 3, F_MULHSU = 4, F_FP = 5, F_FLOAD = 6, F_FSTORE = 7, F_CHAIN = 8;
 const G_EPOCH_LOAD = 0, G_EPOCH_STORE = 1, G_STORED = 2, G_STATUS = 3;
 
 export const TYPES: FuncType[] = [
-  { params: [T.i32, T.i64, T.i32], results: [T.i32] },          // 0: a translation
+  { params: [T.i32, T.i64, T.i32, T.i32], results: [T.i32] },   // 0: a translation, and jit_chain
   { params: [T.i64, T.i32, T.i64], results: [T.i64] },          // 1: jit_load(addr, size | dest << 8 | len << 16, pc)
   { params: [T.i64, T.i32, T.i64, T.i64], results: [] },        // 2: jit_store(addr, size | len << 16, value, pc)
   { params: [T.i64, T.i64], results: [T.i64] },                 // 3: mulh*
@@ -56,6 +56,7 @@ export const IMPORTS: Import[] = [
   { module: 'env', name: 'jit_fp', kind: 'func', type: 4 },
   { module: 'env', name: 'jit_fload', kind: 'func', type: 5 },
   { module: 'env', name: 'jit_fstore', kind: 'func', type: 5 },
+  { module: 'env', name: 'jit_chain', kind: 'func', type: 0 },
   { module: 'env', name: 'epoch_load', kind: 'global', type: T.i64, mutable: true },
   { module: 'env', name: 'epoch_store', kind: 'global', type: T.i64, mutable: true },
   { module: 'env', name: 'spin_stored', kind: 'global', type: T.i32, mutable: true },
@@ -127,11 +128,12 @@ export function discover(pageHost: number, entry: number, decode: Decoder): Bloc
   return blocks;
 }
 
-// fixed locals after the three parameters (v, pc0, budget)
-const P_V = 0, P_PC0 = 1, P_BUDGET = 2;
-const L_VPAGE = 3, L_RETPC = 4, L_A = 5, L_EPOCH_LOAD = 6, L_EPOCH_STORE = 7; // i64
-const L_N = 8, L_BB = 9, L_RET = 10, L_T = 11, L_K = 12, L_STORED = 13;         // i32
-const FIRST_REG_LOCAL = 14;
+// the parameters (v, pc0, budget, n: instructions retired before this call, by the translations chained to it)
+const P_V = 0, P_PC0 = 1, P_BUDGET = 2, L_N = 3;
+// fixed locals
+const L_VPAGE = 4, L_RETPC = 5, L_A = 6, L_EPOCH_LOAD = 7, L_EPOCH_STORE = 8;    // i64
+const L_BB = 9, L_RET = 10, L_T = 11, L_K = 12, L_STORED = 13, L_CHAIN = 14;     // i32
+const FIRST_REG_LOCAL = 15;
 
 /** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
 export function translate(blocks: Block[], entry: number): Bytes {
@@ -203,7 +205,10 @@ export function translate(blocks: Block[], entry: number): Bytes {
   const EXIT = open(Op.block);
   const HEXIT = open(Op.block); // a slow path's exit: its status is in jit_status
   const LOOP = open(Op.loop);
-  const exitTo = (off: number, extra: number, status: number): void => { pcAt(off); set(L_RETPC); setRet(extra, status); br(EXIT); };
+  // leaving for a block start at page offset `off`: the epilogue chains to its translation if it has one
+  const exitTo = (off: number, extra: number, status: number): void => {
+    pcAt(off); set(L_RETPC); setRet(extra, status); i32c(1); set(L_CHAIN); br(EXIT);
+  };
   if (dispatch) {
     for (let k = blocks.length - 1; k >= 0; k--) open(Op.block);
     get(L_BB);
@@ -268,7 +273,7 @@ export function translate(blocks: Block[], entry: number): Bytes {
           reg(rs1); i64c(imm); b.byte(Op.i64_add); i64c(-2); b.byte(Op.i64_and); set(L_RETPC);
           pcAt(off + len); setReg(rd);
           get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
-          setRet(0, JUMP); br(EXIT);
+          setRet(0, JUMP); i32c(1); set(L_CHAIN); br(EXIT);
           terminated = true;
           break;
         }
@@ -467,6 +472,11 @@ export function translate(blocks: Block[], entry: number): Bytes {
   b.byte(Op.global_get); b.u32(G_STORED); get(L_STORED); b.byte(Op.i32_or); b.byte(Op.global_set); b.u32(G_STORED);
   for (const r of [...written].sort((x, y) => x - y)) { get(P_V); get(regLocal[r]); mem(Op.i64_store, L.V_X + 8 * r, 3); }
   get(P_V); get(L_RETPC); mem(Op.i64_store, L.V_PC, 3);
+  // a jump or a block's end goes on in the next translation without the interpreter (jit_chain)
+  get(L_CHAIN);
+  b.byte(Op.if_); b.byte(T.void_);
+  get(P_V); get(L_RETPC); get(P_BUDGET); get(L_RET); b.byte(Op.return_call); b.u32(F_CHAIN);
+  b.byte(Op.end);
   get(L_RET);
   b.byte(Op.end);
   return b;
@@ -476,3 +486,52 @@ export function translate(blocks: Block[], entry: number): Bytes {
 export function translationModule(bodies: Bytes[]): Uint8Array<ArrayBuffer> {
   return assemble(TYPES, IMPORTS, 0, bodies);
 }
+
+/**
+ * jit_chain(v, pc, budget, ret), which a translation tail-calls on its way
+ * out to a block start `pc` (ret = its return value: retired << 2 | status):
+ * while the budget lasts, and if the fetch TLB maps `pc` and a translation of
+ * that block is installed, it tail-calls it (the retired count goes on);
+ * otherwise it returns `ret` to the interpreter. One instance per worker: a
+ * module importing the 16K-entry table costs ~1.5 ms to instantiate, too
+ * much for every batch.
+ */
+export function chainModule(): Uint8Array<ArrayBuffer> {
+  const b = new Bytes();
+  const V = 0, PC = 1, BUDGET = 2, RET = 3, E = 4, HOST = 5;
+  const FETCH_TLB = L.V_TLB + 2 * L.TLB_ENTRIES * 16;
+  b.u32(1); b.u32(2); b.byte(T.i32);
+  const get = (l: number): void => { b.byte(Op.local_get); b.u32(l); };
+  const tee = (l: number): void => { b.byte(Op.local_tee); b.u32(l); };
+  const i32c = (v: number): void => { b.byte(Op.i32_const); b.sNum(v | 0); };
+  const i64c = (v: number): void => { b.byte(Op.i64_const); b.sNum(v); };
+  const mem = (op: Op, offset: number, align: number): void => { b.byte(op); b.u32(align); b.u32(offset); };
+  const orReturn = (): void => { b.byte(Op.if_); b.byte(T.void_); get(RET); b.byte(Op.return_); b.byte(Op.end); };
+  // the budget is spent: back to the interpreter's checks
+  get(RET); i32c(2); b.byte(Op.i32_shr_u); get(BUDGET); b.byte(Op.i32_ge_s); orReturn();
+  // the fetch TLB entry of pc (as the interpreter's fetch finds it)
+  get(PC); i64c(8); b.byte(Op.i64_shr_u); b.byte(Op.i32_wrap_i64); i32c((L.TLB_ENTRIES - 1) << 4); b.byte(Op.i32_and);
+  get(V); b.byte(Op.i32_add); tee(E);
+  mem(Op.i64_load, FETCH_TLB, 3);
+  get(PC); i64c(-4096); b.byte(Op.i64_and); b.byte(Op.global_get); b.u32(0); b.byte(Op.i64_or);
+  b.byte(Op.i64_ne); orReturn();
+  // its host address, and the slot a translation of it would be in (jitcache.ts's jitSlot)
+  get(PC); b.byte(Op.i32_wrap_i64); get(E); mem(Op.i32_load, FETCH_TLB + 8, 2); b.byte(Op.i32_add); tee(HOST);
+  i32c(1); b.byte(Op.i32_shr_u); i32c(L.JIT_ENTRIES - 1); b.byte(Op.i32_and); tee(E);
+  i32c(3); b.byte(Op.i32_shl); get(V); b.byte(Op.i32_add);
+  mem(Op.i64_load, L.V_JIT_TAGS, 3);
+  get(HOST); b.byte(Op.i64_extend_i32_u); b.byte(Op.global_get); b.u32(1); b.byte(Op.i64_or);
+  b.byte(Op.i64_ne); orReturn();
+  get(V); get(PC); get(BUDGET); get(RET); i32c(2); b.byte(Op.i32_shr_u);
+  get(E); i32c(L.JIT_TABLE_BASE); b.byte(Op.i32_add);
+  b.byte(Op.return_call_indirect); b.u32(0); b.u32(0);
+  b.byte(Op.end);
+  return assemble([TYPES[0]], CHAIN_IMPORTS, 0, [b]);
+}
+/** What jit_chain's module imports (the worker's table, the vCPU module's globals). */
+export const CHAIN_IMPORTS: Import[] = [
+  { module: 'env', name: 'memory', kind: 'memory', min: 0, max: 65536, shared: true },
+  { module: 'env', name: 'table', kind: 'table', min: L.JIT_TABLE_BASE + L.JIT_ENTRIES },
+  { module: 'env', name: 'epoch_fetch', kind: 'global', type: T.i64, mutable: true },
+  { module: 'env', name: 'icache_gen', kind: 'global', type: T.i64, mutable: true },
+];

@@ -8,7 +8,8 @@ export enum T { i32 = 0x7f, i64 = 0x7e, void_ = 0x40 }
 /** Opcodes (WebAssembly core spec, binary format). */
 export enum Op {
   unreachable = 0x00, block = 0x02, loop = 0x03, if_ = 0x04, else_ = 0x05, end = 0x0b, br = 0x0c, br_if = 0x0d,
-  br_table = 0x0e, return_ = 0x0f, call = 0x10, drop = 0x1a, select = 0x1b,
+  br_table = 0x0e, return_ = 0x0f, call = 0x10, call_indirect = 0x11, return_call = 0x12,
+  return_call_indirect = 0x13, drop = 0x1a, select = 0x1b,
   local_get = 0x20, local_set = 0x21, local_tee = 0x22, global_get = 0x23, global_set = 0x24,
   i32_load = 0x28, i64_load = 0x29, i64_load8_s = 0x30, i64_load8_u = 0x31, i64_load16_s = 0x32,
   i64_load16_u = 0x33, i64_load32_s = 0x34, i64_load32_u = 0x35, i32_store = 0x36, i64_store = 0x37,
@@ -75,7 +76,8 @@ export interface FuncType { params: T[]; results: T[] }
 export type Import =
   | { module: string; name: string; kind: 'func'; type: number }
   | { module: string; name: string; kind: 'memory'; min: number; max: number; shared: boolean }
-  | { module: string; name: string; kind: 'global'; type: T; mutable: boolean };
+  | { module: string; name: string; kind: 'global'; type: T; mutable: boolean }
+  | { module: string; name: string; kind: 'table'; min: number };
 
 /**
  * Assemble a module: types, imports, functions (all of type `funcType`)
@@ -106,6 +108,7 @@ export function assemble(types: FuncType[], imports: Import[], funcType: number,
       b.name(im.module); b.name(im.name);
       if (im.kind === 'func') { b.byte(0x00); b.u32(im.type); }
       else if (im.kind === 'memory') { b.byte(0x02); b.byte(im.shared ? 0x03 : 0x01); b.u32(im.min); b.u32(im.max); }
+      else if (im.kind === 'table') { b.byte(0x01); b.byte(0x70); b.byte(0x00); b.u32(im.min); }
       else { b.byte(0x03); b.byte(im.type); b.byte(im.mutable ? 1 : 0); }
     }
   });
