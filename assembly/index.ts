@@ -14,7 +14,7 @@ export { epochLoad as epoch_load, epochStore as epoch_store, epochFetch as epoch
 export { stored as spin_stored } from "./spin";
 import {
   BOOT_SBI, CSR_MEDELEG, CSR_MIDELEG, CSR_MCOUNTEREN, CSR_SCOUNTEREN, CSR_MENVCFG,
-  V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT,
+  V_X, V_F, V_PC, V_PRIV, V_PENDING, V_HSM, V_MTIMECMP, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_EXIT, R_FAILURE,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, MIP_MASK, PENDING_SW_SEIP, EXIT_NONE, V_ICACHE, ICACHE_ENTRIES,
   HSM_SUSPENDED, HSM_STARTED,
 } from "./layout";
@@ -69,6 +69,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
   atomic.store<u64>(V + V_STIMECMP, U64.MAX_VALUE);
   atomic.store<u32>(V + V_RFENCE, 0);
   store<u32>(V + V_RUN + R_EXIT, EXIT_NONE);
+  store<u32>(V + V_RUN + R_FAILURE, 0);
   spinForget();
   if ((BOOT_FLAGS & BOOT_SBI) != 0) {
     // no firmware: traps and interrupts of S and U go to S-mode, as OpenSBI

@@ -37,6 +37,7 @@ export const M_RUNSTATE: u32 = 0x04c;     // i32 machine run state (RUNSTATE_*)
 export const M_EXIT_CODE: u32 = 0x050;    // i32 guest exit status once RUNSTATE_SHUTDOWN
 export const M_THREADS_UP: u32 = 0x054;   // i32 count of vCPU threads that have bound their vCPU (notified)
 export const M_SIG_ARMED: u32 = 0x058;   // u64 deadline the signal worker sleeps until (U64_MAX while it scans)
+export const M_VCPUS_PARKED: u32 = 0x064; // i32 vCPU threads parked by REQ_PAUSE (notified: pause() waits for all of them)
 export const M_VIRTIO_DOORBELL: u32 = 0x060; // bumped when a vCPU rang a virtio queue notify (the I/O loop waits on it)
 export const M_VIRTIO_NOTIFY: u32 = 0x080;   // u32 per virtio-mmio slot: bit q = queue q notified (the I/O loop takes them with exchange)
 export const VIRTIO_NOTIFY_SLOTS: u32 = 8;   // words at M_VIRTIO_NOTIFY (board.ts VIRTIO_SLOTS must fit: checked by src/accel/module.ts)
@@ -117,6 +118,7 @@ export const R_JIT_BLOCKS: u32 = 0x40; // u64 translations installed (written by
 export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds the vCPU worker's thread spent translating and installing
 export const R_JIT_MODULES: u32 = 0x50; // u64 Wasm modules compiled
 export const R_JIT_FLUSHES: u32 = 0x58; // u64 whole-cache flushes (memory bound reached)
+export const R_FAILURE: u32 = 0x60;   // u32 1: a shutdown/reset exit came with SBI SRST reason "system failure"
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;

@@ -3,7 +3,7 @@
 // DBCN and the legacy console/timer/IPI calls. Everything else answers
 // SBI_ERR_NOT_SUPPORTED.
 import {
-  V_X, V_HSM, V_HSM_ADDR, V_HSM_ARG, V_STIMECMP, V_RFENCE, V_IN_RUN,
+  V_X, V_HSM, V_HSM_ADDR, V_HSM_ARG, V_STIMECMP, V_RFENCE, V_IN_RUN, V_RUN, R_FAILURE,
   HSM_STARTED, HSM_STOPPED, HSM_START_PENDING, HSM_START_CLAIMED, HSM_SUSPENDED, EXIT_HSM_STOP,
   EXIT_HSM_SUSPEND, EXIT_RESET,
   RFENCE_FENCE_I, RFENCE_SFENCE_VMA, CSR_SATP, CSR_MSTATUS,
@@ -152,6 +152,8 @@ export function sbiCall(pc: u64): u64 {
     return hsm(fid, next);
   } else if (ext == EXT_SRST && fid == 0) {
     const type = a(0), reason = a(1);
+    // the host reports a system failure (QMP's GUEST_PANICKED); other exits leave the word 0
+    if (type <= 2) store<u32>(V + V_RUN + R_FAILURE, reason == 1 ? 1 : 0);
     if (type == 0) { ret(0, 0); exitShutdown(reason == 1 ? 1 : 0); }
     else if (type == 1 || type == 2) { ret(0, 0); exitWith(EXIT_RESET); }
     else ret(ERR_INVALID_PARAM, 0);

@@ -1,5 +1,8 @@
 /** wkvm's public API: embed RISC-V virtual machines in Node.js. */
-export { VirtualMachine, MAX_VCPUS, type VmOptions, type MachineOptions, type VcpuStats, type VmEvents } from './vm.js';
+export {
+  VirtualMachine, MAX_VCPUS, type VmOptions, type MachineOptions, type StartOptions, type RunState, type VcpuStats, type VmEvents,
+} from './vm.js';
+export { GuestConsole, type ExpectOptions } from './console.js';
 export { WkvmError } from './errors.js';
 export { VIRT_MEMMAP, VIRT_ISA } from './machine/virt.js';
 export type { DeviceOptions, DriveOptions, NicOptions } from './machine/devices.js';

@@ -22,6 +22,7 @@ import { DeviceManager, openDevices, type DeviceOptions } from './machine/device
 import type { VirtioDevice } from './devices/virtio/index.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
+import { GuestConsole } from './console.js';
 
 /** Most vCPUs a VM can have (the board's hart limit). */
 export const MAX_VCPUS: number = BOARD.MAX_HARTS;
@@ -49,7 +50,25 @@ export interface MachineOptions {
 }
 
 /** The options of `VirtualMachine.create()`: the machine, and the devices on it. */
-export interface VmOptions extends MachineOptions, DeviceOptions {}
+export interface VmOptions extends MachineOptions, DeviceOptions {
+  /** Abandon the creation (opening images, connecting netdevs): create() rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface StartOptions {
+  /** Start with the vCPUs paused, in 'prelaunch' until resume() (QEMU's -S). */
+  paused?: boolean;
+  /** Aborting it stops the VM (as stop()). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Where the VM is, as QMP's query-status names it: 'prelaunch' (created, or
+ * started paused), 'running', 'paused', 'shutdown' (stopped; `exited` has
+ * resolved), 'internal-error' (a host-side failure stopped it), and the
+ * migration states 'inmigrate' and 'postmigrate'.
+ */
+export type RunState = 'prelaunch' | 'running' | 'paused' | 'shutdown' | 'inmigrate' | 'postmigrate' | 'internal-error';
 
 export interface VcpuStats {
   hart: number;
@@ -66,6 +85,13 @@ export interface VmEvents {
   output: [data: Buffer];
   /** The guest reset and the VM rebooted it. */
   reset: [];
+  /** The run state changed (`runState` is already the new one). */
+  stateChange: [state: RunState, previous: RunState];
+  /** The VM stopped: the guest's exit status (1 after a host-side failure), as `exited` resolves. */
+  exit: [code: number];
+  /** The guest reported a failure: an SBI system reset or shutdown with reason "system failure", or a Linux
+   * "Kernel panic - not syncing" line on the console. */
+  guestPanicked: [info: { source: 'sbi' | 'console'; message?: string }];
   /** A host-side problem that did not stop the VM. */
   warning: [error: Error];
   /** A host-side failure that stopped the VM (`exited` rejects with it too); emitted only to listeners. */
@@ -87,6 +113,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   readonly exited: Promise<number>;
 
   private state: State = 'created';
+  private publicState: RunState = 'prelaunch';
+  private guestConsole: GuestConsole | undefined;
   private resolveExit!: (code: number) => void;
   private rejectExit!: (e: Error) => void;
   private pool: Piscina | undefined;
@@ -98,6 +126,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private readonly main: VcpuExports;
   private plan: BootPlan;
   private consoleTail = '';
+  private panicSeen = false;
   private readonly epochMs: number;
 
   private constructor(
@@ -157,9 +186,11 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     };
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
     const threshold = jitThreshold(opts.jit, opts.jitThreshold);
+    opts.signal?.throwIfAborted();
     const mem = new VmMemory(layout, smp, VIRT_MEMMAP.dram.base, memory);
     const virtio = await openDevices(opts);
     try {
+      opts.signal?.throwIfAborted();
       return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio);
     } catch (e) {
       await Promise.allSettled(virtio.map((d) => d.close?.()));
@@ -168,7 +199,27 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   }
 
   get harts(): number { return this.mem.harts; }
-  get running(): boolean { return this.state === 'running' || this.state === 'paused'; }
+  /** The run state (QMP's query-status). */
+  get runState(): RunState { return this.publicState; }
+  /** Whether the guest is running (not created-only, paused, or stopped). */
+  get running(): boolean { return this.publicState === 'running'; }
+
+  private setRunState(s: RunState): void {
+    const previous = this.publicState;
+    if (s === previous) return;
+    this.publicState = s;
+    this.emit('stateChange', s, previous);
+  }
+
+  /**
+   * The serial console as a script sees it: `expect(pattern)` and
+   * `sendLine(text)`. It reads the serial port from its first use on (so the
+   * guest's output keeps flowing); take it before start() to see everything.
+   */
+  get console(): GuestConsole {
+    this.guestConsole ??= new GuestConsole(this.serial);
+    return this.guestConsole;
+  }
   /** The device tree the guest was given. */
   get fdt(): Uint8Array { return this.plan.fdt; }
 
@@ -183,15 +234,25 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** Console output for the reader; false when the reader has SERIAL_HIGH_WATER_MARK unread. */
   private output(b: Buffer): boolean {
+    const before = this.consoleTail.length;
     this.consoleTail = (this.consoleTail + b.toString('latin1')).slice(-512);
+    const panic = /(?:^|\n)[^\n]*Kernel panic - not syncing:?([^\n]*)\n/.exec(this.consoleTail.slice(Math.max(0, before - b.length - 80)));
+    if (panic && !this.panicSeen) { this.panicSeen = true; this.emit('guestPanicked', { source: 'console', message: panic[1]!.trim() }); }
     this.emit('output', b);
     return this.serial.push(b);
   }
 
   /** Start the vCPU threads, the signal thread and the I/O loop. */
-  start(): void {
-    if (this.state !== 'created') throw new WkvmError(`cannot start a VM that is ${this.state}`);
-    this.state = 'running';
+  start(opts: StartOptions = {}): void {
+    if (this.state !== 'created') throw new WkvmError(`cannot start a VM that is ${this.publicState}`);
+    opts.signal?.throwIfAborted();
+    this.state = opts.paused ? 'paused' : 'running';
+    if (opts.signal) {
+      const signal = opts.signal;
+      const onAbort = (): void => { void this.stop(); };
+      signal.addEventListener('abort', onAbort, { once: true });
+      void this.exited.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
+    }
     this.io.start();
     this.pool = new Piscina({
       filename: fileURLToPath(new URL('./workers/vcpu-worker.js', import.meta.url)),
@@ -203,14 +264,17 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     });
     this.pool.on('error', (e: Error) => this.fail(e));
     this.launch();
+    if (!opts.paused) this.setRunState('running');
   }
 
   private launch(): void {
     const L = this.layout;
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_RUNSTATE) >> 2, L.RUNSTATE_RUNNING);
+    Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2, 0);
     for (let h = 0; h < this.harts; h++) {
       const b = this.mem.vcpu(h);
-      Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, 0);
+      // a paused VM (started paused, or paused while it rebooted) starts its threads parked
+      Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, this.state === 'paused' ? L.REQ_PAUSE : 0);
       Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
       Atomics.store(this.mem.i32, (b + L.V_HSM) >> 2, this.plan.harts[h].started ? L.HSM_STARTED : L.HSM_STOPPED);
       // no timer deadlines until the hart's own reset: the signal worker starts first
@@ -253,6 +317,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   private onGuestExit(e: ExitEvent): void {
     if (this.state === 'stopping' || this.state === 'stopped') return;
+    if (e.failure) this.emit('guestPanicked', { source: 'sbi' });
     if (e.kind === 'shutdown') {
       void this.halt(e.code);
     } else if (this.noReboot) {
@@ -305,7 +370,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.devices.reset();
     this.mem.clearRam();
     this.plan = this.load();
-    this.state = 'running';
+    this.state = this.publicState === 'running' ? 'running' : 'paused';
+    this.panicSeen = false;
     this.emit('reset');
     this.launch();
   }
@@ -319,35 +385,72 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     await this.devices.close();
     this.state = 'stopped';
     this.serial.push(null);
+    this.setRunState(err ? 'internal-error' : 'shutdown');
     if (err) this.rejectExit(err); else this.resolveExit(code);
+    this.emit('exit', err ? 1 : code);
   }
 
-  /** Pause every vCPU (they sleep until resume()). */
-  pause(): void {
-    if (this.state !== 'running') return;
+  /**
+   * Pause every vCPU (QMP's stop); resolves once each vCPU thread has parked,
+   * so registers and RAM are then still. Devices finish I/O in flight. A
+   * no-op unless running.
+   */
+  async pause(): Promise<void> {
+    if (this.publicState !== 'running' || this.state !== 'running') return;
     this.request(this.layout.REQ_PAUSE, true);
     this.state = 'paused';
+    this.setRunState('paused');
+    await this.allParked();
   }
 
+  /** Let paused vCPUs go on (QMP's cont): 'paused' or a paused start's 'prelaunch' become 'running'. */
   resume(): void {
     if (this.state !== 'paused') return;
     this.request(this.layout.REQ_PAUSE, false);
     this.state = 'running';
+    this.setRunState('running');
+  }
+
+  /** Wait until every vCPU thread that is up has parked (threads still to start park at once). */
+  private async allParked(): Promise<void> {
+    const L = this.layout;
+    const parked = (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2, up = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
+    while (this.state === 'paused') {
+      const n = Atomics.load(this.mem.i32, parked);
+      if (n >= Atomics.load(this.mem.i32, up)) return;
+      const w = Atomics.waitAsync(this.mem.i32, parked, n, 50);
+      if (w.async) await w.value;
+    }
   }
 
   private request(bit: number, on: boolean): void {
     for (let h = 0; h < this.harts; h++) {
-      const idx = (this.mem.vcpu(h) + this.layout.V_PENDING) >> 2;
+      const b = this.mem.vcpu(h);
+      const idx = (b + this.layout.V_PENDING) >> 2;
       if (on) Atomics.or(this.mem.i32, idx, bit); else Atomics.and(this.mem.i32, idx, ~bit);
       Atomics.notify(this.mem.i32, idx);
+      Atomics.notify(this.mem.i32, (b + this.layout.V_HSM) >> 2); // a stopped hart sleeps on its HSM word
     }
   }
 
   /** Stop the VM from the host side (like QEMU's `quit`); resolves with the exit status. */
   async stop(code = 0): Promise<number> {
-    if (this.state === 'created') { this.state = 'stopped'; await this.devices.close(); this.resolveExit(code); return code; }
+    if (this.state === 'created') {
+      this.state = 'stopped';
+      await this.devices.close();
+      this.serial.push(null);
+      this.setRunState('shutdown');
+      this.resolveExit(code);
+      this.emit('exit', code);
+      return code;
+    }
     await this.halt(code);
     return this.exited;
+  }
+
+  /** `await using vm = await VirtualMachine.create(...)`: stopped when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop().catch(() => {}); // a failed VM has reported its error already
   }
 
   /** A copy of guest-physical RAM [addr, addr+length) (QEMU's pmemsave); throws WkvmError outside RAM. */

@@ -18,8 +18,8 @@ const POLL_BUDGET_MS = 2;
 export interface BusRange { base: bigint; size: bigint; device: MmioDevice }
 
 export type ExitEvent =
-  | { kind: 'shutdown'; hart: number; code: number }
-  | { kind: 'reset'; hart: number };
+  | { kind: 'shutdown'; hart: number; code: number; failure: boolean }
+  | { kind: 'reset'; hart: number; failure: boolean };
 
 export class IoLoop {
   private running = false;
@@ -184,10 +184,10 @@ export class IoLoop {
         }
       } else if (reason === L.EXIT_SHUTDOWN) {
         this.flushUart(true);
-        this.onExit({ kind: 'shutdown', hart: h, code: view.getUint32(run + L.R_CODE, true) });
+        this.onExit({ kind: 'shutdown', hart: h, code: view.getUint32(run + L.R_CODE, true), failure: view.getUint32(run + L.R_FAILURE, true) === 1 });
       } else if (reason === L.EXIT_RESET) {
         this.flushUart(true);
-        this.onExit({ kind: 'reset', hart: h });
+        this.onExit({ kind: 'reset', hart: h, failure: view.getUint32(run + L.R_FAILURE, true) === 1 });
       }
       Atomics.store(i32, ack, 2);
       Atomics.notify(i32, ack);

@@ -39,6 +39,7 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
   const hsmIdx = (base + L.V_HSM) >> 2;
   const ackIdx = (base + L.V_RUN + L.R_ACK) >> 2;
   const doorbellIdx = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
+  const parkedIdx = (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2;
   const REQ_ANY = L.REQ_STOP | L.REQ_PAUSE | L.REQ_EXIT;
   const pauseWord = new Int32Array(new SharedArrayBuffer(4));
   const cores = availableParallelism();
@@ -81,11 +82,19 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
 
   /** Handle host requests; returns false when the vCPU must end. */
   const requests = (): boolean => {
+    let parked = false;
     for (;;) {
       const w = Atomics.load(i32, pendingIdx);
+      const paused = (w & L.REQ_PAUSE) !== 0 && (w & L.REQ_STOP) === 0;
+      if (paused !== parked) {
+        // the VM's pause() waits until every thread is parked (its registers are then still)
+        Atomics.add(i32, parkedIdx, paused ? 1 : -1);
+        Atomics.notify(i32, parkedIdx);
+        parked = paused;
+      }
       if ((w & L.REQ_STOP) !== 0) return false;
       if ((w & L.REQ_EXIT) !== 0) Atomics.and(i32, pendingIdx, ~L.REQ_EXIT);
-      if ((w & L.REQ_PAUSE) === 0) return true;
+      if (!paused) return true;
       Atomics.wait(i32, pendingIdx, w); // paused: sleep until resumed or stopped
     }
   };
