@@ -79,7 +79,7 @@ describe('formatSize', () => {
   });
 });
 
-const NO_DEVICES = { drives: [], nics: [], rng: false, snapshot: false };
+const NO_DEVICES = { drives: [], nics: [], rng: false, snapshot: false, paused: false };
 const defaults: RunOptions = { machine: 'virt', memory: 128n * MiB, smp: 1, bios: 'default', noReboot: false, ...NO_DEVICES };
 
 describe('parseRunArgs', () => {
@@ -117,6 +117,11 @@ describe('parseRunArgs', () => {
     expect(parseRunArgs(['-smp=3']).smp).toBe(3);
     expect(parseRunArgs(['--dumpdtb', 'a.dtb']).dumpDtb).toBe('a.dtb');
     expect(parseRunArgs(['-memory', '64']).memory).toBe(64n * MiB);
+  });
+
+  it('-S starts paused (QEMU spelling; also --start-paused)', () => {
+    expect(parseRunArgs(['-S']).paused).toBe(true);
+    expect(parseRunArgs(['--start-paused']).paused).toBe(true);
   });
 
   it('lets the last occurrence win, as QEMU does', () => {
@@ -165,7 +170,8 @@ describe('parseRunArgs', () => {
     [['-foo'], "unknown option '-foo'"],
     [['--foo'], "unknown option '--foo'"],
     [['-x'], "unknown option '-x'"],
-    [['-S'], "unknown option '-S'"],
+    [['-S=1'], "unknown option '-S=1'"],
+    [['-start-paused=on'], "option '-start-paused' takes no value"],
     [['-m256M'], "unknown option '-m256M'"],
     [['-h'], "unknown option '-h'"],
     [['--nographic=1'], "option '--nographic' takes no value"],

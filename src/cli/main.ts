@@ -88,7 +88,7 @@ async function runCommand(argv: string[]): Promise<number> {
     await vm.stop();
     return signals.received;
   }
-  return attachConsole(vm, signals, onStdio ? chardev?.stream : undefined);
+  return attachConsole(vm, signals, opts.paused, onStdio ? chardev?.stream : undefined);
 }
 
 /** The virtio console's end of stdio: what the guest writes goes to stdout (with its backpressure), stdin is pushed in. */
@@ -134,7 +134,7 @@ class SignalWatch {
 }
 
 /** Connect stdin/stdout to the guest's serial console and run until the guest exits. */
-async function attachConsole(vm: VirtualMachine, signals: SignalWatch, stdinPort?: Duplex): Promise<number> {
+async function attachConsole(vm: VirtualMachine, signals: SignalWatch, paused: boolean, stdinPort?: Duplex): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   // pipe() keeps backpressure: a reader that does not drain stdout stalls the guest's console, not our memory
@@ -167,7 +167,7 @@ async function attachConsole(vm: VirtualMachine, signals: SignalWatch, stdinPort
   signals.onStop = (code) => { void vm.stop(code); };
   let status: number;
   try {
-    vm.start();
+    vm.start({ paused });
     status = await vm.exited;
   } finally {
     signals.done = true;

@@ -40,6 +40,8 @@ export interface RunOptions {
   console?: ChardevSpec;
   /** Every drive in snapshot mode. */
   snapshot: boolean;
+  /** -S: start with the vCPUs paused (QMP's cont, or a debugger's continue, starts them). */
+  paused: boolean;
   /** The JIT tier on or off (unset: the environment's WKVM_JIT, else on). */
   jit?: 'on' | 'off';
   /** Block entries before translation (unset: WKVM_JIT_THRESHOLD, else the default). */
@@ -77,12 +79,14 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['snapshot', false],
   ['jit', true],
   ['jit-threshold', true],
+  ['start-paused', false],
 ]);
 /** QEMU spellings that differ from wkvm's. */
 const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
 const SHORT_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['M', true],
   ['m', true],
+  ['S', false],
 ]);
 
 function buildRunCommand(): Command {
@@ -104,6 +108,7 @@ function buildRunCommand(): Command {
     .option('--nic <spec>', 'a NIC and its netdev in one: user[,hostfwd=...][,mac=M] (or none)', collect, [])
     .option('--chardev <spec>', 'socket,id=ID,path=SOCK,server=on,wait=off | socket,id=ID,host=H,port=N[,server=on] | file,id=ID,path=F | null,id=ID', collect, [])
     .option('--snapshot', "keep every disk's writes in memory, leaving the images untouched")
+    .option('-S, --start-paused', "start with the vCPUs paused until a monitor's 'cont' (QEMU's -S)")
     .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
     .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
@@ -279,6 +284,7 @@ interface RawOptions {
   nic: string[];
   chardev: string[];
   snapshot?: boolean;
+  startPaused?: boolean;
   jit?: string;
   jitThreshold?: string;
 }
@@ -322,6 +328,7 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
     nics: [],
     rng: false,
     snapshot: raw.snapshot === true,
+    paused: raw.startPaused === true,
   };
   parseDevices(raw, options);
   if (kernel !== undefined) options.kernel = kernel;
