@@ -119,6 +119,7 @@ export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds the vCPU worker's
 export const R_JIT_MODULES: u32 = 0x50; // u64 Wasm modules compiled
 export const R_JIT_FLUSHES: u32 = 0x58; // u64 whole-cache flushes (memory bound reached)
 export const R_FAILURE: u32 = 0x60;   // u32 1: a shutdown/reset exit came with SBI SRST reason "system failure"
+export const R_THREAD_ID: u32 = 0x64; // i32 the host OS thread running the vCPU (its worker writes it; QMP's thread-id)
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;

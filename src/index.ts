@@ -1,7 +1,9 @@
 /** wkvm's public API: embed RISC-V virtual machines in Node.js. */
 export {
   VirtualMachine, MAX_VCPUS, type VmOptions, type MachineOptions, type StartOptions, type RunState, type VcpuStats, type VmEvents,
+  type ShutdownCause, type VcpuRegisters, type VcpuInfo, type BlockDeviceInfo,
 } from './vm.js';
+export { QmpServer, parseQmpSpec, type QmpListen, type QmpServerOptions } from './qmp/server.js';
 export { GuestConsole, type ExpectOptions } from './console.js';
 export { WkvmError } from './errors.js';
 export { VIRT_MEMMAP, VIRT_ISA } from './machine/virt.js';

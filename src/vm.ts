@@ -19,7 +19,8 @@ import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootP
 import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
 import { DeviceManager, openDevices, type DeviceOptions } from './machine/devices.js';
-import type { VirtioDevice } from './devices/virtio/index.js';
+import { VirtioBlock, type VirtioDevice } from './devices/virtio/index.js';
+import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import { GuestConsole } from './console.js';
@@ -47,6 +48,8 @@ export interface MachineOptions {
   jit?: boolean | 'on' | 'off';
   /** Entries of a block from interpreted code before it is translated (default 16384; environment WKVM_JIT_THRESHOLD). */
   jitThreshold?: number;
+  /** The VM's name (QEMU's -name; QMP's query-name). */
+  name?: string;
 }
 
 /** The options of `VirtualMachine.create()`: the machine, and the devices on it. */
@@ -70,6 +73,43 @@ export interface StartOptions {
  */
 export type RunState = 'prelaunch' | 'running' | 'paused' | 'shutdown' | 'inmigrate' | 'postmigrate' | 'internal-error';
 
+/** Why the VM stopped or reset, as QMP's SHUTDOWN and RESET events name it. */
+export type ShutdownCause = 'host-error' | 'host-qmp-quit' | 'host-qmp-system-reset' | 'host-signal' | 'host-ui' |
+  'guest-shutdown' | 'guest-reset' | 'guest-panic';
+
+/** A vCPU's architectural registers (read with the vCPUs held still). */
+export interface VcpuRegisters {
+  hart: number;
+  pc: bigint;
+  /** x0..x31 */
+  x: bigint[];
+  /** f0..f31, raw 64-bit (single precision NaN-boxed) */
+  f: bigint[];
+  /** privilege level: 0 U, 1 S, 3 M */
+  priv: number;
+  /** the machine and supervisor CSRs by name (mstatus, mie, mip, mtvec, ..., satp, fcsr) */
+  csr: Record<string, bigint>;
+}
+
+/** A vCPU thread (QMP's query-cpus-fast). */
+export interface VcpuInfo {
+  hart: number;
+  /** The host OS thread running it (0 before it started, or where the OS does not say). */
+  threadId: number;
+}
+
+/** A disk (QMP's query-block). */
+export interface BlockDeviceInfo {
+  /** The drive's id (-drive id=ID), else virtio0, virtio1, ... in order. */
+  id: string;
+  file: string;
+  /** Bytes the guest sees. */
+  size: number;
+  readonly: boolean;
+  snapshot: boolean;
+  cache: string;
+}
+
 export interface VcpuStats {
   hart: number;
   instructions: bigint;
@@ -83,15 +123,17 @@ export interface VcpuStats {
 export interface VmEvents {
   /** Bytes the guest wrote to its serial console (also readable from `serial`). */
   output: [data: Buffer];
-  /** The guest reset and the VM rebooted it. */
-  reset: [];
+  /** The VM was reset (by the guest, or by `reset()`) and boots again. */
+  reset: [info: { guest: boolean; reason: ShutdownCause }];
+  /** The VM is stopping: who asked and why (QMP's SHUTDOWN); `exit` follows. */
+  shutdown: [info: { guest: boolean; reason: ShutdownCause }];
   /** The run state changed (`runState` is already the new one). */
   stateChange: [state: RunState, previous: RunState];
   /** The VM stopped: the guest's exit status (1 after a host-side failure), as `exited` resolves. */
   exit: [code: number];
   /** The guest reported a failure: an SBI system reset or shutdown with reason "system failure", or a Linux
    * "Kernel panic - not syncing" line on the console. */
-  guestPanicked: [info: { source: 'sbi' | 'console'; message?: string }];
+  guestPanicked: [info: { source: 'sbi' | 'console'; action: 'poweroff' | 'run'; message?: string }];
   /** A host-side problem that did not stop the VM. */
   warning: [error: Error];
   /** A host-side failure that stopped the VM (`exited` rejects with it too); emitted only to listeners. */
@@ -99,6 +141,16 @@ export interface VmEvents {
 }
 
 type State = 'created' | 'running' | 'paused' | 'stopping' | 'stopped';
+
+/** The CSRs registers() reports, by their slot in the vCPU's CSR file (assembly/layout.ts). */
+const CSR_NAMES: readonly [string, number][] = [
+  ['mstatus', LAYOUT.CSR_MSTATUS], ['misa', LAYOUT.CSR_MISA], ['medeleg', LAYOUT.CSR_MEDELEG], ['mideleg', LAYOUT.CSR_MIDELEG],
+  ['mie', LAYOUT.CSR_MIE], ['mtvec', LAYOUT.CSR_MTVEC], ['mcounteren', LAYOUT.CSR_MCOUNTEREN], ['mscratch', LAYOUT.CSR_MSCRATCH],
+  ['mepc', LAYOUT.CSR_MEPC], ['mcause', LAYOUT.CSR_MCAUSE], ['mtval', LAYOUT.CSR_MTVAL], ['stvec', LAYOUT.CSR_STVEC],
+  ['scounteren', LAYOUT.CSR_SCOUNTEREN], ['sscratch', LAYOUT.CSR_SSCRATCH], ['sepc', LAYOUT.CSR_SEPC], ['scause', LAYOUT.CSR_SCAUSE],
+  ['stval', LAYOUT.CSR_STVAL], ['satp', LAYOUT.CSR_SATP], ['fcsr', LAYOUT.CSR_FCSR], ['menvcfg', LAYOUT.CSR_MENVCFG],
+  ['senvcfg', LAYOUT.CSR_SENVCFG], ['stimecmp', LAYOUT.CSR_STIMECMP],
+];
 
 function asFile(v: string | Uint8Array | undefined, what: string, ramSize: bigint): { name: string; data: Uint8Array } | undefined {
   if (v === undefined) return undefined;
@@ -127,6 +179,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private plan: BootPlan;
   private consoleTail = '';
   private panicSeen = false;
+  /** Host-side reads holding the vCPUs still (held()). */
+  private holds = 0;
   private readonly epochMs: number;
 
   private constructor(
@@ -136,7 +190,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     private readonly spec: BootSpec,
     private readonly noReboot: boolean,
     private readonly jitThreshold: number,
-    virtio: readonly VirtioDevice[],
+    private readonly virtio: readonly VirtioDevice[],
+    private readonly vmName: string | undefined,
   ) {
     super();
     this.exited = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
@@ -191,7 +246,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const virtio = await openDevices(opts);
     try {
       opts.signal?.throwIfAborted();
-      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio);
+      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio, opts.name);
     } catch (e) {
       await Promise.allSettled(virtio.map((d) => d.close?.()));
       throw e;
@@ -199,6 +254,10 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   }
 
   get harts(): number { return this.mem.harts; }
+  /** Guest RAM in bytes. */
+  get memorySize(): bigint { return this.mem.ramSize; }
+  /** The name given to create() (QEMU's -name), if any. */
+  get name(): string | undefined { return this.vmName; }
   /** The run state (QMP's query-status). */
   get runState(): RunState { return this.publicState; }
   /** Whether the guest is running (not created-only, paused, or stopped). */
@@ -237,7 +296,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const before = this.consoleTail.length;
     this.consoleTail = (this.consoleTail + b.toString('latin1')).slice(-512);
     const panic = /(?:^|\n)[^\n]*Kernel panic - not syncing:?([^\n]*)\n/.exec(this.consoleTail.slice(Math.max(0, before - b.length - 80)));
-    if (panic && !this.panicSeen) { this.panicSeen = true; this.emit('guestPanicked', { source: 'console', message: panic[1]!.trim() }); }
+    if (panic && !this.panicSeen) { this.panicSeen = true; this.emit('guestPanicked', { source: 'console', action: 'run', message: panic[1]!.trim() }); }
     this.emit('output', b);
     return this.serial.push(b);
   }
@@ -274,7 +333,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     for (let h = 0; h < this.harts; h++) {
       const b = this.mem.vcpu(h);
       // a paused VM (started paused, or paused while it rebooted) starts its threads parked
-      Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, this.state === 'paused' ? L.REQ_PAUSE : 0);
+      Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, this.pauseWanted() ? L.REQ_PAUSE : 0);
       Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
       Atomics.store(this.mem.i32, (b + L.V_HSM) >> 2, this.plan.harts[h].started ? L.HSM_STARTED : L.HSM_STOPPED);
       // no timer deadlines until the hart's own reset: the signal worker starts first
@@ -317,14 +376,14 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   private onGuestExit(e: ExitEvent): void {
     if (this.state === 'stopping' || this.state === 'stopped') return;
-    if (e.failure) this.emit('guestPanicked', { source: 'sbi' });
+    if (e.failure) this.emit('guestPanicked', { source: 'sbi', action: e.kind === 'shutdown' ? 'poweroff' : 'run' });
     if (e.kind === 'shutdown') {
-      void this.halt(e.code);
+      void this.halt(e.code, undefined, e.failure ? 'guest-panic' : 'guest-shutdown');
     } else if (this.noReboot) {
       // a reset the user asked not to follow: a panic's reboot is a failure
-      void this.halt(/Kernel panic/.test(this.consoleTail) ? 1 : 0);
+      void this.halt(/Kernel panic/.test(this.consoleTail) ? 1 : 0, undefined, 'guest-reset');
     } else {
-      void this.reboot();
+      void this.reboot('guest-reset');
     }
   }
 
@@ -332,7 +391,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     if (this.state === 'stopped') return;
     // `exited` rejects with the error; an 'error' event nobody listens to must not also end the process
     if (this.listenerCount('error') > 0) this.emit('error', e);
-    void this.halt(1, e);
+    void this.halt(1, e, 'host-error');
   }
 
   /** Ask every vCPU thread to end and wait for them. */
@@ -363,7 +422,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.io.flushUart(true);
   }
 
-  private async reboot(): Promise<void> {
+  private async reboot(reason: ShutdownCause): Promise<void> {
     this.state = 'stopping';
     await this.stopVcpus();
     await this.devices.drain(); // no host I/O may land in the new boot's RAM
@@ -372,13 +431,14 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.plan = this.load();
     this.state = this.publicState === 'running' ? 'running' : 'paused';
     this.panicSeen = false;
-    this.emit('reset');
+    this.emit('reset', { guest: reason.startsWith('guest-'), reason });
     this.launch();
   }
 
-  private async halt(code: number, err?: Error): Promise<void> {
+  private async halt(code: number, err: Error | undefined, reason: ShutdownCause): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
+    this.emit('shutdown', { guest: reason.startsWith('guest-'), reason });
     await this.stopVcpus();
     this.io.stop();
     await this.pool?.destroy();
@@ -397,8 +457,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
    */
   async pause(): Promise<void> {
     if (this.publicState !== 'running' || this.state !== 'running') return;
-    this.request(this.layout.REQ_PAUSE, true);
     this.state = 'paused';
+    this.syncPause();
     this.setRunState('paused');
     await this.allParked();
   }
@@ -406,16 +466,33 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /** Let paused vCPUs go on (QMP's cont): 'paused' or a paused start's 'prelaunch' become 'running'. */
   resume(): void {
     if (this.state !== 'paused') return;
-    this.request(this.layout.REQ_PAUSE, false);
     this.state = 'running';
+    this.syncPause();
     this.setRunState('running');
+  }
+
+  /** The vCPUs must be parked: the VM is paused, or a host-side read holds them still (held()). */
+  private pauseWanted(): boolean { return this.state === 'paused' || this.holds > 0; }
+  private syncPause(): void { this.request(this.layout.REQ_PAUSE, this.pauseWanted()); }
+
+  /** Run `fn` with every vCPU parked (as KVM's run_on_cpu for a state read), without a run-state change. */
+  private async held<T>(fn: () => T): Promise<T> {
+    this.holds++;
+    try {
+      this.syncPause();
+      await this.allParked();
+      return fn();
+    } finally {
+      this.holds--;
+      this.syncPause();
+    }
   }
 
   /** Wait until every vCPU thread that is up has parked (threads still to start park at once). */
   private async allParked(): Promise<void> {
     const L = this.layout;
     const parked = (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2, up = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
-    while (this.state === 'paused') {
+    while (this.pauseWanted() && (this.state === 'running' || this.state === 'paused')) {
       const n = Atomics.load(this.mem.i32, parked);
       if (n >= Atomics.load(this.mem.i32, up)) return;
       const w = Atomics.waitAsync(this.mem.i32, parked, n, 50);
@@ -433,10 +510,14 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     }
   }
 
-  /** Stop the VM from the host side (like QEMU's `quit`); resolves with the exit status. */
-  async stop(code = 0): Promise<number> {
+  /**
+   * Stop the VM from the host side (like QEMU's `quit`); resolves with the
+   * exit status. `reason` is what the 'shutdown' event (QMP's SHUTDOWN) says.
+   */
+  async stop(code = 0, reason: ShutdownCause = 'host-ui'): Promise<number> {
     if (this.state === 'created') {
       this.state = 'stopped';
+      this.emit('shutdown', { guest: false, reason });
       await this.devices.close();
       this.serial.push(null);
       this.setRunState('shutdown');
@@ -444,8 +525,18 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       this.emit('exit', code);
       return code;
     }
-    await this.halt(code);
+    await this.halt(code, undefined, reason);
     return this.exited;
+  }
+
+  /**
+   * Reset the machine from the host side (QMP's system_reset): the guest
+   * boots again; a paused VM stays paused. A no-op unless started and not
+   * stopped.
+   */
+  async reset(): Promise<void> {
+    if (this.state !== 'running' && this.state !== 'paused') return;
+    await this.reboot('host-qmp-system-reset');
   }
 
   /** `await using vm = await VirtualMachine.create(...)`: stopped when the scope ends. */
@@ -456,6 +547,44 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /** A copy of guest-physical RAM [addr, addr+length) (QEMU's pmemsave); throws WkvmError outside RAM. */
   readPhysical(addr: bigint, length: number): Buffer {
     return Buffer.from(this.mem.ram(addr, length));
+  }
+
+  /** The vCPU threads (QMP's query-cpus-fast). */
+  cpus(): VcpuInfo[] {
+    const L = this.layout;
+    return Array.from({ length: this.harts }, (_, hart) => ({
+      hart, threadId: Atomics.load(this.mem.i32, (this.mem.vcpu(hart) + L.V_RUN + L.R_THREAD_ID) >> 2),
+    }));
+  }
+
+  /** The disks (QMP's query-block). */
+  blockDevices(): BlockDeviceInfo[] {
+    return this.virtio.filter((d): d is VirtioBlock => d instanceof VirtioBlock).map((d) => ({ ...d.info }));
+  }
+
+  /**
+   * A vCPU's registers. While the VM runs, the vCPUs are held still for the
+   * read (no run-state change); throws WkvmError before start() or for a
+   * hart the VM does not have.
+   */
+  async registers(hart: number): Promise<VcpuRegisters> {
+    if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts) throw new WkvmError(`no vCPU ${hart}: the VM has ${this.harts}`);
+    if (this.state === 'created') throw new WkvmError('the VM has not started: its vCPUs have no registers yet');
+    const read = (): VcpuRegisters => {
+      const L = this.layout, v = this.mem.view, b = this.mem.vcpu(hart);
+      const u64 = (off: number): bigint => v.getBigUint64(b + off, true);
+      const csr: Record<string, bigint> = {};
+      for (const [name, slot] of CSR_NAMES) csr[name] = u64(L.V_CSR + 8 * slot);
+      csr.mip = BigInt(Atomics.load(this.mem.i32, (b + L.V_PENDING) >> 2) & L.MIP_MASK);
+      csr.mhartid = BigInt(hart);
+      return {
+        hart, pc: u64(L.V_PC), priv: v.getUint32(b + L.V_PRIV, true),
+        x: Array.from({ length: 32 }, (_, i) => (i === 0 ? 0n : u64(L.V_X + 8 * i))),
+        f: Array.from({ length: 32 }, (_, i) => u64(L.V_F + 8 * i)),
+        csr,
+      };
+    };
+    return this.state === 'running' ? this.held(read) : read();
   }
 
   /** Per-vCPU counters. */

@@ -117,7 +117,7 @@ describe('guest failure reports', () => {
     await vm.console.expect('> ');
     vm.console.sendLine('fail');
     expect(await vm.exited).toBe(1);
-    expect(panics).toEqual([{ source: 'sbi' }]);
+    expect(panics).toEqual([{ source: 'sbi', action: 'poweroff' }]);
   });
 
   it('an SBI reboot with reason "system failure" emits guestPanicked, then reset; a plain poweroff emits neither', async () => {

@@ -268,7 +268,7 @@ describe('devices (QEMU spellings)', () => {
     expect(o.drives).toEqual([
       { file: 'a.img', readonly: false, snapshot: false, cache: 'writeback' },
       { file: 'c.img', readonly: false, snapshot: true, cache: 'writeback' },
-      { file: 'b.img', readonly: true, snapshot: false, cache: 'unsafe', serial: 'disk-b' },
+      { file: 'b.img', readonly: true, snapshot: false, cache: 'unsafe', id: 'd1', serial: 'disk-b' },
     ]);
     expect(parseRunArgs(['-snapshot', '-drive', 'file=a.img']).snapshot).toBe(true);
   });

@@ -3,6 +3,8 @@
  * serial console is stdin/stdout (raw mode on a TTY, Ctrl-A X quits, Ctrl-A H
  * helps, as QEMU's -nographic). The exit status is the guest's.
  */
+import { QmpServer } from '../qmp/server.js';
+import { WKVM_VERSION } from '../version.js';
 import { writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { WkvmError, describeFsError } from '../errors.js';
@@ -37,7 +39,7 @@ async function dispatch(argv: string[]): Promise<number> {
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === '--version' || cmd === '-V') {
-    process.stdout.write('wkvm 0.1.0\n');
+    process.stdout.write(`wkvm ${WKVM_VERSION}\n`);
     return 0;
   }
   if (cmd === 'run') return runCommand(rest);
@@ -88,7 +90,24 @@ async function runCommand(argv: string[]): Promise<number> {
     await vm.stop();
     return signals.received;
   }
-  return attachConsole(vm, signals, opts.paused, onStdio ? chardev?.stream : undefined);
+  let qmp: QmpServer | undefined;
+  if (opts.qmp.length > 0) {
+    try {
+      qmp = await QmpServer.listen(vm, opts.qmp);
+    } catch (e) {
+      await vm.stop();
+      throw e;
+    }
+  }
+  let status: number;
+  try {
+    status = await attachConsole(vm, signals, opts.paused, onStdio ? chardev?.stream : undefined);
+  } finally {
+    await qmp?.close(); // the last replies and the SHUTDOWN event go out first
+  }
+  // stopped by a signal: output a reader has not taken by now is not waited for
+  if (signals.received !== undefined) process.exit(status);
+  return status;
 }
 
 /** The virtio console's end of stdio: what the guest writes goes to stdout (with its backpressure), stdin is pushed in. */
@@ -164,7 +183,7 @@ async function attachConsole(vm: VirtualMachine, signals: SignalWatch, paused: b
   stdin.on('data', onInput);
   stdin.on('error', () => {});
   signals.beforeExit = () => { if (tty) stdin.setRawMode(false); };
-  signals.onStop = (code) => { void vm.stop(code); };
+  signals.onStop = (code) => { void vm.stop(code, 'host-signal'); };
   let status: number;
   try {
     vm.start({ paused });
@@ -177,7 +196,5 @@ async function attachConsole(vm: VirtualMachine, signals: SignalWatch, paused: b
     stdin.pause();
     stdin.unref?.();
   }
-  // stopped by a signal: output a reader has not taken by now is not waited for
-  if (signals.received !== undefined) process.exit(status);
   return status;
 }

@@ -7,6 +7,7 @@
  * exits.
  */
 
+import { parseQmpSpec, type QmpListen } from '../qmp/server.js';
 import { Command, CommanderError } from 'commander';
 import { WkvmError } from '../errors.js';
 import { formatSize, parseSize } from '../machine/size.js';
@@ -42,6 +43,10 @@ export interface RunOptions {
   snapshot: boolean;
   /** -S: start with the vCPUs paused (QMP's cont, or a debugger's continue, starts them). */
   paused: boolean;
+  /** -name */
+  name?: string;
+  /** QMP monitors to listen on (-qmp, and -mon on a -chardev socket). */
+  qmp: QmpListen[];
   /** The JIT tier on or off (unset: the environment's WKVM_JIT, else on). */
   jit?: 'on' | 'off';
   /** Block entries before translation (unset: WKVM_JIT_THRESHOLD, else the default). */
@@ -80,6 +85,9 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['jit', true],
   ['jit-threshold', true],
   ['start-paused', false],
+  ['name', true],
+  ['qmp', true],
+  ['mon', true],
 ]);
 /** QEMU spellings that differ from wkvm's. */
 const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
@@ -109,6 +117,9 @@ function buildRunCommand(): Command {
     .option('--chardev <spec>', 'socket,id=ID,path=SOCK,server=on,wait=off | socket,id=ID,host=H,port=N[,server=on] | file,id=ID,path=F | null,id=ID', collect, [])
     .option('--snapshot', "keep every disk's writes in memory, leaving the images untouched")
     .option('-S, --start-paused', "start with the vCPUs paused until a monitor's 'cont' (QEMU's -S)")
+    .option('--name <name>', "the VM's name (QMP's query-name): NAME or guest=NAME")
+    .option('--qmp <spec>', 'a QMP monitor: unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off', collect, [])
+    .option('--mon <spec>', 'a monitor on a -chardev socket: chardev=ID,mode=control (QMP)', collect, [])
     .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
     .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
@@ -285,6 +296,9 @@ interface RawOptions {
   chardev: string[];
   snapshot?: boolean;
   startPaused?: boolean;
+  name?: string;
+  qmp: string[];
+  mon: string[];
   jit?: string;
   jitThreshold?: string;
 }
@@ -329,7 +343,9 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
     rng: false,
     snapshot: raw.snapshot === true,
     paused: raw.startPaused === true,
+    qmp: raw.qmp.map(parseQmpSpec),
   };
+  if (raw.name !== undefined) options.name = parseName(raw.name);
   parseDevices(raw, options);
   if (kernel !== undefined) options.kernel = kernel;
   if (initrd !== undefined) options.initrd = initrd;
@@ -346,6 +362,15 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
     options.jitThreshold = Number(raw.jitThreshold);
   }
   return options;
+}
+
+/** -name NAME or -name guest=NAME (QEMU's form). */
+function parseName(value: string): string {
+  const { head, props } = splitProps(value, '-name', ['guest']);
+  const name = props.get('guest') ?? head;
+  if (head !== undefined && props.has('guest')) throw new WkvmError(`-name: name given twice in '${value}'`);
+  if (!name) throw new WkvmError('-name: needs a name');
+  return name;
 }
 
 function onOff(option: string, key: string, value: string): boolean {
@@ -378,13 +403,14 @@ function parseDevices(raw: RawOptions, options: RunOptions): void {
     };
     const serial = props.get('serial');
     if (serial !== undefined) drive.serial = serial;
+    const id = props.get('id');
+    if (id) drive.id = id;
     const iface = props.get('if') ?? 'virtio';
     if (iface === 'virtio') {
       options.drives.push(drive);
       continue;
     }
     if (iface !== 'none') throw new WkvmError(`-drive: if=${iface} is not supported on the virt board (use if=virtio, or if=none with -device virtio-blk-device)`);
-    const id = props.get('id');
     if (!id) throw new WkvmError(`-drive: if=none needs id=ID (for -device virtio-blk-device,drive=ID)`);
     if (drives.has(id)) throw new WkvmError(`-drive: id '${id}' is used twice`);
     drives.set(id, { drive, used: false });
@@ -446,12 +472,29 @@ function parseDevices(raw: RawOptions, options: RunOptions): void {
         const c = chardevs.get(id);
         if (!c) throw new WkvmError(`-device virtconsole: no -chardev with id=${id}`);
         if (options.console) throw new WkvmError('-device virtconsole: only one virtio console is supported');
+        if (raw.mon.some((m) => m.split(',').includes(`chardev=${id}`))) throw new WkvmError(`-device virtconsole: chardev ${id} is already in use by -mon`);
         options.console = c;
         break;
       }
       default:
         throw new WkvmError(`-device: '${driver}' is not supported (supported: virtio-blk-device, virtio-net-device, virtio-rng-device, virtio-serial-device, virtconsole)`);
     }
+  }
+  // -mon chardev=ID,mode=control: QMP on a -chardev socket (a server)
+  const monitors = new Set<string>();
+  for (const text of raw.mon) {
+    const { head, props } = splitProps(text, '-mon', ['chardev', 'mode', 'pretty']);
+    if (head !== undefined) throw new WkvmError(`-mon: invalid '${head}' (expected chardev=ID,mode=control)`);
+    const mode = props.get('mode') ?? 'readline';
+    if (mode !== 'control') throw new WkvmError(`-mon: mode=${mode} (the human monitor) is not supported: use mode=control (QMP)`);
+    const id = props.get('chardev');
+    if (!id) throw new WkvmError('-mon: needs chardev=ID');
+    const c = chardevs.get(id);
+    if (!c) throw new WkvmError(`-mon: no -chardev with id=${id}`);
+    if (c.backend !== 'socket' || !c.server) throw new WkvmError(`-mon: chardev ${id} must be a listening socket (socket,...,server=on,wait=off)`);
+    if (monitors.has(id) || options.console === c) throw new WkvmError(`-mon: chardev ${id} is already in use`);
+    monitors.add(id);
+    options.qmp.push(c.path !== undefined ? { transport: 'unix', path: c.path } : { transport: 'tcp', host: c.host ?? '0.0.0.0', port: c.port ?? 0 });
   }
   raw.nic.forEach((text, i) => {
     const nic = parseNic(text, `nic${i}`);

@@ -28,6 +28,8 @@ export interface DriveOptions {
   cache?: BlockCacheMode;
   /** The disk's serial number (virtio-blk GET_ID), up to 20 characters. */
   serial?: string;
+  /** Its name for a monitor (QMP's query-block); default virtio0, virtio1, ... by position. */
+  id?: string;
 }
 
 export interface NicOptions {
@@ -72,10 +74,10 @@ export async function openDevices(opts: DeviceOptions): Promise<VirtioDevice[]> 
     throw new WkvmError(`${count} virtio devices asked for: the virt board has ${BOARD.VIRTIO_SLOTS} virtio-mmio slots`);
   }
   try {
-    for (const d of opts.drives ?? []) {
+    for (const [i, d] of (opts.drives ?? []).entries()) {
       opened.push(await openBlockImage({
         file: d.file, readonly: d.readonly ?? false, snapshot: (d.snapshot ?? false) || (opts.snapshot ?? false),
-        cache: d.cache ?? 'writeback', ...(d.serial !== undefined ? { serial: d.serial } : {}),
+        cache: d.cache ?? 'writeback', ...(d.serial !== undefined ? { serial: d.serial } : {}), id: d.id ?? `virtio${i}`,
       }));
     }
     const macs = new Set<string>();

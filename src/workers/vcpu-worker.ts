@@ -3,6 +3,7 @@
  * task per vCPU, alive for the vCPU's whole life. It instantiates the vCPU
  * module on the VM's shared memory and loops run() -> exit -> handle.
  */
+import { readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { Jit } from '../jit/jit.js';
@@ -26,6 +27,11 @@ const SPIN_CONTENDED = 100;
 const SPIN_YIELD_MIN_MS = 0.05;
 const SPIN_YIELD_MAX_MS = 2;
 
+/** This thread's OS thread id (Linux names it in /proc/thread-self), for monitors (QMP's thread-id); 0 where unknown. */
+function osThreadId(): number {
+  try { return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0; } catch { return 0; }
+}
+
 export default async function vcpuThread(task: VcpuTask): Promise<number> {
   const { layout: L, hart } = task;
   const i32 = new Int32Array(task.memory.buffer as unknown as SharedArrayBuffer);
@@ -47,6 +53,7 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
   let spinStreak = 0;
 
   cpu.vcpu_bind(hart);
+  Atomics.store(i32, (base + L.V_RUN + L.R_THREAD_ID) >> 2, osThreadId());
   const b = task.boot;
   cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv);
   const upIdx = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;

@@ -73,6 +73,8 @@ export interface VirtioBlockOptions {
   cache: BlockCacheMode;
   /** Names the device in warnings (e.g. the image file). */
   label?: string;
+  /** What a monitor shows of the drive (QMP's query-block). */
+  info?: { id: string; file: string; snapshot: boolean };
 }
 
 interface Outcome { status: number; written: number }
@@ -97,6 +99,8 @@ export class VirtioBlock implements VirtioDevice {
   readonly queueSizes = [BLK_QUEUE_SIZE];
   readonly readonly: boolean;
   readonly cache: BlockCacheMode;
+  /** The drive as a monitor shows it (QMP's query-block). */
+  readonly info: { id: string; file: string; size: number; readonly: boolean; snapshot: boolean; cache: BlockCacheMode };
   private readonly config = new Uint8Array(CFG_SIZE);
   private readonly id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
   private readonly header = new DataView(new ArrayBuffer(16));
@@ -113,6 +117,10 @@ export class VirtioBlock implements VirtioDevice {
     this.name = options.label ? `virtio-blk ${options.label}` : 'virtio-blk';
     this.readonly = options.readonly;
     this.cache = options.cache;
+    this.info = {
+      id: options.info?.id ?? '', file: options.info?.file ?? '', size: store.size - (store.size % SECTOR_SIZE),
+      readonly: this.readonly, snapshot: options.info?.snapshot ?? false, cache: this.cache,
+    };
     this.features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH |
       (this.readonly ? VIRTIO_BLK_F_RO : VIRTIO_BLK_F_DISCARD | VIRTIO_BLK_F_WRITE_ZEROES);
     this.id.set(new TextEncoder().encode(options.serial).subarray(0, VIRTIO_BLK_ID_BYTES));

@@ -20,6 +20,8 @@ export interface BlockImageOptions {
   cache?: BlockCacheMode;
   /** GET_ID string (ASCII, up to 20 bytes); default: the file's name, cut to 20 bytes. */
   serial?: string;
+  /** The drive's name for a monitor (QMP's query-block `device`). */
+  id?: string;
 }
 
 const QCOW2_MAGIC = [0x51, 0x46, 0x49, 0xfb]; // 'QFI\xfb'
@@ -101,7 +103,9 @@ export async function openBlockImage(options: BlockImageOptions): Promise<Virtio
     }
     const raw = new RawFileStore(fh, size - (size % SECTOR_SIZE));
     const store: BlockStore = options.snapshot && !readonly ? new SnapshotStore(raw) : raw;
-    return new VirtioBlock(store, { serial, readonly, cache, label: basename(file) });
+    return new VirtioBlock(store, {
+      serial, readonly, cache, label: basename(file), info: { id: options.id ?? '', file, snapshot: options.snapshot === true && !readonly },
+    });
   } catch (e) {
     await fh.close().catch(() => {});
     if (e instanceof WkvmError) throw e;
