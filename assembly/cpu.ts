@@ -6,7 +6,7 @@
 // into JS. Slow paths (TLB misses, MMIO, CSRs, traps) live in other files.
 import {
   V_X, V_F, V_PC, V_PRIV, JIT_TABLE_BASE, R_JIT_INSNS, V_PENDING, V_RUN, V_ICACHE, ICACHE_ENTRIES, V_SCRATCH_INSN, V_RFENCE, V_HSM,
-  R_EXIT, R_DATA, R_WRITE, R_DEST, R_INSNS, R_EXITS, EXIT_NONE, EXIT_MMIO, EXIT_WFI, EXIT_REQUEST, EXIT_PAUSE,
+  R_EXIT, R_DATA, R_WRITE, R_DEST, R_INSNS, R_EXITS, R_EXIT_COUNTS, EXIT_KINDS, R_DECODE_MISSES, EXIT_NONE, EXIT_MMIO, EXIT_WFI, EXIT_REQUEST, EXIT_PAUSE,
   EXIT_SPIN,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_RETIRED, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
   BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
@@ -157,6 +157,7 @@ export function run(budget: i32): u32 {
         e = V + V_SCRATCH_INSN;
         decode32(e, lo | (<u32>load<u16>(h2) << 16));
       }
+      store<u64>(V + V_RUN + R_DECODE_MISSES, load<u64>(V + V_RUN + R_DECODE_MISSES) + 1);
       if (e != V + V_SCRATCH_INSN) {
         markCodePage(host);
         store<u64>(e, <u64>host | icacheGen);
@@ -575,6 +576,8 @@ function leave(n: i32, exit: u32): u32 {
   const R = V + V_RUN;
   store<u64>(R + R_INSNS, load<u64>(R + R_INSNS) + <u64>n);
   if (exit != EXIT_NONE) store<u64>(R + R_EXITS, load<u64>(R + R_EXITS) + 1);
+  const ec = R + R_EXIT_COUNTS + ((<usize>exit & (EXIT_KINDS - 1)) << 3);
+  store<u64>(ec, load<u64>(ec) + 1);
   store<u32>(R + R_EXIT, exit);
   store<u32>(V + V_PRIV, priv);
   return exit;

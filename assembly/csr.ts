@@ -5,7 +5,7 @@ import {
   CSR_MEPC, CSR_MCAUSE, CSR_MTVAL, CSR_STVEC, CSR_SCOUNTEREN, CSR_SSCRATCH, CSR_SEPC, CSR_SCAUSE,
   CSR_STVAL, CSR_SATP, CSR_FCSR, CSR_RETIRED, CSR_COUNTER, CSR_MHPMEVENT, HPM_COUNTERS, CSR_MENVCFG, CSR_SENVCFG, CSR_STIMECMP,
   CSR_MCOUNTINHIBIT, CSR_MSECCFG, CSR_PMPCFG, CSR_PMPADDR, V_PENDING, V_STIMECMP, PENDING_SW_SEIP,
-  MIP_MASK, V_PRIV, CSR_SLOTS,
+  MIP_MASK, V_PRIV, CSR_SLOTS, V_RUN, R_IRQS,
 } from "./layout";
 import { V, HART, csr, setCsr, mtimeNow } from "./state";
 import { priv, setPriv, raise, EXC_ILLEGAL, flushAllTlb, privChanged } from "./mmu";
@@ -317,6 +317,7 @@ export function trap(cause: u64, tval: u64, pc: u64, interrupt: bool): u64 {
   const code = cause & 63;
   const deleg = interrupt ? csr(CSR_MIDELEG) : csr(CSR_MEDELEG);
   const mcause = interrupt ? cause | (<u64>1 << 63) : cause;
+  if (interrupt) store<u64>(V + V_RUN + R_IRQS, load<u64>(V + V_RUN + R_IRQS) + 1);
   const ms = csr(CSR_MSTATUS);
   let npc: u64;
   if (priv <= 1 && ((deleg >> code) & 1) != 0) {

@@ -120,6 +120,18 @@ export const R_JIT_MODULES: u32 = 0x50; // u64 Wasm modules compiled
 export const R_JIT_FLUSHES: u32 = 0x58; // u64 whole-cache flushes (memory bound reached)
 export const R_FAILURE: u32 = 0x60;   // u32 1: a shutdown/reset exit came with SBI SRST reason "system failure"
 export const R_THREAD_ID: u32 = 0x64; // i32 the host OS thread running the vCPU (its worker writes it; QMP's thread-id)
+// statistics for load tests: counted where the work is slow anyway (a trap, a page walk, a decode, an exit)
+export const R_IRQS: u32 = 0x68;            // u64 interrupts taken
+export const R_TLB_MISSES: u32 = 0x70;      // u64 TLB entries filled after a page-table walk (or a bare-mode lookup)
+export const R_DECODE_MISSES: u32 = 0x78;   // u64 instructions decoded into the decode cache
+export const R_TIME_HALT_US: u32 = 0x80;    // u64 microseconds the thread slept in WFI, HSM suspend or HSM stop (its worker writes it)
+export const R_TIME_SPIN_US: u32 = 0x88;    // u64 microseconds it gave away on spin loops and pause hints
+export const R_TIME_PAUSED_US: u32 = 0x90;  // u64 microseconds it was parked by the host (pause())
+export const R_THREAD_START_MS: u32 = 0x98; // f64 when the thread started (performance.timeOrigin + now(), ms): running time = since - the three above
+export const R_WAIT_KIND: u32 = 0x120;      // i32 the wait the thread is in now (0 none, else one of the R_TIME_* fields above)
+export const R_WAIT_SINCE_MS: u32 = 0x128;  // f64 when it began (a reader adds the time so far to that field)
+export const R_EXIT_COUNTS: u32 = 0xa0;     // u64[EXIT_KINDS]: exits by reason (EXIT_*)
+export const EXIT_KINDS: u32 = 16;
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;

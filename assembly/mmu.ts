@@ -7,7 +7,7 @@
 // and addend, so host = va + addend. A hit implies the permission check for
 // that kind of access was done at fill time under the current privilege.
 import {
-  V_TLB, TLB_ENTRIES, V_TLB_EPOCHS, TLB_KEYS, V_CODEMAP, V_RUN, R_EXIT, R_SIZE, R_ADDR, R_DATA, R_WRITE, R_DEST, R_CODE,
+  V_TLB, TLB_ENTRIES, V_TLB_EPOCHS, TLB_KEYS, V_CODEMAP, V_RUN, R_TLB_MISSES, R_EXIT, R_SIZE, R_ADDR, R_DATA, R_WRITE, R_DEST, R_CODE,
   EXIT_MMIO, EXIT_SHUTDOWN, CSR_SATP, CSR_MSTATUS, MACHINE_BASE, M_MMIO_TABLE, V_ICACHE, ICACHE_ENTRIES,
 } from "./layout";
 import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, csr } from "./state";
@@ -280,6 +280,7 @@ function fill(va: u64, kind: u32, pa: u64): void {
     if (TOHOST != 0 && (TOHOST & ~(<u64>0xfff)) == pagePa) return;
   }
   const e = tlbBase(kind) + ((<usize>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  store<u64>(V + V_RUN + R_TLB_MISSES, load<u64>(V + V_RUN + R_TLB_MISSES) + 1);
   const epoch = kind == ACC_LOAD ? epochLoad : kind == ACC_STORE ? epochStore : epochFetch;
   store<u64>(e, (va & ~(<u64>0xfff)) | epoch);
   store<u64>(e + 8, (pagePa + RAM_DELTA) - (va & ~(<u64>0xfff)));

@@ -102,17 +102,29 @@ async function main(): Promise<void> {
   if (q1 !== undefined) console.log(`qemu: ${fmt(q1, 0)} ms (wkvm/qemu time ratio ${fmt(one.wallMs / q1, 2)}x)`);
   results.mips1 = { wallMs: one.wallMs, instructions: one.instructions, mips: mips1, qemuMs: q1 ?? null };
 
-  // 2. SMP scaling: every hart runs the kernels on its own data
-  console.log('== aggregate MIPS by vCPU count');
-  const scaling: { vcpus: number; wallMs: number; mips: number; qemuMs: number | null }[] = [];
+  // 2. SMP scaling, as a load test: every hart runs the kernels on its own data; throughput, the host CPU
+  // the process used, and where the vCPU threads' time went (vm.stats(): running, halted, spinning)
+  console.log('== load test: bench.elf by vCPU count (throughput, host CPU, vCPU time)');
+  const scaling: LoadRow[] = [];
   for (const n of quick ? [1, 2, 4] : [1, 2, 4, 8, 16, 64]) {
     const r = await runGuest(benchElf, n, `iters=${Math.max(1, Math.floor(iters / 2))}`);
     if (r.code !== 0) throw new Error(`bench.elf -smp ${n} failed with status ${r.code}`);
     const q = n <= 8 ? qemuTime(benchElf, n, `iters=${Math.max(1, Math.floor(iters / 2))}`) : undefined;
     const mips = r.instructions / r.wallMs / 1000;
-    scaling.push({ vcpus: n, wallMs: r.wallMs, mips, qemuMs: q ?? null });
+    const st = r.vm.stats();
+    const sum = (f: (s: typeof st[number]) => number): number => st.reduce((a, s) => a + f(s), 0);
+    const life = sum((s) => s.time.runningMs + s.time.haltedMs + s.time.spinningMs + s.time.pausedMs);
+    // what the counters themselves cost: each is one add where the work is slow anyway (a walk, a decode, a trap, an exit)
+    const counted = sum((s) => Number(s.tlbMisses + s.decodeMisses + s.interrupts + s.exits + s.exitsByReason.slice));
+    const row: LoadRow = {
+      vcpus: n, wallMs: r.wallMs, mips, qemuMs: q ?? null, hostCores: r.cpuMs / r.wallMs,
+      haltedShare: sum((s) => s.time.haltedMs) / life, spinningShare: sum((s) => s.time.spinningMs) / life,
+      countedPerMillion: (counted / r.instructions) * 1e6,
+    };
+    scaling.push(row);
     console.log(`${String(n).padStart(3)} vCPUs: ${fmt(mips).padStart(7)} MIPS aggregate (${fmt(mips / scaling[0].mips, 2)}x of 1), ${fmt(r.wallMs, 0)} ms` +
-      (q !== undefined ? `, qemu ${fmt(q, 0)} ms` : ''));
+      `, host ${fmt(row.hostCores, 2)} cores, vCPU time halted ${fmt(row.haltedShare * 100)}% spinning ${fmt(row.spinningShare * 100)}%` +
+      `, ${fmt(row.countedPerMillion)} counter updates per M instructions` + (q !== undefined ? `, qemu ${fmt(q, 0)} ms` : ''));
   }
   results.scaling = scaling;
 
@@ -148,8 +160,8 @@ async function main(): Promise<void> {
   const dir = RESULTS;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
-  writeFileSync(join(dir, 'latest.svg'), chart(scaling));
-  console.log(`recorded bench/results/latest.json and latest.svg`);
+  writeFileSync(join(dir, 'latest.svg'), loadChart(scaling));
+  console.log(`recorded bench/results/latest.json and latest.svg (the load test)`);
 }
 
 /** Cores used by the whole process over a 4 s window, 2 s after start, running idle.elf on `smp` vCPUs. */
@@ -203,21 +215,38 @@ async function linuxBoot(): Promise<unknown> {
   return rows;
 }
 
-/** A bar chart of aggregate MIPS by vCPU count. */
-function chart(rows: { vcpus: number; mips: number }[]): string {
-  const w = 560, h = 300, pad = 50, bw = (w - 2 * pad) / rows.length;
-  const max = Math.max(...rows.map((r) => r.mips)) * 1.1;
-  const bars = rows.map((r, i) => {
-    const bh = (r.mips / max) * (h - 2 * pad);
-    const x = pad + i * bw + 8, y = h - pad - bh;
-    return `<rect x="${x}" y="${y}" width="${bw - 16}" height="${bh}" fill="#4a7"/>` +
-      `<text x="${x + (bw - 16) / 2}" y="${y - 4}" font-size="11" text-anchor="middle">${r.mips.toFixed(0)}</text>` +
-      `<text x="${x + (bw - 16) / 2}" y="${h - pad + 14}" font-size="11" text-anchor="middle">${r.vcpus}</text>`;
-  }).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">` +
-    `<text x="${w / 2}" y="20" text-anchor="middle" font-size="14">wkvm aggregate guest MIPS by vCPU count</text>` +
-    `<line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" stroke="#333"/>${bars}` +
-    `<text x="${w / 2}" y="${h - 12}" text-anchor="middle" font-size="12">vCPUs</text></svg>\n`;
+interface LoadRow {
+  vcpus: number; wallMs: number; mips: number; qemuMs: number | null;
+  /** host CPU the whole process used, in cores */
+  hostCores: number;
+  /** shares of the vCPU threads' time */
+  haltedShare: number; spinningShare: number;
+  /** statistics counter updates per million guest instructions */
+  countedPerMillion: number;
+}
+
+/** The load test as three bar charts by vCPU count: throughput, host CPU, halted share of vCPU time. */
+function loadChart(rows: LoadRow[]): string {
+  const w = 560, ph = 220, pad = 50;
+  const panel = (top: number, title: string, value: (r: LoadRow) => number, label: (v: number) => string, color: string): string => {
+    const bw = (w - 2 * pad) / rows.length;
+    const max = Math.max(...rows.map(value), 1e-9) * 1.15;
+    const base = top + ph - 30;
+    const bars = rows.map((r, i) => {
+      const bh = (value(r) / max) * (ph - 70);
+      const x = pad + i * bw + 8, y = base - bh;
+      return `<rect x="${x}" y="${y}" width="${bw - 16}" height="${bh}" fill="${color}"/>` +
+        `<text x="${x + (bw - 16) / 2}" y="${y - 4}" font-size="11" text-anchor="middle">${label(value(r))}</text>` +
+        `<text x="${x + (bw - 16) / 2}" y="${base + 14}" font-size="11" text-anchor="middle">${r.vcpus}</text>`;
+    }).join('');
+    return `<text x="${w / 2}" y="${top + 20}" text-anchor="middle" font-size="14">${title}</text>` +
+      `<line x1="${pad}" y1="${base}" x2="${w - pad}" y2="${base}" stroke="#333"/>${bars}`;
+  };
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${3 * ph + 20}" font-family="sans-serif">` +
+    panel(0, 'wkvm load test (bench.elf): aggregate guest MIPS by vCPU count', (r) => r.mips, (v) => v.toFixed(0), '#4a7') +
+    panel(ph, 'host CPU used (cores)', (r) => r.hostCores, (v) => v.toFixed(2), '#47a') +
+    panel(2 * ph, 'share of vCPU thread time halted (WFI, stopped)', (r) => r.haltedShare * 100, (v) => `${v.toFixed(0)}%`, '#a74') +
+    `<text x="${w / 2}" y="${3 * ph + 10}" text-anchor="middle" font-size="12">vCPUs</text></svg>\n`;
 }
 
 main().catch((e: Error) => {

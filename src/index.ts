@@ -1,7 +1,7 @@
 /** wkvm's public API: embed RISC-V virtual machines in Node.js. */
 export {
   VirtualMachine, MAX_VCPUS, type VmOptions, type MachineOptions, type StartOptions, type RunState, type VcpuStats, type VmEvents,
-  type ShutdownCause, type VcpuRegisters, type VcpuInfo, type BlockDeviceInfo,
+  type ShutdownCause, type VcpuRegisters, type VcpuInfo, type BlockDeviceInfo, type DeviceStats, type ExitReason, EXIT_REASONS,
 } from './vm.js';
 export { QmpServer, parseQmpSpec, type QmpListen, type QmpServerOptions } from './qmp/server.js';
 export { GuestConsole, type ExpectOptions } from './console.js';

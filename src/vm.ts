@@ -19,7 +19,8 @@ import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootP
 import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
 import { DeviceManager, openDevices, type DeviceOptions } from './machine/devices.js';
-import { VirtioBlock, type VirtioDevice } from './devices/virtio/index.js';
+import { VirtioBlock, VirtioNet, type VirtioDevice } from './devices/virtio/index.js';
+import type { NetStats } from './netdev/index.js';
 import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
@@ -98,6 +99,12 @@ export interface VcpuInfo {
   threadId: number;
 }
 
+/** Device I/O since the VM was created. */
+export interface DeviceStats {
+  blocks: ({ id: string; reads: number; readBytes: number; writes: number; writeBytes: number; flushes: number; discards: number; errors: number })[];
+  nics: ({ mac: string; netdev: string } & NetStats)[];
+}
+
 /** A disk (QMP's query-block). */
 export interface BlockDeviceInfo {
   /** The drive's id (-drive id=ID), else virtio0, virtio1, ... in order. */
@@ -110,10 +117,26 @@ export interface BlockDeviceInfo {
   cache: string;
 }
 
+/** Why a vCPU left its run loop (the names of VcpuStats.exitsByReason). */
+export const EXIT_REASONS = ['slice', 'mmio', 'wfi', 'request', 'shutdown', 'reset', 'pause', 'hsm-stop', 'hsm-suspend', 'spin'] as const;
+export type ExitReason = typeof EXIT_REASONS[number];
+
 export interface VcpuStats {
   hart: number;
   instructions: bigint;
+  /** Exits to the host (a slice ending is not one). */
   exits: bigint;
+  /** Returns from the run loop by reason, slice ends included. */
+  exitsByReason: Record<ExitReason, bigint>;
+  /** Interrupts taken. */
+  interrupts: bigint;
+  /** TLB fills (each after a page-table walk, or a bare-mode lookup). */
+  tlbMisses: bigint;
+  /** Instructions decoded into the decode cache. */
+  decodeMisses: bigint;
+  /** The vCPU thread's life so far, in milliseconds: running guest code (its MMIO exits included), halted (WFI,
+   * SBI HSM suspend or stop), yielding on spin loops and pause hints, parked by pause(). */
+  time: { runningMs: number; haltedMs: number; spinningMs: number; pausedMs: number };
   /** The JIT tier: instructions retired inside translations, translations installed, Wasm modules compiled,
    * microseconds spent translating and compiling, and whole-cache flushes (its memory bound). */
   jit: { instructions: bigint; blocks: bigint; modules: bigint; compileUs: bigint; flushes: bigint };
@@ -179,6 +202,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private plan: BootPlan;
   private consoleTail = '';
   private panicSeen = false;
+  /** When the vCPU threads ended (their time stops there). */
+  private stoppedAt: number | undefined;
   /** Host-side reads holding the vCPUs still (held()). */
   private holds = 0;
   private readonly epochMs: number;
@@ -438,6 +463,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private async halt(code: number, err: Error | undefined, reason: ShutdownCause): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
+    this.stoppedAt = performance.timeOrigin + performance.now(); // the vCPU threads' clocks stop with the request
     this.emit('shutdown', { guest: reason.startsWith('guest-'), reason });
     await this.stopVcpus();
     this.io.stop();
@@ -587,16 +613,41 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     return this.state === 'running' ? this.held(read) : read();
   }
 
+  /** Per-device I/O counters (QMP's query-stats for target vm). */
+  deviceStats(): DeviceStats {
+    return {
+      blocks: this.virtio.filter((d): d is VirtioBlock => d instanceof VirtioBlock).map((d) => ({ id: d.info.id, ...d.ioStats })),
+      nics: this.virtio.filter((d): d is VirtioNet => d instanceof VirtioNet).map((d) => ({
+        mac: [...d.mac].map((b) => b.toString(16).padStart(2, '0')).join(':'), netdev: d.backend.id, ...d.backend.stats,
+      })),
+    };
+  }
+
   /** Per-vCPU counters. */
   stats(): VcpuStats[] {
     const L = this.layout;
     const out: VcpuStats[] = [];
     for (let h = 0; h < this.harts; h++) {
       const run = this.mem.vcpu(h) + L.V_RUN;
+      const v = this.mem.view;
+      const ms = (field: number): number => Number(v.getBigUint64(run + field, true)) / 1000;
+      const start = v.getFloat64(run + L.R_THREAD_START_MS, true);
+      const now = this.stoppedAt ?? performance.timeOrigin + performance.now();
+      // a wait in progress counts up to now
+      const kind = this.stoppedAt === undefined ? Atomics.load(this.mem.i32, (run + L.R_WAIT_KIND) >> 2) : 0;
+      const inWait = (field: number): number => (kind === field ? Math.max(0, now - v.getFloat64(run + L.R_WAIT_SINCE_MS, true)) : 0);
+      const haltedMs = ms(L.R_TIME_HALT_US) + inWait(L.R_TIME_HALT_US), spinningMs = ms(L.R_TIME_SPIN_US) + inWait(L.R_TIME_SPIN_US);
+      const pausedMs = ms(L.R_TIME_PAUSED_US) + inWait(L.R_TIME_PAUSED_US);
+      const lifeMs = start === 0 ? 0 : now - start;
       out.push({
         hart: h,
-        instructions: this.mem.view.getBigUint64(run + L.R_INSNS, true),
-        exits: this.mem.view.getBigUint64(run + L.R_EXITS, true),
+        instructions: v.getBigUint64(run + L.R_INSNS, true),
+        exits: v.getBigUint64(run + L.R_EXITS, true),
+        exitsByReason: Object.fromEntries(EXIT_REASONS.map((r, i) => [r, v.getBigUint64(run + L.R_EXIT_COUNTS + 8 * i, true)])) as Record<ExitReason, bigint>,
+        interrupts: v.getBigUint64(run + L.R_IRQS, true),
+        tlbMisses: v.getBigUint64(run + L.R_TLB_MISSES, true),
+        decodeMisses: v.getBigUint64(run + L.R_DECODE_MISSES, true),
+        time: { runningMs: Math.max(0, lifeMs - haltedMs - spinningMs - pausedMs), haltedMs, spinningMs, pausedMs },
         jit: {
           instructions: this.mem.view.getBigUint64(run + L.R_JIT_INSNS, true),
           blocks: this.mem.view.getBigUint64(run + L.R_JIT_BLOCKS, true),

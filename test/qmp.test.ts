@@ -101,7 +101,7 @@ const SEQUENCE: [string, string][] = [
   ['query-target', '{"execute":"query-target"}'],
   ['query-cpus-fast', '{"execute":"query-cpus-fast"}'],
   ['query-block', '{"execute":"query-block"}'],
-  ['query-stats-schemas vm', '{"execute":"query-stats","arguments":{"target":"vm"}}'],
+  ['query-stats cryptodev', '{"execute":"query-stats","arguments":{"target":"cryptodev"}}'],
   ['unknown command with id', '{"execute":"no-such-command","id":"x7"}'],
   ['not an object', '[1, 2]'],
   ['not JSON', 'garbage'],
@@ -274,6 +274,15 @@ describe('QMP commands and events (wkvm alone)', () => {
     const only = (await c.cmd('query-stats', { target: 'vcpu', vcpus: ['/machine/soc0/harts[1]'], providers: [{ provider: 'kvm', names: ['exits'] }] })).return as Msg[];
     expect(only).toEqual([{ provider: 'kvm', 'qom-path': '/machine/soc0/harts[1]', stats: [{ name: 'exits', value: expect.any(Number) }] }]);
     expect((await c.cmd('query-stats', { target: 'nonsense' })).error).toMatchObject({ class: 'GenericError' });
+    const names = ((s1[1]!.stats as Msg[]).map((x) => x.name));
+    for (const n of ['exits-wfi', 'exits-mmio', 'interrupts', 'tlb-misses', 'decode-misses', 'time-running', 'time-halted', 'time-paused']) expect(names).toContain(n);
+    const halted = (s1[1]!.stats as Msg[]).find((x) => x.name === 'time-halted')!.value as number;
+    expect(halted).toBeGreaterThan(0); // hart 1 was never started: it sleeps
+    const vmStats = (await c.cmd('query-stats', { target: 'vm' })).return as Msg[];
+    expect(vmStats).toEqual([{ provider: 'kvm', stats: expect.arrayContaining([{ name: 'blk.ro0.reads', value: 0 }, { name: 'blk.ro0.read-bytes', value: 0 }]) }]);
+    const schemas = (await c.cmd('query-stats-schemas')).return as Msg[];
+    expect(schemas.map((x) => x.target)).toEqual(['vcpu', 'vm']);
+    expect((schemas[0]!.stats as Msg[]).find((x) => x.name === 'time-halted')).toEqual({ name: 'time-halted', type: 'cumulative', unit: 'seconds', base: 10, exponent: -6 });
     await c.cmd('cont');
     vm.console.sendLine('');
     await vm.console.expect('spun');

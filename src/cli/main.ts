@@ -3,6 +3,7 @@
  * serial console is stdin/stdout (raw mode on a TTY, Ctrl-A X quits, Ctrl-A H
  * helps, as QEMU's -nographic). The exit status is the guest's.
  */
+import { StatsFile } from './stats-file.js';
 import { QmpServer } from '../qmp/server.js';
 import { WKVM_VERSION } from '../version.js';
 import { writeFileSync } from 'node:fs';
@@ -90,11 +91,19 @@ async function runCommand(argv: string[]): Promise<number> {
     await vm.stop();
     return signals.received;
   }
+  let stats: StatsFile | undefined;
+  try {
+    if (opts.stats) stats = new StatsFile(vm, opts.stats.file, opts.stats.intervalMs);
+  } catch (e) {
+    await vm.stop();
+    throw e;
+  }
   let qmp: QmpServer | undefined;
   if (opts.qmp.length > 0) {
     try {
       qmp = await QmpServer.listen(vm, opts.qmp);
     } catch (e) {
+      stats?.close();
       await vm.stop();
       throw e;
     }
@@ -103,6 +112,7 @@ async function runCommand(argv: string[]): Promise<number> {
   try {
     status = await attachConsole(vm, signals, opts.paused, onStdio ? chardev?.stream : undefined);
   } finally {
+    stats?.close();
     await qmp?.close(); // the last replies and the SHUTDOWN event go out first
   }
   // stopped by a signal: output a reader has not taken by now is not waited for

@@ -47,6 +47,8 @@ export interface RunOptions {
   name?: string;
   /** QMP monitors to listen on (-qmp, and -mon on a -chardev socket). */
   qmp: QmpListen[];
+  /** --stats FILE[,interval=MS] */
+  stats?: { file: string; intervalMs: number };
   /** The JIT tier on or off (unset: the environment's WKVM_JIT, else on). */
   jit?: 'on' | 'off';
   /** Block entries before translation (unset: WKVM_JIT_THRESHOLD, else the default). */
@@ -88,6 +90,7 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['name', true],
   ['qmp', true],
   ['mon', true],
+  ['stats', true],
 ]);
 /** QEMU spellings that differ from wkvm's. */
 const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
@@ -120,6 +123,7 @@ function buildRunCommand(): Command {
     .option('--name <name>', "the VM's name (QMP's query-name): NAME or guest=NAME")
     .option('--qmp <spec>', 'a QMP monitor: unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off', collect, [])
     .option('--mon <spec>', 'a monitor on a -chardev socket: chardev=ID,mode=control (QMP)', collect, [])
+    .option('--stats <file>', 'write the vCPU and device counters to FILE as a JSON line per interval: FILE[,interval=MS] (default 1000)')
     .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
     .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
@@ -299,6 +303,7 @@ interface RawOptions {
   name?: string;
   qmp: string[];
   mon: string[];
+  stats?: string;
   jit?: string;
   jitThreshold?: string;
 }
@@ -346,6 +351,7 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
     qmp: raw.qmp.map(parseQmpSpec),
   };
   if (raw.name !== undefined) options.name = parseName(raw.name);
+  if (raw.stats !== undefined) options.stats = parseStats(raw.stats);
   parseDevices(raw, options);
   if (kernel !== undefined) options.kernel = kernel;
   if (initrd !== undefined) options.initrd = initrd;
@@ -362,6 +368,18 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
     options.jitThreshold = Number(raw.jitThreshold);
   }
   return options;
+}
+
+/** --stats FILE[,interval=MS] */
+function parseStats(value: string): { file: string; intervalMs: number } {
+  const { head, props } = splitProps(value, '--stats', ['interval']);
+  if (!head) throw new WkvmError('--stats: needs a file name (--stats FILE[,interval=MS])');
+  const text = props.get('interval') ?? '1000';
+  const intervalMs = Number(text);
+  if (!/^\d+$/.test(text) || intervalMs < 10 || intervalMs > 3_600_000) {
+    throw new WkvmError(`--stats: interval=${text}: must be a whole number of milliseconds from 10 to 3600000`);
+  }
+  return { file: head, intervalMs };
 }
 
 /** -name NAME or -name guest=NAME (QEMU's form). */

@@ -4,7 +4,7 @@
  * (qapi/*.json in QEMU is the reference for names and types).
  */
 import { statSync } from 'node:fs';
-import type { VirtualMachine } from '../vm.js';
+import { EXIT_REASONS, type VirtualMachine, type VcpuStats, type DeviceStats } from '../vm.js';
 import { WKVM_VERSION } from '../version.js';
 import { humanMonitorCommand } from './hmp.js';
 
@@ -42,15 +42,33 @@ function allocatedBytes(file: string): number {
 }
 
 /** wkvm's per-vCPU counters as QMP stats (query-stats-schemas describes them). */
-const VCPU_STATS: readonly { name: string; unit?: string; read: (s: ReturnType<VirtualMachine['stats']>[number]) => bigint }[] = [
+const us = (ms: number): bigint => BigInt(Math.round(ms * 1000));
+const VCPU_STATS: readonly { name: string; unit?: string; read: (s: VcpuStats) => bigint }[] = [
   { name: 'instructions', read: (s) => s.instructions },
   { name: 'exits', read: (s) => s.exits },
+  ...EXIT_REASONS.map((r) => ({ name: `exits-${r}`, read: (s: VcpuStats) => s.exitsByReason[r] })),
+  { name: 'interrupts', read: (s) => s.interrupts },
+  { name: 'tlb-misses', read: (s) => s.tlbMisses },
+  { name: 'decode-misses', read: (s) => s.decodeMisses },
+  { name: 'time-running', unit: 'seconds', read: (s) => us(s.time.runningMs) },
+  { name: 'time-halted', unit: 'seconds', read: (s) => us(s.time.haltedMs) },
+  { name: 'time-spinning', unit: 'seconds', read: (s) => us(s.time.spinningMs) },
+  { name: 'time-paused', unit: 'seconds', read: (s) => us(s.time.pausedMs) },
   { name: 'jit-instructions', read: (s) => s.jit.instructions },
   { name: 'jit-blocks', read: (s) => s.jit.blocks },
   { name: 'jit-modules', read: (s) => s.jit.modules },
   { name: 'jit-compile-time', unit: 'seconds', read: (s) => s.jit.compileUs },
   { name: 'jit-flushes', read: (s) => s.jit.flushes },
 ];
+/** Device I/O counters as flat QMP stats: `blk.ID.reads`, `net.NETDEV.rx-bytes`, ... */
+function deviceStatList(d: DeviceStats): { name: string; value: number }[] {
+  const out: { name: string; value: number }[] = [];
+  const kebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  for (const b of d.blocks) for (const [k, v] of Object.entries(b)) if (typeof v === 'number') out.push({ name: `blk.${b.id}.${kebab(k)}`, value: v });
+  for (const n of d.nics) for (const [k, v] of Object.entries(n)) if (typeof v === 'number') out.push({ name: `net.${n.netdev}.${kebab(k)}`, value: v });
+  return out;
+}
+
 /** The stats provider wkvm's accelerator answers as: it plays KVM's part (QEMU 7.2 knows no other). */
 const PROVIDER = 'kvm';
 
@@ -105,13 +123,16 @@ export const COMMANDS: ReadonlyMap<string, QmpCommand> = new Map<string, QmpComm
     })),
   }],
   ['query-stats', {
-    params: { target: { type: 'str', values: ['vm', 'vcpu', 'cryptodev'] }, providers: { type: 'array', optional: true }, vcpus: { type: 'array', optional: true } },
+    params: { target: { type: 'str', values: ['vm', 'vcpu'] }, providers: { type: 'array', optional: true }, vcpus: { type: 'array', optional: true } },
     run: (vm, args) => {
-      if (args.target !== 'vcpu') return [];
       const providers = args.providers as { provider?: unknown; names?: unknown }[] | undefined;
       if (providers !== undefined && !providers.some((p) => p?.provider === PROVIDER)) return [];
       const names = providers?.find((p) => p?.provider === PROVIDER)?.names;
       const wanted = Array.isArray(names) ? new Set(names.map(String)) : undefined;
+      if (args.target === 'vm') {
+        const stats = deviceStatList(vm.deviceStats()).filter((d) => !wanted || wanted.has(d.name));
+        return [{ provider: PROVIDER, stats }];
+      }
       const vcpus = args.vcpus as unknown[] | undefined;
       return vm.stats()
         .filter((s) => vcpus === undefined || vcpus.includes(qomPath(s.hart)))
@@ -125,11 +146,14 @@ export const COMMANDS: ReadonlyMap<string, QmpCommand> = new Map<string, QmpComm
   }],
   ['query-stats-schemas', {
     params: { provider: { type: 'str', optional: true } },
-    run: (_vm, args) => (args.provider !== undefined && args.provider !== PROVIDER ? [] : [{
+    run: (vm, args) => (args.provider !== undefined && args.provider !== PROVIDER ? [] : [{
       provider: PROVIDER, target: 'vcpu',
       stats: VCPU_STATS.map((d) => (d.unit === 'seconds'
         ? { name: d.name, type: 'cumulative', unit: 'seconds', base: 10, exponent: -6 }
         : { name: d.name, type: 'cumulative', base: 10, exponent: 0 })),
+    }, {
+      provider: PROVIDER, target: 'vm',
+      stats: deviceStatList(vm.deviceStats()).map((d) => ({ name: d.name, type: 'cumulative', ...(d.name.endsWith('bytes') ? { unit: 'bytes' } : {}), base: 10, exponent: 0 })),
     }]),
   }],
   ['human-monitor-command', {

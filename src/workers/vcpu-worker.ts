@@ -54,6 +54,26 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
 
   cpu.vcpu_bind(hart);
   Atomics.store(i32, (base + L.V_RUN + L.R_THREAD_ID) >> 2, osThreadId());
+  // time accounting for load tests: only the waits are timed (running = since the start - waits),
+  // so the exit round trip pays nothing for it
+  const view = new DataView(task.memory.buffer as unknown as ArrayBuffer);
+  const run = base + L.V_RUN;
+  // cumulative over the VM's life, like the other counters: a reboot's new thread goes on from the first one's start
+  if (view.getFloat64(run + L.R_THREAD_START_MS, true) === 0) view.setFloat64(run + L.R_THREAD_START_MS, performance.timeOrigin + performance.now(), true);
+  const waitKindIdx = (run + L.R_WAIT_KIND) >> 2;
+  /** A wait of kind `field` (R_TIME_*) begins: readers see it while it lasts. Returns its start for waited(). */
+  const waiting = (field: number): number => {
+    const t0 = performance.now();
+    view.setFloat64(run + L.R_WAIT_SINCE_MS, performance.timeOrigin + t0, true);
+    Atomics.store(i32, waitKindIdx, field);
+    return t0;
+  };
+  /** The wait that began at t0 ended: add it to its counter. */
+  const waited = (field: number, t0: number): void => {
+    const us = BigInt(Math.round((performance.now() - t0) * 1000));
+    view.setBigUint64(run + field, view.getBigUint64(run + field, true) + us, true);
+    Atomics.store(i32, waitKindIdx, 0);
+  };
   const b = task.boot;
   cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv);
   const upIdx = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
@@ -83,7 +103,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
     for (;;) {
       const w = Atomics.load(i32, pendingIdx);
       if (!cpu.wfi_should_sleep()) return;
+      const t0 = waiting(L.R_TIME_HALT_US);
       Atomics.wait(i32, pendingIdx, w, 10_000); // the timeout is only a safety net
+      waited(L.R_TIME_HALT_US, t0);
     }
   };
 
@@ -102,7 +124,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
       if ((w & L.REQ_STOP) !== 0) return false;
       if ((w & L.REQ_EXIT) !== 0) Atomics.and(i32, pendingIdx, ~L.REQ_EXIT);
       if (!paused) return true;
+      const t0 = waiting(L.R_TIME_PAUSED_US);
       Atomics.wait(i32, pendingIdx, w); // paused: sleep until resumed or stopped
+      waited(L.R_TIME_PAUSED_US, t0);
     }
   };
 
@@ -112,7 +136,11 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
       if (!requests()) return 0;
       const s = Atomics.load(i32, hsmIdx);
       if (s === L.HSM_START_PENDING) { cpu.hsm_start(); break; }
-      if (s !== L.HSM_STARTED) Atomics.wait(i32, hsmIdx, s, 10_000); // hart_start and stop notify this word
+      if (s !== L.HSM_STARTED) {
+        const t0 = waiting(L.R_TIME_HALT_US);
+        Atomics.wait(i32, hsmIdx, s, 10_000); // hart_start and stop notify this word
+        waited(L.R_TIME_HALT_US, t0);
+      }
     }
     const exit = cpu.run(SLICE);
     if (jit) {
@@ -134,16 +162,21 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
         sleepUntilInterrupt();
         cpu.hsm_resume();
         break;
-      case L.EXIT_PAUSE:
+      case L.EXIT_PAUSE: {
+        const t0 = waiting(L.R_TIME_SPIN_US);
         Atomics.wait(pauseWord, 0, 0, 0.02); // spin-wait hint: give the core away briefly
+        waited(L.R_TIME_SPIN_US, t0);
         break;
+      }
       case L.EXIT_SPIN: {
         // a loop waiting on another hart: when the running vCPUs outnumber the
         // cores, let the others (the lock holder) run; an interrupt or request
         // wakes it early
         if (cpu.others_in_run() < cores) { spinStreak = 0; break; }
         const w = Atomics.load(i32, pendingIdx);
+        const t0 = waiting(L.R_TIME_SPIN_US);
         Atomics.wait(i32, pendingIdx, w, Math.min(SPIN_YIELD_MIN_MS * 2 ** spinStreak, SPIN_YIELD_MAX_MS));
+        waited(L.R_TIME_SPIN_US, t0);
         spinStreak++;
         break;
       }

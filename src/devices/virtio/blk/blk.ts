@@ -99,6 +99,8 @@ export class VirtioBlock implements VirtioDevice {
   readonly queueSizes = [BLK_QUEUE_SIZE];
   readonly readonly: boolean;
   readonly cache: BlockCacheMode;
+  /** Requests served, for load tests (vm.deviceStats(), QMP query-stats target vm). */
+  readonly ioStats = { reads: 0, readBytes: 0, writes: 0, writeBytes: 0, flushes: 0, discards: 0, errors: 0 };
   /** The drive as a monitor shows it (QMP's query-block). */
   readonly info: { id: string; file: string; size: number; readonly: boolean; snapshot: boolean; cache: BlockCacheMode };
   private readonly config = new Uint8Array(CFG_SIZE);
@@ -224,6 +226,7 @@ export class VirtioBlock implements VirtioDevice {
       this.ioErrorReported = true;
       ctx.warn(`host I/O error (the guest gets IOERR; further errors not reported): ${e instanceof Error ? e.message : String(e)}`);
     }
+    this.ioStats.errors++;
     return done(VIRTIO_BLK_S_IOERR, 1);
   }
 
@@ -245,6 +248,8 @@ export class VirtioBlock implements VirtioDevice {
         for (let off = 0; off < dataIn && live(); off += IO_PIECE) {
           await this.store.read(chain.writableRange(off, Math.min(IO_PIECE, dataIn - off)), at + off);
         }
+        this.ioStats.reads++;
+        this.ioStats.readBytes += dataIn;
         return done(VIRTIO_BLK_S_OK, dataIn + 1);
       }
       case VIRTIO_BLK_T_OUT: {
@@ -254,10 +259,13 @@ export class VirtioBlock implements VirtioDevice {
           await this.store.write(chain.readableRange(16 + off, Math.min(IO_PIECE, dataOut - off)), at + off);
         }
         if (this.cache === 'writethrough' && live()) await this.store.flush();
+        this.ioStats.writes++;
+        this.ioStats.writeBytes += dataOut;
         return done(VIRTIO_BLK_S_OK, 1);
       }
       case VIRTIO_BLK_T_FLUSH:
         if (this.cache !== 'unsafe') await this.store.flush();
+        this.ioStats.flushes++;
         return done(VIRTIO_BLK_S_OK, 1);
       case VIRTIO_BLK_T_GET_ID: {
         const n = Math.min(VIRTIO_BLK_ID_BYTES, dataIn);
@@ -291,6 +299,7 @@ export class VirtioBlock implements VirtioDevice {
     for (let off = 0; zeroes && off < length && live(); off += IO_PIECE) {
       await this.store.writeZeroes(at + off, Math.min(IO_PIECE, length - off));
     }
+    this.ioStats.discards++;
     return done(VIRTIO_BLK_S_OK, 1);
   }
 }
