@@ -81,6 +81,10 @@ describe.skipIf(!haveImage)('embedding: Linux on an in-process network', () => {
       expect(seen.guestMac).toBe('52:54:00:ab:cd:ef');
       expect(backend.stats.txFrames).toBeGreaterThanOrEqual(3);
       expect(backend.stats.rxFrames).toBeGreaterThanOrEqual(3);
+      // the same counts through the VM's device statistics (load tests read them there)
+      const [nic] = vm.deviceStats().nics;
+      expect(nic).toMatchObject({ mac: '52:54:00:ab:cd:ef', netdev: 'n0', txFrames: backend.stats.txFrames, rxFrames: backend.stats.rxFrames });
+      expect(nic!.txBytes).toBeGreaterThan(2 * 98);
     } finally {
       await vm.stop();
     }
