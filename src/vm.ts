@@ -23,6 +23,7 @@ import type { VirtioDevice } from './devices/virtio/index.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import { GuestConsole } from './console.js';
+import { VmDebugger } from './debug/debugger.js';
 
 /** Most vCPUs a VM can have (the board's hart limit). */
 export const MAX_VCPUS: number = BOARD.MAX_HARTS;
@@ -457,6 +458,15 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   readPhysical(addr: bigint, length: number): Buffer {
     return Buffer.from(this.mem.ram(addr, length));
   }
+
+  // ==== debugging: the gdb stub's control plane (src/debug; src/gdb is the protocol) ====
+  private debugger_: VmDebugger | undefined;
+  /** Stop, inspect and step the guest: registers, memory through a hart's translation, breakpoints, watchpoints. */
+  get debug(): VmDebugger {
+    this.debugger_ ??= new VmDebugger(this, this.mem, this.io);
+    return this.debugger_;
+  }
+  // ==== end of debugging ====
 
   /** Per-vCPU counters. */
   stats(): VcpuStats[] {
