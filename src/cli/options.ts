@@ -14,6 +14,7 @@ import type { DriveOptions } from '../machine/devices.js';
 import { BLOCK_CACHE_MODES, type BlockCacheMode } from '../devices/virtio/index.js';
 import { parseNetdev, parseNic, type NetdevSpec } from '../netdev/index.js';
 import { parseChardev, type ChardevSpec } from '../chardev/chardev.js';
+import { parseGdbSpec, type GdbEndpoint } from '../gdb/server.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -42,6 +43,8 @@ export interface RunOptions {
   snapshot: boolean;
   /** -S: start with the vCPUs paused (QMP's cont, or a debugger's continue, starts them). */
   paused: boolean;
+  /** -gdb / -s: where the gdb stub listens (no host: every interface, as QEMU). */
+  gdb?: GdbEndpoint;
   /** The JIT tier on or off (unset: the environment's WKVM_JIT, else on). */
   jit?: 'on' | 'off';
   /** Block entries before translation (unset: WKVM_JIT_THRESHOLD, else the default). */
@@ -80,6 +83,7 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['jit', true],
   ['jit-threshold', true],
   ['start-paused', false],
+  ['gdb', true],
 ]);
 /** QEMU spellings that differ from wkvm's. */
 const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
@@ -87,6 +91,7 @@ const SHORT_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['M', true],
   ['m', true],
   ['S', false],
+  ['s', false],
 ]);
 
 function buildRunCommand(): Command {
@@ -109,6 +114,8 @@ function buildRunCommand(): Command {
     .option('--chardev <spec>', 'socket,id=ID,path=SOCK,server=on,wait=off | socket,id=ID,host=H,port=N[,server=on] | file,id=ID,path=F | null,id=ID', collect, [])
     .option('--snapshot', "keep every disk's writes in memory, leaving the images untouched")
     .option('-S, --start-paused', "start with the vCPUs paused until a monitor's 'cont' (QEMU's -S)")
+    .option('--gdb <dev>', "a gdb stub: tcp::PORT or tcp:HOST:PORT (gdb-multiarch -ex 'target remote :PORT'; see docs/gdb.md)")
+    .option('-s', 'shorthand for -gdb tcp::1234')
     .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
     .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
@@ -285,6 +292,8 @@ interface RawOptions {
   chardev: string[];
   snapshot?: boolean;
   startPaused?: boolean;
+  gdb?: string;
+  s?: boolean;
   jit?: string;
   jitThreshold?: string;
 }
@@ -331,6 +340,9 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
     paused: raw.startPaused === true,
   };
   parseDevices(raw, options);
+  // -gdb wins over -s (QEMU would open both; one stub is enough)
+  const gdb = raw.gdb !== undefined ? parseGdbSpec(raw.gdb) : raw.s ? { port: 1234 } : undefined;
+  if (gdb) options.gdb = gdb;
   if (kernel !== undefined) options.kernel = kernel;
   if (initrd !== undefined) options.initrd = initrd;
   if (raw.append !== undefined) options.append = raw.append;
