@@ -168,13 +168,14 @@ export class VmDebugger {
     w?.(ev);
   }
 
-  /** Wait until every vCPU thread that is up has parked. */
+  /** Wait until every vCPU thread is up (its registers are reset) and parked. */
   private async allParked(): Promise<void> {
     const L = this.L, i32 = this.mem.i32;
     const parked = this.machineWord(L.M_VCPUS_PARKED), up = this.machineWord(L.M_THREADS_UP);
     while (this.vm.runState !== 'shutdown' && this.vm.runState !== 'internal-error') {
       const n = Atomics.load(i32, parked);
-      if (n >= Atomics.load(i32, up)) return;
+      const u = Atomics.load(i32, up);
+      if (n >= u && u >= this.mem.harts) return;
       const w = Atomics.waitAsync(i32, parked, n, 50);
       if (w.async) await w.value;
     }

@@ -1,8 +1,9 @@
 /**
  * The gdb stub's listener (`-s`, `-gdb tcp:HOST:PORT`): a TCP server with one
  * debugger at a time, as QEMU's. A client that connects while another is
- * attached is turned away; whatever a client sends or however it leaves,
- * the VM keeps running and the next client is served.
+ * attached waits for it to leave (one such; more are turned away); whatever
+ * a client sends or however it leaves, the VM keeps running and the next
+ * client is served.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { WkvmError } from '../errors.js';
@@ -25,6 +26,9 @@ export class GdbServer {
   private current: { socket: Socket; session: GdbSession } | undefined;
   /** The last client's cleanup (the next one starts after it). */
   private cleanup: Promise<void> = Promise.resolve();
+  /** A client that connected while another was attached. */
+  private next: Socket | undefined;
+  private closed = false;
 
   private constructor(private readonly server: Server, private readonly host: SessionHost) {
     server.on('connection', (s) => this.accept(s));
@@ -54,23 +58,37 @@ export class GdbServer {
   }
 
   private accept(socket: Socket): void {
-    if (this.current) { socket.destroy(); return; } // one debugger at a time
+    socket.on('error', () => {});
+    if (this.current) {
+      // one debugger at a time: the next one waits (unread) until this one leaves; any more are turned away
+      if (this.next) { socket.destroy(); return; }
+      this.next = socket;
+      socket.pause();
+      socket.once('close', () => { if (this.next === socket) this.next = undefined; });
+      return;
+    }
     const session = new GdbSession(this.host, {
       write: (b) => { if (!socket.destroyed) socket.write(b); },
       end: () => socket.end(),
     });
     this.current = { socket, session };
     socket.on('data', (d) => session.input(d));
-    socket.on('error', () => {});
     socket.on('close', () => {
       if (this.current?.socket === socket) this.current = undefined;
       this.cleanup = session.close().catch(() => {});
+      const next = this.next;
+      this.next = undefined;
+      if (next && !next.destroyed && !this.closed) { this.accept(next); next.resume(); }
     });
     session.start(this.cleanup);
   }
 
+  /** Stop listening; the client gets what is on its way (the guest's exit: W) before its connection ends. */
   close(): void {
+    this.closed = true;
     this.server.close();
-    this.current?.socket.destroy();
+    this.next?.destroy();
+    const c = this.current;
+    setImmediate(() => c?.socket.end());
   }
 }
