@@ -3,6 +3,7 @@ export {
   VirtualMachine, MAX_VCPUS, type VmOptions, type MachineOptions, type StartOptions, type RunState, type VcpuStats, type VmEvents,
 } from './vm.js';
 export { GuestConsole, type ExpectOptions } from './console.js';
+export type { VmDebug, DebugRegister, DebugStop, ResumeActions, WatchKind } from './debug/types.js';
 export { WkvmError } from './errors.js';
 export { VIRT_MEMMAP, VIRT_ISA } from './machine/virt.js';
 export type { DeviceOptions, DriveOptions, NicOptions } from './machine/devices.js';

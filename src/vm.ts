@@ -24,6 +24,7 @@ import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import { GuestConsole } from './console.js';
 import { VmDebugger } from './debug/debugger.js';
+import type { VmDebug } from './debug/types.js';
 
 /** Most vCPUs a VM can have (the board's hart limit). */
 export const MAX_VCPUS: number = BOARD.MAX_HARTS;
@@ -462,7 +463,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   // ==== debugging: the gdb stub's control plane (src/debug; src/gdb is the protocol) ====
   private debugger_: VmDebugger | undefined;
   /** Stop, inspect and step the guest: registers, memory through a hart's translation, breakpoints, watchpoints. */
-  get debug(): VmDebugger {
+  get debug(): VmDebug {
     this.debugger_ ??= new VmDebugger(this, this.mem, this.io);
     return this.debugger_;
   }

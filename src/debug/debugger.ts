@@ -15,30 +15,9 @@ import { EventEmitter } from 'node:events';
 import type { VmMemory } from '../accel/memory.js';
 import type { IoLoop } from '../io/main-loop.js';
 import { debugTranslate } from './translate.js';
+import type { DebugRegister, DebugStop, ResumeActions, VmDebug, WatchKind } from './types.js';
 
-/** A register of a hart: x0-x31, pc, f0-f31, a CSR by number (fflags, frm, fcsr and a few more), the privilege level. */
-export type DebugRegister =
-  | { kind: 'x'; index: number }
-  | { kind: 'pc' }
-  | { kind: 'f'; index: number }
-  | { kind: 'csr'; csr: number }
-  | { kind: 'priv' };
-
-export type WatchKind = 'write' | 'read' | 'access';
-
-/** Why the harts stopped (all of them are parked when the promise of `resume()` settles). */
-export type DebugStop =
-  | { reason: 'breakpoint' | 'step' | 'interrupt'; hart: number }
-  | { reason: 'watchpoint'; hart: number; address: bigint; kind: WatchKind }
-  | { reason: 'exited'; code: number };
-
-/** Per hart: run one instruction, or run on until a stop. */
-export interface ResumeActions {
-  /** Harts that run exactly one instruction. */
-  step?: readonly number[];
-  /** Let every other hart run too (gdb's `c`, `vCont;s:1;c`); else only the stepping harts run. */
-  continueOthers?: boolean;
-}
+export type { DebugRegister, DebugStop, ResumeActions, VmDebug, WatchKind } from './types.js';
 
 /** The part of VirtualMachine the debugger drives. */
 export interface DebugHost extends EventEmitter {
@@ -60,7 +39,7 @@ const U64 = (1n << 64n) - 1n;
 /** Largest watched range: gdb splits bigger ones itself; this only bounds what a client can ask. */
 const MAX_WATCH_LEN = 1n << 20n;
 
-export class VmDebugger {
+export class VmDebugger implements VmDebug {
   private readonly breakpoints = new Set<bigint>();
   private readonly watchpoints: { address: bigint; length: bigint; kind: WatchKind }[] = [];
   private lastFlags = 0;

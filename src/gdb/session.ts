@@ -4,7 +4,7 @@
  * = hart + 1). Every number, length and address in a packet comes from the
  * client: each is parsed strictly, and a bad one gets an `E` reply.
  */
-import type { VmDebugger, DebugStop, WatchKind } from '../debug/debugger.js';
+import type { VmDebug, DebugStop, WatchKind } from '../debug/types.js';
 import { PacketReader, encodePacket, type Frame } from './packet.js';
 import { TARGET_XML, G_REGISTERS, registerOf, registerSize } from './target.js';
 
@@ -14,7 +14,7 @@ export const PACKET_SIZE = 0x4000;
 const MAX_RESENDS = 3;
 
 export interface SessionHost {
-  readonly debug: VmDebugger;
+  readonly debug: VmDebug;
   /** The VM's run state (QMP's names). */
   readonly runState: string;
   /** `k`: end the VM. */
@@ -41,7 +41,7 @@ export class GdbSession {
 
   constructor(private readonly host: SessionHost, private readonly io: Io) {}
 
-  private get debug(): VmDebugger { return this.host.debug; }
+  private get debug(): VmDebug { return this.host.debug; }
 
   /** The connection opened: once `after` (the previous client's cleanup) is done, stop the guest (as QEMU does) so gdb finds it stopped. */
   start(after: Promise<void>): void {
