@@ -7,7 +7,7 @@
 import {
   V_X, V_F, V_PC, V_PRIV, JIT_TABLE_BASE, R_JIT_INSNS, V_PENDING, V_RUN, V_ICACHE, ICACHE_ENTRIES, V_SCRATCH_INSN, V_RFENCE, V_HSM,
   R_EXIT, R_DATA, R_WRITE, R_DEST, R_INSNS, R_EXITS, R_EXIT_COUNTS, EXIT_KINDS, R_DECODE_MISSES, EXIT_NONE, EXIT_MMIO, EXIT_WFI, EXIT_REQUEST, EXIT_PAUSE,
-  EXIT_SPIN,
+  EXIT_SPIN, EXIT_DEBUG, R_DBG, DBG_STOP_BREAK,
   REQ_STOP, REQ_PAUSE, REQ_EXIT, CSR_RETIRED, CSR_MSTATUS, CSR_FCSR, RFENCE_FENCE_I, RFENCE_SFENCE_VMA,
   BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
 } from "./layout";
@@ -18,8 +18,9 @@ import {
   ev, EV_NONE, EV_FAULT, faultCause, faultTval, raise, priv, loadSlow, storeSlow, fetchHost, tlbBase,
   epochLoad, epochStore, epochFetch, tlbHost, icacheGen, markCodePage, flushIcache, flushAllTlb, amoHost, lrHost,
   loadDest, ACC_LOAD, ACC_STORE, ACC_FETCH, EXC_ILLEGAL, EXC_BREAKPOINT, EXC_ECALL_U, EXC_ECALL_S,
-  EXC_ECALL_M, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED, exitWith, setPriv, privChanged,
+  EXC_ECALL_M, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED, exitWith, setPriv, privChanged, EV_DEBUG,
 } from "./mmu";
+import { breakAt, dbgStepping } from "./debug";
 import { mipSoftwareView, trap, mret, sret, csrRead, csrWrite, csrWritable, pendingInterrupt, setRetired, wfiWake,
   MSTATUS_TW, MSTATUS_TSR, MSTATUS_TVM, fpEnabled } from "./csr";
 import { checkTimers } from "./irq";
@@ -36,7 +37,7 @@ import {
   OP_SLLW, OP_SRLW, OP_SRAW, OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU,
   OP_MULW, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW, OP_FENCE, OP_FENCE_I, OP_PAUSE, OP_SYSTEM, OP_CSR,
   OP_LR_W, OP_SC_W, OP_AMO_W, OP_LR_D, OP_SC_D, OP_AMO_D, OP_FLW, OP_FLD, OP_FSW, OP_FSD, OP_FP,
-  OP_C_EBREAK, OP_JIT,
+  OP_C_EBREAK, OP_JIT, OP_DEBUG,
 } from "./ops";
 import { decode32, decode16 } from "./decode";
 
@@ -116,12 +117,13 @@ export function run(budget: i32): u32 {
       if ((w & (REQ_STOP | REQ_PAUSE | REQ_EXIT)) != 0) { exit = EXIT_REQUEST; break; }
       if (atomic.load<u32>(V + V_RFENCE) != 0) { serviceRfence(); fetchPage = NO_PAGE; }
       if (slice) checkTimers();
-      const irq = pendingInterrupt();
+      // a debugger's single step runs the instruction at pc, not an interrupt handler (as QEMU's gdbstub)
+      const irq = dbgStepping ? -1 : pendingInterrupt();
       if (irq >= 0) {
         pc = trap(<u64>irq, 0, pc, true);
         clearReservation();
         fetchPage = NO_PAGE;
-      } else if (spinning(pc, stored)) { exit = EXIT_SPIN; break; }
+      } else if (!dbgStepping && spinning(pc, stored)) { exit = EXIT_SPIN; break; }
       stored = false;
       nextCheck = nextSlice;
     }
@@ -164,6 +166,8 @@ export function run(budget: i32): u32 {
         // the entry of a translated block calls its translation
         if (JIT_THRESHOLD != 0) { const s = jitLookup(host, icacheGen); if (s >= 0) setJitEntry(e, host, icacheGen, <u32>s); }
       }
+      // a debugger's breakpoint: the entry leaves run() instead (only looked up here, on a decode-cache miss)
+      if (breakAt(pc)) store<u32>(e, OP_DEBUG, 8);
     }
     const w = load<u32>(e, 8);
     const imm = load<i32>(e, 12);
@@ -192,6 +196,8 @@ export function run(budget: i32): u32 {
       case OP_BGE: { const t = load<i64>(X + (rs1 << 3)) >= load<i64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
       case OP_BLTU: { const t = load<u64>(X + (rs1 << 3)) < load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
       case OP_BGEU: { const t = load<u64>(X + (rs1 << 3)) >= load<u64>(X + (rs2 << 3)); pc += t ? <u64><i64>imm : len; if (t && jitCount(pc, TF)) nextCheck = n; break; }
+
+      case OP_DEBUG: return debugStop(pc, n, DBG_STOP_BREAK);
 
       case OP_JIT: {
         // a translated block (assembly/jit.ts has the protocol); n already counts its first instruction
@@ -229,6 +235,7 @@ export function run(budget: i32): u32 {
           loadDest = (rd & 31) | (f3 < 4 ? 0x40 : 0);
           v = loadSlow(a, size);
           if (ev != EV_NONE) {
+            if (ev == EV_DEBUG) return debugStop(pc, n, 0);
             if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
             return exitAfter(pc + len, n); // MMIO: the load completes on resume
           }
@@ -254,6 +261,7 @@ export function run(budget: i32): u32 {
           stored = true;
           storeSlow(a, size, v);
           if (ev != EV_NONE) {
+            if (ev == EV_DEBUG) return debugStop(pc, n, 0);
             if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
             return exitAfter(pc + len, n);
           }
@@ -340,7 +348,7 @@ export function run(budget: i32): u32 {
         const d = (w & 0xff) == OP_LR_D;
         const a = load<u64>(X + (rs1 << 3));
         const h = lrHost(a, d ? 8 : 4);
-        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { if (ev == EV_DEBUG) return debugStop(pc, n, 0); pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const v = d ? atomic.load<u64>(h) : sx32(<u64>atomic.load<u32>(h));
         resAddr = h; resValue = v;
         store<u64>(X + (rd << 3), v);
@@ -351,7 +359,7 @@ export function run(budget: i32): u32 {
         const d = (w & 0xff) == OP_SC_D;
         const a = load<u64>(X + (rs1 << 3));
         const h = amoHost(a, d ? 8 : 4);
-        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { if (ev == EV_DEBUG) return debugStop(pc, n, 0); pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const nv = load<u64>(X + (rs2 << 3));
         let ok = false;
         if (resAddr == h) {
@@ -366,7 +374,7 @@ export function run(budget: i32): u32 {
       case OP_AMO_W: {
         const a = load<u64>(X + (rs1 << 3));
         const h = amoHost(a, 4);
-        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { if (ev == EV_DEBUG) return debugStop(pc, n, 0); pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const s = load<u32>(X + (rs2 << 3));
         let old: u32;
         switch (imm) {
@@ -396,7 +404,7 @@ export function run(budget: i32): u32 {
       case OP_AMO_D: {
         const a = load<u64>(X + (rs1 << 3));
         const h = amoHost(a, 8);
-        if (ev != EV_NONE) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
+        if (ev != EV_NONE) { if (ev == EV_DEBUG) return debugStop(pc, n, 0); pc = takeFault(pc); fetchPage = NO_PAGE; break; }
         const s = load<u64>(X + (rs2 << 3));
         let old: u64;
         switch (imm) {
@@ -431,6 +439,7 @@ export function run(budget: i32): u32 {
         loadDest = rd | 0x20;
         let v = loadSlowFast(a, d ? 8 : 4, TL);
         if (ev != EV_NONE) {
+          if (ev == EV_DEBUG) return debugStop(pc, n, 0);
           if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
           return exitAfter(pc + len, n);
         }
@@ -447,6 +456,7 @@ export function run(budget: i32): u32 {
         stored = true;
         storeSlowFast(a, d ? 8 : 4, load<u64>(V + V_F + (rs2 << 3)), TS);
         if (ev != EV_NONE) {
+          if (ev == EV_DEBUG) return debugStop(pc, n, 0);
           if (ev == EV_FAULT) { pc = takeFault(pc); fetchPage = NO_PAGE; break; }
           return exitAfter(pc + len, n);
         }
@@ -554,6 +564,18 @@ function takeFault(pc: u64): u64 {
 function exitAfter(pc: u64, n: i32): u32 {
   store<u64>(V + V_PC, pc);
   return leave(n, load<u32>(V + V_RUN + R_EXIT));
+}
+
+/**
+ * A debug stop before the instruction at `pc` (a breakpoint, or a watchpoint
+ * whose access has not happened): it does not retire; `cause` 0 keeps the
+ * R_DBG the watchpoint check wrote.
+ */
+function debugStop(pc: u64, n: i32, cause: u32): u32 {
+  ev = EV_NONE;
+  if (cause != 0) store<u32>(V + V_RUN + R_DBG, cause);
+  store<u64>(V + V_PC, pc);
+  return leave(n - 1, EXIT_DEBUG);
 }
 
 /** A load through the TLB fast path or the slow path (FP loads). */

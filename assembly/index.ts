@@ -28,6 +28,7 @@ import { plicSetLevel } from "./plic";
 import { uartRxNotify, uartTxNotify } from "./uart";
 import { hsmStart } from "./sbi";
 import { spinForget } from "./spin";
+import { setStepping } from "./debug";
 
 /** Where AssemblyScript's own data ends; the host checks it is below MACHINE_BASE. */
 export function heap_base(): usize { return __heap_base; }
@@ -100,6 +101,17 @@ export function run(budget: i32): u32 {
   atomic.store<u32>(V + V_IN_RUN, 1);
   const r = runCpu(budget);
   atomic.store<u32>(V + V_IN_RUN, 0);
+  return r;
+}
+
+/**
+ * The debugger's single step: exactly one instruction (or the trap it takes),
+ * with no interrupt taken first and no breakpoint at pc; returns an EXIT_*.
+ */
+export function run_step(): u32 {
+  setStepping(true);
+  const r = run(1);
+  setStepping(false);
   return r;
 }
 

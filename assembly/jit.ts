@@ -13,11 +13,12 @@
 // most one loop iteration or one straight block longer than in the
 // interpreter.
 import {
-  V_PC, V_F, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, V_SCRATCH_INSN,
+  V_PC, V_F, CSR_MSTATUS, V_JIT_COUNTS, V_JIT_QUEUE, JIT_COUNTERS, JIT_QUEUE_MAX, V_SCRATCH_INSN, V_RUN, R_EXIT, EXIT_DEBUG,
 } from "./layout";
+import { dbgFlags } from "./debug";
 import { V, JIT_THRESHOLD, csr, setCsr } from "./state";
 import {
-  ev, EV_NONE, EV_FAULT, faultCause, faultTval, loadSlow, storeSlow, loadDest, icacheGen, epochFetch, markCodePage, tlbHost,
+  ev, EV_NONE, EV_FAULT, EV_DEBUG, faultCause, faultTval, loadSlow, storeSlow, loadDest, icacheGen, epochFetch, markCodePage, tlbHost,
   codeStored, flushIcache, EXC_ILLEGAL,
 } from "./mmu";
 import { trap, fpEnabled } from "./csr";
@@ -59,6 +60,7 @@ export let jitEndSlice = false;
  * translates the block before it runs again.
  */
 function jitHot(pc: u64, TF: usize, counter: usize): bool {
+  if (dbgFlags() != 0) return false; // a debugger's breakpoints, watchpoints and steps need the interpreter
   // the fetch TLB names its host address (when it does not, the next branch here tries again)
   const host = tlbHost(TF, pc, 1, epochFetch);
   if (host == 0) return false;
@@ -101,6 +103,7 @@ export function jitSlotOf(host: usize): u32 { return jitSlot(host); }
  * now take the slow path, which drops it.
  */
 export function jitInstall(host: usize): void {
+  if (dbgFlags() != 0) return; // no translation runs while a debugger has breakpoints, watchpoints or a step
   markCodePage(host);
   const slot = jitSlot(host);
   setTranslation(slot, host, icacheGen);
@@ -127,6 +130,11 @@ function jitEvent(pc: u64, len: u32): void {
     ev = EV_NONE;
     store<u64>(V + V_PC, trap(faultCause, faultTval, pc, false));
     jitStatus = JIT_TRAP;
+  } else if (ev == EV_DEBUG) { // (translations do not run while watchpoints are set: belt and braces)
+    ev = EV_NONE;
+    store<u64>(V + V_PC, pc);
+    store<u32>(V + V_RUN + R_EXIT, EXIT_DEBUG);
+    jitStatus = JIT_EXIT;
   } else {
     store<u64>(V + V_PC, pc + len);
     jitStatus = JIT_EXIT;

@@ -78,6 +78,18 @@ export const M_PLIC_LOCK: u32 = 0x2230;      // i32 spinlock
 export const M_PLIC_CTX: u32 = 0x2400;       // per context: enable u32[4], threshold u32
 export const PLIC_CTX_STRIDE: u32 = 32;      // 2 contexts per hart (M, S) => 256 contexts = 8 KiB
 
+// debugger (src/debug, the gdb stub): breakpoints and watchpoints, written by the host while every vCPU is parked.
+// The vCPUs look at them only on slow paths (decode-cache fill, TLB fill, slow loads/stores), and only while
+// M_DBG_FLAGS says some are set; the host makes each hart flush its decode cache and TLBs (V_RFENCE) on a change.
+export const M_DBG_FLAGS: u32 = 0x8000;   // u32 DBG_* bits: what is active (0 = full speed, the JIT allowed)
+export const M_DBG_NBP: u32 = 0x8004;     // u32 breakpoints in M_DBG_BP
+export const M_DBG_NWP: u32 = 0x8008;     // u32 watchpoints in M_DBG_WP
+export const M_DBG_BP: u32 = 0x8010;      // u64[DBG_BP_MAX] guest-virtual breakpoint addresses
+export const DBG_BP_MAX: u32 = 64;
+export const M_DBG_WP: u32 = 0x8210;      // DBG_WP_MAX x (va u64, length u64, DBG_WATCH_* u32, pad u32)
+export const DBG_WP_MAX: u32 = 16;
+export const DBG_WP_STRIDE: u32 = 24;
+
 // ---- per-vCPU block -------------------------------------------------------
 export const VCPU_BASE: u32 = MACHINE_BASE + MACHINE_SIZE;
 export const V_X: u32 = 0x000;        // u64 x[0..31], x[32] = sink for writes to x0
@@ -96,6 +108,7 @@ export const V_RFENCE: u32 = 0x820;   // i32 remote-fence request bits (RFENCE_*
 export const V_IN_RUN: u32 = 0x824;  // i32 1 while the vCPU is inside run() (remote fences wait only for those)
 export const V_STIMECMP: u32 = 0x828; // u64 effective S-timer deadline (Sstc stimecmp or SBI set_timer; U64_MAX = none)
 export const V_SPIN_NEXT: u32 = 0x830; // u32 entries of the spin-detection ring recorded since the last store
+export const V_DBG_STEP: u32 = 0x834; // i32 1: the debugger asked this hart to run one instruction (the worker clears it)
 export const V_SPIN_RING: u32 = 0xa00; // SPIN_RING x (pc u64, state hash u64) seen at slice checks
 export const SPIN_RING: u32 = 16;
 export const V_TLB_EPOCHS: u32 = 0xb00; // u32[3 TLBs][TLB_KEYS + 1]: each TLB's epoch under each permission key (0 = none yet), then the last one handed out
@@ -128,10 +141,14 @@ export const R_TIME_HALT_US: u32 = 0x80;    // u64 microseconds the thread slept
 export const R_TIME_SPIN_US: u32 = 0x88;    // u64 microseconds it gave away on spin loops and pause hints
 export const R_TIME_PAUSED_US: u32 = 0x90;  // u64 microseconds it was parked by the host (pause())
 export const R_THREAD_START_MS: u32 = 0x98; // f64 when the thread started (performance.timeOrigin + now(), ms): running time = since - the three above
-export const R_WAIT_KIND: u32 = 0x120;      // i32 the wait the thread is in now (0 none, else one of the R_TIME_* fields above)
-export const R_WAIT_SINCE_MS: u32 = 0x128;  // f64 when it began (a reader adds the time so far to that field)
 export const R_EXIT_COUNTS: u32 = 0xa0;     // u64[EXIT_KINDS]: exits by reason (EXIT_*)
 export const EXIT_KINDS: u32 = 16;
+export const R_WAIT_KIND: u32 = 0x120;      // i32 the wait the thread is in now (0 none, else one of the R_TIME_* fields above)
+export const R_WAIT_SINCE_MS: u32 = 0x128;  // f64 when it began (a reader adds the time so far to that field)
+// the debugger (assembly/debug.ts)
+export const R_DBG: u32 = 0x130;      // u32 EXIT_DEBUG's cause (DBG_STOP_*)
+export const R_DBG_KIND: u32 = 0x134; // u32 DBG_STOP_WATCH: DBG_WATCH_* of the access | index of the watchpoint hit << 8
+export const R_DBG_ADDR: u32 = 0x138; // u64 DBG_STOP_WATCH: the data address accessed
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;
@@ -196,6 +213,16 @@ export const EXIT_PAUSE: u32 = 6;     // spin-wait hint: give the core away brie
 export const EXIT_HSM_STOP: u32 = 7;  // hart stopped itself (SBI HSM)
 export const EXIT_HSM_SUSPEND: u32 = 8;
 export const EXIT_SPIN: u32 = 9;      // a loop that changes nothing: waiting on another hart (yield when overcommitted)
+export const EXIT_DEBUG: u32 = 10;    // a debug stop (R_DBG): the vCPU stays at V_PC, the instruction there not executed
+
+export const DBG_BREAK: u32 = 1;      // M_DBG_FLAGS: breakpoints set
+export const DBG_WATCH: u32 = 2;      // M_DBG_FLAGS: watchpoints set
+export const DBG_STEP: u32 = 4;       // M_DBG_FLAGS: a hart is single-stepping
+export const DBG_WATCH_WRITE: u32 = 1;
+export const DBG_WATCH_READ: u32 = 2;
+export const DBG_STOP_BREAK: u32 = 1;
+export const DBG_STOP_STEP: u32 = 2;
+export const DBG_STOP_WATCH: u32 = 3;
 
 export const REQ_STOP: u32 = 1 << 16;
 export const REQ_PAUSE: u32 = 1 << 17;

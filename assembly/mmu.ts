@@ -15,6 +15,8 @@ import { deviceLoad, deviceStore, isDevice, virtioDoorbell } from "./devices";
 import { uartPutc } from "./uart";
 import { pmpAllows } from "./pmp";
 import { dropPageTranslations, clearTranslations } from "./jitcache";
+import { watchHit, watchAllowsFill } from "./debug";
+import { DBG_WATCH_READ, DBG_WATCH_WRITE } from "./layout";
 
 export const ACC_LOAD: u32 = 0;
 export const ACC_STORE: u32 = 1;
@@ -40,6 +42,7 @@ export const EXC_STORE_PAGE: u64 = 15;
 export const EV_NONE: u32 = 0;
 export const EV_FAULT: u32 = 1;  // faultCause/faultTval describe a synchronous exception
 export const EV_EXIT: u32 = 2;   // leave run() after this instruction (run struct filled)
+export const EV_DEBUG: u32 = 3;  // a watchpoint: leave run() before this instruction (R_DBG filled)
 export let ev: u32 = EV_NONE;
 export let faultCause: u64 = 0;
 export let faultTval: u64 = 0;
@@ -275,6 +278,7 @@ function fill(va: u64, kind: u32, pa: u64): void {
   const pagePa = pa & ~(<u64>0xfff);
   if (!inRam(pagePa, 0x1000)) return;
   if (!pmpAllows(pagePa, 0x1000, kind, kind == ACC_FETCH ? priv : dataPriv)) return; // not uniform: check every access
+  if (kind != ACC_FETCH && !watchAllowsFill(va)) return; // a debugger watches this page: every access comes here
   if (kind == ACC_STORE) {
     if (isCodePage(pagePa - RAM_BASE)) return;
     if (TOHOST != 0 && (TOHOST & ~(<u64>0xfff)) == pagePa) return;
@@ -315,6 +319,7 @@ export let loadDest: u32 = 0;
 
 /** Load of `size` bytes (zero-extended) at virtual va. On a fault ev is set. */
 export function loadSlow(va: u64, size: u32): u64 {
+  if (watchHit(va, size, DBG_WATCH_READ)) { ev = EV_DEBUG; return 0; }
   const off = <u32>va & 0xfff;
   if (off + size > 0x1000) {
     // crosses a page: assemble from bytes (each page translated once)
@@ -336,6 +341,7 @@ export function loadSlow(va: u64, size: u32): u64 {
 }
 
 export function storeSlow(va: u64, size: u32, v: u64): void {
+  if (watchHit(va, size, DBG_WATCH_WRITE)) { ev = EV_DEBUG; return; }
   const off = <u32>va & 0xfff;
   if (off + size > 0x1000) {
     // check both pages before writing anything
@@ -437,6 +443,7 @@ export function ramHost(pa: u64, len: u64): usize {
 /** Translate va for LR (load permission, natural alignment); returns host or 0 with ev set. */
 export function lrHost(va: u64, size: u32): usize {
   if ((va & (<u64>size - 1)) != 0) { raise(EXC_LOAD_MISALIGNED, va); return 0; }
+  if (watchHit(va, size, DBG_WATCH_READ)) { ev = EV_DEBUG; return 0; }
   const pa = translate(va, ACC_LOAD);
   if (ev != EV_NONE) return 0;
   if (!inRam(pa, size)) { raise(EXC_LOAD_ACCESS, va); return 0; }
@@ -446,6 +453,7 @@ export function lrHost(va: u64, size: u32): usize {
 /** Translate va for an atomic read-modify-write (store permission); returns host or 0 with ev set. */
 export function amoHost(va: u64, size: u32): usize {
   if ((va & (<u64>size - 1)) != 0) { raise(EXC_STORE_MISALIGNED, va); return 0; }
+  if (watchHit(va, size, DBG_WATCH_READ | DBG_WATCH_WRITE)) { ev = EV_DEBUG; return 0; }
   const pa = translate(va, ACC_STORE);
   if (ev != EV_NONE) return 0;
   if (!inRam(pa, size)) { raise(EXC_STORE_ACCESS, va); return 0; }

@@ -85,3 +85,5 @@ export const OP_C_EBREAK: u32 = 79;
 // Not an instruction: the decode-cache entry of a block that has a
 // translation (immediate = its slot in the JIT table, assembly/jit.ts).
 export const OP_JIT: u32 = 80;
+// Not an instruction: the decode-cache entry of a debugger breakpoint (assembly/debug.ts): leave run() before it.
+export const OP_DEBUG: u32 = 81;

@@ -5,6 +5,7 @@ export {
 } from './vm.js';
 export { QmpServer, parseQmpSpec, type QmpListen, type QmpServerOptions } from './qmp/server.js';
 export { GuestConsole, type ExpectOptions } from './console.js';
+export type { VmDebug, DebugRegister, DebugStop, ResumeActions, WatchKind } from './debug/types.js';
 export { WkvmError } from './errors.js';
 export { VIRT_MEMMAP, VIRT_ISA } from './machine/virt.js';
 export type { DeviceOptions, DriveOptions, NicOptions } from './machine/devices.js';

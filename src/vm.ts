@@ -25,6 +25,8 @@ import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import { GuestConsole } from './console.js';
+import { VmDebugger } from './debug/debugger.js';
+import type { VmDebug } from './debug/types.js';
 
 /** Most vCPUs a VM can have (the board's hart limit). */
 export const MAX_VCPUS: number = BOARD.MAX_HARTS;
@@ -118,7 +120,7 @@ export interface BlockDeviceInfo {
 }
 
 /** Why a vCPU left its run loop (the names of VcpuStats.exitsByReason). */
-export const EXIT_REASONS = ['slice', 'mmio', 'wfi', 'request', 'shutdown', 'reset', 'pause', 'hsm-stop', 'hsm-suspend', 'spin'] as const;
+export const EXIT_REASONS = ['slice', 'mmio', 'wfi', 'request', 'shutdown', 'reset', 'pause', 'hsm-stop', 'hsm-suspend', 'spin', 'debug'] as const;
 export type ExitReason = typeof EXIT_REASONS[number];
 
 export interface VcpuStats {
@@ -622,6 +624,15 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       })),
     };
   }
+
+  // ==== debugging: the gdb stub's control plane (src/debug; src/gdb is the protocol) ====
+  private debugger_: VmDebugger | undefined;
+  /** Stop, inspect and step the guest: registers, memory through a hart's translation, breakpoints, watchpoints. */
+  get debug(): VmDebug {
+    this.debugger_ ??= new VmDebugger(this, this.mem, this.io);
+    return this.debugger_;
+  }
+  // ==== end of debugging ====
 
   /** Per-vCPU counters. */
   stats(): VcpuStats[] {

@@ -79,7 +79,7 @@ describe('formatSize', () => {
   });
 });
 
-const NO_DEVICES = { drives: [], nics: [], rng: false, snapshot: false, paused: false };
+const NO_DEVICES = { drives: [], nics: [], rng: false, snapshot: false, paused: false, qmp: [] };
 const defaults: RunOptions = { machine: 'virt', memory: 128n * MiB, smp: 1, bios: 'default', noReboot: false, ...NO_DEVICES };
 
 describe('parseRunArgs', () => {

@@ -27,6 +27,8 @@ export interface VcpuExports {
   vcpu_bind(hart: number): void;
   vcpu_reset(pc: bigint, a0: bigint, a1: bigint, priv: number): void;
   run(budget: number): number;
+  /** The debugger's single step (assembly/debug.ts). */
+  run_step(): number;
   wfi_should_sleep(): number;
   others_in_run(): number;
   hsm_start(): void;

@@ -15,6 +15,7 @@ import { maxRamSize } from '../accel/memory.js';
 import { isHelpRequest, parseRunArgs, runHelp } from './options.js';
 import { Duplex } from 'node:stream';
 import { openChardev, type Chardev } from '../chardev/chardev.js';
+import { GdbServer } from '../gdb/server.js';
 
 const USAGE = `usage: wkvm run [options]     boot a guest (see 'wkvm run --help')
        wkvm --version
@@ -86,6 +87,15 @@ async function runCommand(argv: string[]): Promise<number> {
       await vm.stop(); // the devices (a passt, sockets) end with it, error or not
     }
     return 0;
+  }
+  if (opts.gdb) {
+    try {
+      const gdb = await GdbServer.listen({ debug: vm.debug, get runState() { return vm.runState; }, kill: () => { void vm.stop(0); } }, opts.gdb);
+      void vm.exited.finally(() => gdb.close()).catch(() => {});
+    } catch (e) {
+      await vm.stop();
+      throw e;
+    }
   }
   if (signals.received !== undefined) { // a signal while the VM was being built: end before it runs
     await vm.stop();

@@ -15,6 +15,7 @@ import type { DriveOptions } from '../machine/devices.js';
 import { BLOCK_CACHE_MODES, type BlockCacheMode } from '../devices/virtio/index.js';
 import { parseNetdev, parseNic, type NetdevSpec } from '../netdev/index.js';
 import { parseChardev, type ChardevSpec } from '../chardev/chardev.js';
+import { parseGdbSpec, type GdbEndpoint } from '../gdb/server.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -49,6 +50,8 @@ export interface RunOptions {
   qmp: QmpListen[];
   /** --stats FILE[,interval=MS] */
   stats?: { file: string; intervalMs: number };
+  /** -gdb / -s: where the gdb stub listens (no host: every interface, as QEMU). */
+  gdb?: GdbEndpoint;
   /** The JIT tier on or off (unset: the environment's WKVM_JIT, else on). */
   jit?: 'on' | 'off';
   /** Block entries before translation (unset: WKVM_JIT_THRESHOLD, else the default). */
@@ -91,6 +94,7 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['qmp', true],
   ['mon', true],
   ['stats', true],
+  ['gdb', true],
 ]);
 /** QEMU spellings that differ from wkvm's. */
 const ALIASES: ReadonlyMap<string, string> = new Map([['dumpdtb', 'dump-dtb']]);
@@ -98,6 +102,7 @@ const SHORT_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['M', true],
   ['m', true],
   ['S', false],
+  ['s', false],
 ]);
 
 function buildRunCommand(): Command {
@@ -124,6 +129,8 @@ function buildRunCommand(): Command {
     .option('--qmp <spec>', 'a QMP monitor: unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off', collect, [])
     .option('--mon <spec>', 'a monitor on a -chardev socket: chardev=ID,mode=control (QMP)', collect, [])
     .option('--stats <file>', 'write the vCPU and device counters to FILE as a JSON line per interval: FILE[,interval=MS] (default 1000)')
+    .option('--gdb <dev>', "a gdb stub: tcp::PORT or tcp:HOST:PORT (gdb-multiarch -ex 'target remote :PORT'; see docs/gdb.md)")
+    .option('-s', 'shorthand for -gdb tcp::1234')
     .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
     .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
@@ -304,6 +311,8 @@ interface RawOptions {
   qmp: string[];
   mon: string[];
   stats?: string;
+  gdb?: string;
+  s?: boolean;
   jit?: string;
   jitThreshold?: string;
 }
@@ -353,6 +362,9 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
   if (raw.name !== undefined) options.name = parseName(raw.name);
   if (raw.stats !== undefined) options.stats = parseStats(raw.stats);
   parseDevices(raw, options);
+  // -gdb wins over -s (QEMU would open both; one stub is enough)
+  const gdb = raw.gdb !== undefined ? parseGdbSpec(raw.gdb) : raw.s ? { port: 1234 } : undefined;
+  if (gdb) options.gdb = gdb;
   if (kernel !== undefined) options.kernel = kernel;
   if (initrd !== undefined) options.initrd = initrd;
   if (raw.append !== undefined) options.append = raw.append;

@@ -30,6 +30,8 @@ export class IoLoop {
   private rxTimer: NodeJS.Timeout | undefined;
   /** The console's reader is full: leave output in the TX ring (the guest stalls on a full ring). */
   private outputPaused = false;
+  /** A vCPU stopped for the debugger (EXIT_DEBUG; src/debug sets this while it is attached). */
+  onDebugStop: ((hart: number) => void) | undefined;
 
   constructor(
     private readonly mem: VmMemory,
@@ -185,6 +187,8 @@ export class IoLoop {
       } else if (reason === L.EXIT_SHUTDOWN) {
         this.flushUart(true);
         this.onExit({ kind: 'shutdown', hart: h, code: view.getUint32(run + L.R_CODE, true), failure: view.getUint32(run + L.R_FAILURE, true) === 1 });
+      } else if (reason === L.EXIT_DEBUG) {
+        this.onDebugStop?.(h);
       } else if (reason === L.EXIT_RESET) {
         this.flushUart(true);
         this.onExit({ kind: 'reset', hart: h, failure: view.getUint32(run + L.R_FAILURE, true) === 1 });

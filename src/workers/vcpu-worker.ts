@@ -46,6 +46,8 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
   const ackIdx = (base + L.V_RUN + L.R_ACK) >> 2;
   const doorbellIdx = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
   const parkedIdx = (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2;
+  const stepIdx = (base + L.V_DBG_STEP) >> 2;
+  const runView = new DataView(task.memory.buffer as unknown as SharedArrayBuffer, base + L.V_RUN, 0x100);
   const REQ_ANY = L.REQ_STOP | L.REQ_PAUSE | L.REQ_EXIT;
   const pauseWord = new Int32Array(new SharedArrayBuffer(4));
   const cores = availableParallelism();
@@ -130,6 +132,36 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
     }
   };
 
+  /**
+   * Run one instruction for the debugger and report it as a debug stop (or
+   * as the watchpoint it hit first); false when the vCPU must end.
+   */
+  const step = (): boolean | undefined => {
+    const exit = cpu.run_step();
+    switch (exit) {
+      case L.EXIT_REQUEST: return undefined; // nothing ran: a host request first, then the step again
+      case L.EXIT_SHUTDOWN:
+      case L.EXIT_RESET:
+        Atomics.store(i32, stepIdx, 0);
+        post(false);
+        return false;
+      case L.EXIT_MMIO:
+        post(true);
+        cpu.run(0); // completes the access (a load's register) without running further
+        break;
+      case L.EXIT_HSM_SUSPEND:
+        cpu.hsm_resume(); // the debugger sees it stopped at the next instruction; it runs on when continued
+        break;
+    }
+    Atomics.store(i32, stepIdx, 0);
+    if (exit !== L.EXIT_DEBUG) {
+      runView.setUint32(L.R_EXIT, L.EXIT_DEBUG, true);
+      runView.setUint32(L.R_DBG, L.DBG_STOP_STEP, true);
+    }
+    post(true);
+    return true;
+  };
+
   for (;;) {
     // a stopped hart (SBI HSM) sleeps until hart_start
     while (Atomics.load(i32, hsmIdx) !== L.HSM_STARTED) {
@@ -141,6 +173,13 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
         Atomics.wait(i32, hsmIdx, s, 10_000); // hart_start and stop notify this word
         waited(L.R_TIME_HALT_US, t0);
       }
+    }
+    // the debugger's single step (src/debug): one instruction, then a debug stop for the I/O loop
+    if (Atomics.load(i32, stepIdx) !== 0) {
+      const r = step();
+      if (r === false) return 0;
+      if ((Atomics.load(i32, pendingIdx) & REQ_ANY) !== 0 && !requests()) return 0;
+      continue;
     }
     const exit = cpu.run(SLICE);
     if (jit) {
@@ -187,6 +226,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
         post(false);
         return 0;
       case L.EXIT_REQUEST:
+        break;
+      case L.EXIT_DEBUG: // a breakpoint or watchpoint: the I/O loop pauses every vCPU (all-stop) and tells the debugger
+        post(true);
         break;
       default:
         throw new Error(`vCPU ${hart}: unknown exit ${exit}`);
