@@ -29,6 +29,7 @@ import { uartRxNotify, uartTxNotify } from "./uart";
 import { hsmStart } from "./sbi";
 import { spinForget } from "./spin";
 import { setStepping } from "./debug";
+import { pmpUpdate } from "./pmp";
 
 /** Where AssemblyScript's own data ends; the host checks it is below MACHINE_BASE. */
 export function heap_base(): usize { return __heap_base; }
@@ -86,6 +87,25 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
   clearReservation();
   flushIcache();
   resetTlb();
+  privChanged();
+}
+
+/**
+ * Resume the bound vCPU from the architectural state already in its block
+ * (a restored snapshot): registers, CSRs, privilege, pending interrupts and
+ * timers stay as they are; what this instance derives from them (privilege,
+ * the data-access key, the PMP summary) is recomputed and its caches (TLBs,
+ * decode cache, LR/SC reservation, spin detection) start empty.
+ */
+export function vcpu_resume(): void {
+  setPriv(load<u32>(V + V_PRIV));
+  atomic.store<u32>(V + V_IN_RUN, 0);
+  store<u32>(V + V_RUN + R_EXIT, EXIT_NONE);
+  spinForget();
+  clearReservation(); // a reservation may be lost at any time: the guest's SC fails and retries
+  flushIcache();
+  resetTlb();
+  pmpUpdate();
   privChanged();
 }
 

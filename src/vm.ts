@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { WkvmError } from './errors.js';
+import { WkvmError, describeFsError } from './errors.js';
 import * as BOARD from '../assembly/board.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
 import { jitThreshold } from './jit/jit.js';
@@ -25,6 +25,10 @@ import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import { GuestConsole } from './console.js';
+import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { WKVM_VERSION } from './version.js';
+import { SNAPSHOT_FORMAT, PAGE, decodeSnapshot, encodeSnapshot, sparsePages, type SnapshotContents } from './snapshot/format.js';
 import { VmDebugger } from './debug/debugger.js';
 import type { VmDebug } from './debug/types.js';
 
@@ -177,6 +181,33 @@ const CSR_NAMES: readonly [string, number][] = [
   ['senvcfg', LAYOUT.CSR_SENVCFG], ['stimecmp', LAYOUT.CSR_STIMECMP],
 ];
 
+/** A virtio device's kind, as a snapshot's machine description lists it. */
+function deviceKind(d: VirtioDevice): string {
+  return ({ 1: 'virtio-net', 2: 'virtio-blk', 3: 'virtio-console', 4: 'virtio-rng' } as Record<number, string>)[d.deviceId] ?? `virtio-${d.deviceId}`;
+}
+
+/** Write `chunks` to a file (created or truncated) or a stream, with its backpressure; resolves with the bytes. */
+async function writeChunks(target: string | NodeJS.WritableStream, chunks: Uint8Array[]): Promise<number> {
+  const out: NodeJS.WritableStream = typeof target === 'string' ? createWriteStream(target) : target;
+  let bytes = 0;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (e: Error): void => reject(e);
+    out.once('error', onError);
+    let i = 0;
+    const pump = (): void => {
+      while (i < chunks.length) {
+        const c = chunks[i++]!;
+        bytes += c.byteLength;
+        if (!out.write(c)) { out.once('drain', pump); return; }
+      }
+      if (typeof target === 'string') out.end(() => { out.off('error', onError); resolve(); });
+      else { out.off('error', onError); resolve(); }
+    };
+    pump();
+  });
+  return bytes;
+}
+
 function asFile(v: string | Uint8Array | undefined, what: string, ramSize: bigint): { name: string; data: Uint8Array } | undefined {
   if (v === undefined) return undefined;
   if (typeof v === 'string') return readGuestFile(v, what, ramSize);
@@ -204,6 +235,10 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private plan: BootPlan;
   private consoleTail = '';
   private panicSeen = false;
+  /** Set by restore(): the first launch resumes the vCPUs from their saved state. */
+  private resumeFrom: SnapshotContents | undefined;
+  /** QMP's query-migrate: the last save's outcome. */
+  private lastSave: { status: 'completed' | 'failed'; error?: string; bytes?: number; ms?: number } | undefined;
   /** When the vCPU threads ended (their time stops there). */
   private stoppedAt: number | undefined;
   /** Host-side reads holding the vCPUs still (held()). */
@@ -219,11 +254,12 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     private readonly jitThreshold: number,
     private readonly virtio: readonly VirtioDevice[],
     private readonly vmName: string | undefined,
+    epochMs: number = newEpoch(),
   ) {
     super();
     this.exited = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
     this.exited.catch(() => {}); // observed through the promise by callers
-    this.epochMs = newEpoch();
+    this.epochMs = epochMs;
     // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
     this.devices = new DeviceManager(mem, virtio, (irq, level) => this.main.plic_set_level(irq, level ? 1 : 0),
       (message) => this.emit('warning', new Error(message)));
@@ -244,6 +280,11 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** Build a VM: compile (once) the vCPU module, allocate memory, load the guest. */
   static async create(opts: VmOptions = {}): Promise<VirtualMachine> {
+    return VirtualMachine.build(opts);
+  }
+
+  /** create(), with the machine's clock epoch given (a restore's guest clock goes on from its snapshot). */
+  private static async build(opts: VmOptions, epochMs?: number): Promise<VirtualMachine> {
     const { module, layout } = loadVcpuModule();
     const smp = opts.smp ?? 1;
     if (!Number.isInteger(smp) || smp < 1 || smp > MAX_VCPUS) {
@@ -273,7 +314,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const virtio = await openDevices(opts);
     try {
       opts.signal?.throwIfAborted();
-      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio, opts.name);
+      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio, opts.name, epochMs);
     } catch (e) {
       await Promise.allSettled(virtio.map((d) => d.close?.()));
       throw e;
@@ -357,8 +398,15 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const L = this.layout;
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_RUNSTATE) >> 2, L.RUNSTATE_RUNNING);
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2, 0);
+    const resume = this.resumeFrom !== undefined;
     for (let h = 0; h < this.harts; h++) {
       const b = this.mem.vcpu(h);
+      if (resume) { // a restored snapshot: its pending interrupts, HSM states and timers stand
+        const mip = Atomics.load(this.mem.i32, (b + L.V_PENDING) >> 2) & (L.MIP_MASK | L.PENDING_SW_SEIP);
+        Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, mip | (this.pauseWanted() ? L.REQ_PAUSE : 0));
+        Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
+        continue;
+      }
       // a paused VM (started paused, or paused while it rebooted) starts its threads parked
       Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, this.pauseWanted() ? L.REQ_PAUSE : 0);
       Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
@@ -386,12 +434,14 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private startThreads(launch: number): void {
     const L = this.layout;
     const upIdx = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
-    const staggered = !this.plan.harts.some((b, h) => h > 0 && b.started);
+    const resume = this.resumeFrom !== undefined;
+    this.resumeFrom = undefined; // a later reboot boots afresh
+    const staggered = !resume && !this.plan.harts.some((b, h) => h > 0 && b.started);
     const next = (): void => {
       if (launch !== this.launches || this.state !== 'running' && this.state !== 'paused') return;
       const hart = this.tasks.length;
       if (hart === this.harts) return;
-      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot: this.plan.harts[hart] };
+      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot: this.plan.harts[hart], resume };
       this.tasks.push(this.pool!.run(task).catch((e: Error) => this.fail(e)));
       const inFlight = hart === 0 ? 1 : availableParallelism(); // the boot hart alone first
       if (!staggered || this.tasks.length - Atomics.load(this.mem.i32, upIdx) < inFlight) return next();
@@ -566,6 +616,123 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     if (this.state !== 'running' && this.state !== 'paused') return;
     await this.reboot('host-qmp-system-reset');
   }
+
+  // ==== snapshots (src/snapshot/format.ts is the file) ====
+
+  /**
+   * Save the VM to a file or stream (QMP's migrate to file:): the vCPUs stop
+   * at an instruction boundary, device I/O in flight completes, and the
+   * snapshot is written; the VM is then 'postmigrate' (paused; resume() goes
+   * on). Resolves with the bytes written and the time taken.
+   */
+  async save(target: string | NodeJS.WritableStream): Promise<{ bytes: number; ms: number }> {
+    if (this.state !== 'running' && this.state !== 'paused') throw new WkvmError(`cannot save a VM that is ${this.publicState}`);
+    const t0 = performance.now();
+    const running = this.publicState === 'running';
+    try {
+      if (running) await this.pause(); else await this.allParked();
+      await this.devices.drain();
+      const chunks = encodeSnapshot(this.snapshotContents(running));
+      const bytes = await writeChunks(target, chunks);
+      this.setRunState('postmigrate');
+      const ms = performance.now() - t0;
+      this.lastSave = { status: 'completed', bytes, ms };
+      return { bytes, ms };
+    } catch (e) {
+      const message = e instanceof WkvmError ? e.message : `cannot write the snapshot: ${describeFsError(e)}`;
+      this.lastSave = { status: 'failed', error: message };
+      if (running) this.resume(); // a failed save leaves the VM as it was (QEMU's source goes on after a failed migration)
+      throw new WkvmError(message);
+    }
+  }
+
+  /** The last save()'s outcome (QMP's query-migrate). */
+  get lastSnapshot(): { status: 'completed' | 'failed'; error?: string; bytes?: number; ms?: number } | undefined { return this.lastSave; }
+
+  private snapshotContents(running: boolean): SnapshotContents {
+    const L = this.layout;
+    const bytes = this.mem.bytes;
+    const mtime = BigInt(Math.floor((performance.timeOrigin + performance.now() - this.epochMs) * (L.MTIME_HZ / 1000)));
+    return {
+      header: {
+        format: SNAPSHOT_FORMAT, layout: L.LAYOUT_VERSION, wkvm: WKVM_VERSION, savedAt: new Date().toISOString(),
+        machine: { ramSize: String(this.mem.ramSize), smp: this.harts, devices: this.virtio.map(deviceKind) },
+        mtime: String(mtime), running,
+        boot: { tohost: String(this.plan.tohost), fromhost: String(this.plan.fromhost), bootFlags: this.plan.bootFlags },
+      },
+      machine: bytes.slice(L.MACHINE_BASE + L.M_UART, L.MACHINE_BASE + L.MACHINE_SIZE),
+      vcpus: Array.from({ length: this.harts }, (_, h) => bytes.slice(this.mem.vcpu(h), this.mem.vcpu(h) + L.V_RUN)),
+      ram: sparsePages(this.mem.ram(this.mem.ramBase, Number(this.mem.ramSize))),
+      devices: this.devices.save(),
+    };
+  }
+
+  /**
+   * A VM from a snapshot (a file or its bytes), running if it was running
+   * when saved, else paused (or paused anyway with `paused: true`). The
+   * machine options (RAM, vCPUs, devices) must match the snapshot's (RAM and
+   * vCPUs default to them); backends (disk images, netdevs) are opened from
+   * `options`, as QEMU's -incoming takes them from its command line.
+   */
+  static async restore(source: string | Uint8Array, options: VmOptions & { paused?: boolean } = {}): Promise<VirtualMachine> {
+    let file: Uint8Array;
+    if (typeof source === 'string') {
+      try { file = await readFile(source); } catch (e) { throw new WkvmError(`cannot read snapshot '${source}': ${describeFsError(e)}`); }
+    } else file = source;
+    const { layout } = loadVcpuModule();
+    const snap = decodeSnapshot(file, { vcpuBytes: layout.V_RUN, machineBytes: layout.MACHINE_SIZE - layout.M_UART });
+    const h = snap.header;
+    if (h.layout !== layout.LAYOUT_VERSION) throw new WkvmError(`snapshot: made with vCPU layout ${h.layout}, this wkvm has layout ${layout.LAYOUT_VERSION}`);
+    const ramSize = BigInt(h.machine.ramSize);
+    const memory = options.memory === undefined ? ramSize
+      : typeof options.memory === 'string' ? parseSize(options.memory, 'memory size') : BigInt(options.memory);
+    if (memory !== ramSize) throw new WkvmError(`snapshot: the machine has ${memory >> 20n}M of RAM, the snapshot ${ramSize >> 20n}M`);
+    const smp = options.smp ?? h.machine.smp;
+    if (smp !== h.machine.smp) throw new WkvmError(`snapshot: the machine has ${smp} vCPUs, the snapshot ${h.machine.smp}`);
+    const mtimeMs = Number(BigInt(h.mtime)) / (layout.MTIME_HZ / 1000);
+    const vm = await VirtualMachine.build({ ...options, memory, smp }, newEpoch() - mtimeMs);
+    try {
+      const devices = vm.virtio.map(deviceKind);
+      if (devices.join(',') !== h.machine.devices.join(',')) {
+        throw new WkvmError(`snapshot: its devices are [${h.machine.devices.join(', ')}], the machine's [${devices.join(', ')}]`);
+      }
+      vm.applySnapshot(snap);
+      vm.start({ paused: options.paused === true || !h.running, signal: options.signal });
+      if (!vm.running) vm.setRunState('paused');
+    } catch (e) {
+      await vm.stop().catch(() => {});
+      throw e;
+    }
+    return vm;
+  }
+
+  /** Put a snapshot's state into this (created, not started) VM. */
+  private applySnapshot(snap: SnapshotContents): void {
+    const L = this.layout;
+    const boot = snap.header.boot;
+    this.plan = { ...this.plan, tohost: BigInt(boot.tohost), fromhost: BigInt(boot.fromhost), bootFlags: boot.bootFlags };
+    this.mem.writeHeader({ tohost: this.plan.tohost, fromhost: this.plan.fromhost, bootFlags: boot.bootFlags, epochMs: this.epochMs, jitThreshold: this.jitThreshold });
+    this.mem.writeMmioTable(this.devices.bus);
+    const bytes = this.mem.bytes;
+    bytes.set(snap.machine, L.MACHINE_BASE + L.M_UART);
+    this.mem.zeroLoaded(); // the rest of a fresh VM's RAM is zero already (clearing all of it costs a fault per page)
+    const ram = this.mem.ram(this.mem.ramBase, Number(this.mem.ramSize));
+    for (const r of snap.ram) ram.set(r.data, r.page * PAGE);
+    snap.vcpus.forEach((v, h) => {
+      const b = this.mem.vcpu(h);
+      bytes.set(v, b);
+      Atomics.store(this.mem.i32, (b + L.V_IN_RUN) >> 2, 0);
+      Atomics.store(this.mem.i32, (b + L.V_DBG_STEP) >> 2, 0);
+    });
+    this.main.machine_bind(); // the boot fields it read at creation
+    try {
+      this.devices.restore(snap.devices as unknown[]);
+    } catch (e) {
+      throw new WkvmError(`snapshot: the device state does not fit this machine: ${(e as Error).message}`);
+    }
+    this.resumeFrom = snap;
+  }
+  // ==== end of snapshots ====
 
   /** `await using vm = await VirtualMachine.create(...)`: stopped when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {

@@ -102,9 +102,24 @@ export class VmMemory {
     return this.bytes.subarray(off, off + len);
   }
 
+  /** Host offsets of what the boot loader wrote into RAM since the last clearRam() (the rest is still zero). */
+  private loaded: { off: number; len: number }[] = [];
+
+  /** The boot loader wrote [paddr, paddr+len): zeroLoaded() undoes it without touching the rest of RAM. */
+  markLoaded(paddr: bigint, len: number): void {
+    const off = this.hostOffset(paddr, len);
+    if (off >= 0) this.loaded.push({ off, len });
+  }
+
+  /** Zero what the boot loader wrote (a fresh VM's RAM is otherwise zero: a restore need not clear all of it). */
+  zeroLoaded(): void {
+    for (const r of this.loaded.splice(0)) this.bytes.fill(0, r.off, r.off + r.len);
+  }
+
   /** Zero all of guest RAM (reset). */
   clearRam(): void {
     this.bytes.fill(0, this.ramHost, this.ramHost + Number(this.ramSize));
+    this.loaded = [];
   }
 }
 

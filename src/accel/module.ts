@@ -26,6 +26,7 @@ export interface VcpuExports {
   signal_scan(): number;
   vcpu_bind(hart: number): void;
   vcpu_reset(pc: bigint, a0: bigint, a1: bigint, priv: number): void;
+  vcpu_resume(): void;
   run(budget: number): number;
   /** The debugger's single step (assembly/debug.ts). */
   run_step(): number;

@@ -9,7 +9,7 @@ import { WKVM_VERSION } from '../version.js';
 import { writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { WkvmError, describeFsError } from '../errors.js';
-import { VirtualMachine } from '../vm.js';
+import { VirtualMachine, type VmOptions } from '../vm.js';
 import { loadVcpuModule } from '../accel/module.js';
 import { maxRamSize } from '../accel/memory.js';
 import { isHelpRequest, parseRunArgs, runHelp } from './options.js';
@@ -65,11 +65,14 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   let vm: VirtualMachine;
   try {
-    vm = await VirtualMachine.create({
+    const create = opts.incoming !== undefined
+      ? (o: VmOptions) => VirtualMachine.restore(opts.incoming!, { ...o, paused: opts.paused })
+      : (o: VmOptions) => VirtualMachine.create(o);
+    vm = await create({
       memory: opts.memory, smp: opts.smp, bios: opts.bios, kernel: opts.kernel,
       initrd: opts.initrd, append: opts.append, noReboot: opts.noReboot,
       drives: opts.drives, nics: opts.nics, rng: opts.rng, snapshot: opts.snapshot,
-      jit: opts.jit, jitThreshold: opts.jitThreshold,
+      jit: opts.jit, jitThreshold: opts.jitThreshold, name: opts.name,
       ...(chardev ? { console: chardev.stream } : {}),
     });
   } catch (e) {
@@ -120,7 +123,7 @@ async function runCommand(argv: string[]): Promise<number> {
   }
   let status: number;
   try {
-    status = await attachConsole(vm, signals, opts.paused, onStdio ? chardev?.stream : undefined);
+    status = await attachConsole(vm, signals, opts.paused, opts.incoming !== undefined, onStdio ? chardev?.stream : undefined);
   } finally {
     stats?.close();
     await qmp?.close(); // the last replies and the SHUTDOWN event go out first
@@ -173,7 +176,7 @@ class SignalWatch {
 }
 
 /** Connect stdin/stdout to the guest's serial console and run until the guest exits. */
-async function attachConsole(vm: VirtualMachine, signals: SignalWatch, paused: boolean, stdinPort?: Duplex): Promise<number> {
+async function attachConsole(vm: VirtualMachine, signals: SignalWatch, paused: boolean, started: boolean, stdinPort?: Duplex): Promise<number> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   // pipe() keeps backpressure: a reader that does not drain stdout stalls the guest's console, not our memory
@@ -206,7 +209,7 @@ async function attachConsole(vm: VirtualMachine, signals: SignalWatch, paused: b
   signals.onStop = (code) => { void vm.stop(code, 'host-signal'); };
   let status: number;
   try {
-    vm.start({ paused });
+    if (!started) vm.start({ paused }); // a restored VM (-incoming) runs already
     status = await vm.exited;
   } finally {
     signals.done = true;

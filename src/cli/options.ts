@@ -50,6 +50,8 @@ export interface RunOptions {
   qmp: QmpListen[];
   /** --stats FILE[,interval=MS] */
   stats?: { file: string; intervalMs: number };
+  /** -incoming file:PATH: the snapshot to resume */
+  incoming?: string;
   /** -gdb / -s: where the gdb stub listens (no host: every interface, as QEMU). */
   gdb?: GdbEndpoint;
   /** The JIT tier on or off (unset: the environment's WKVM_JIT, else on). */
@@ -94,6 +96,7 @@ const LONG_OPTIONS: ReadonlyMap<string, boolean> = new Map([
   ['qmp', true],
   ['mon', true],
   ['stats', true],
+  ['incoming', true],
   ['gdb', true],
 ]);
 /** QEMU spellings that differ from wkvm's. */
@@ -128,6 +131,7 @@ function buildRunCommand(): Command {
     .option('--name <name>', "the VM's name (QMP's query-name): NAME or guest=NAME")
     .option('--qmp <spec>', 'a QMP monitor: unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off', collect, [])
     .option('--mon <spec>', 'a monitor on a -chardev socket: chardev=ID,mode=control (QMP)', collect, [])
+    .option('--incoming <uri>', 'resume a saved VM: file:PATH (a snapshot from QMP migrate; give the same machine options)')
     .option('--stats <file>', 'write the vCPU and device counters to FILE as a JSON line per interval: FILE[,interval=MS] (default 1000)')
     .option('--gdb <dev>', "a gdb stub: tcp::PORT or tcp:HOST:PORT (gdb-multiarch -ex 'target remote :PORT'; see docs/gdb.md)")
     .option('-s', 'shorthand for -gdb tcp::1234')
@@ -311,6 +315,7 @@ interface RawOptions {
   qmp: string[];
   mon: string[];
   stats?: string;
+  incoming?: string;
   gdb?: string;
   s?: boolean;
   jit?: string;
@@ -361,6 +366,12 @@ export function parseRunArgs(argv: readonly string[], limits: RunLimits = {}): R
   };
   if (raw.name !== undefined) options.name = parseName(raw.name);
   if (raw.stats !== undefined) options.stats = parseStats(raw.stats);
+  if (raw.incoming !== undefined) {
+    if (!raw.incoming.startsWith('file:') || raw.incoming.length === 5) {
+      throw new WkvmError(`-incoming: unsupported '${raw.incoming}' (wkvm resumes from file:PATH)`);
+    }
+    options.incoming = raw.incoming.slice(5);
+  }
   parseDevices(raw, options);
   // -gdb wins over -s (QEMU would open both; one stub is enough)
   const gdb = raw.gdb !== undefined ? parseGdbSpec(raw.gdb) : raw.s ? { port: 1234 } : undefined;

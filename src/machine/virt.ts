@@ -113,6 +113,7 @@ function loadElf(mem: VmMemory, elf: ElfImage, name: string): void {
     const dst = mem.ram(s.paddr, Number(s.memsz));
     dst.set(s.data);
     dst.fill(0, s.data.length);
+    mem.markLoaded(s.paddr, Number(s.memsz));
   }
 }
 
@@ -121,6 +122,7 @@ function loadBlob(mem: VmMemory, at: bigint, data: Uint8Array, name: string, ext
     throw new WkvmError(`${name}: ${data.length} bytes at ${hex(at)} do not fit in RAM (${hex(mem.ramBase)}+${hex(mem.ramSize)})`);
   }
   mem.ram(at, data.length).set(data);
+  mem.markLoaded(at, data.length);
 }
 
 /** Load a kernel; returns its entry point and the end of what it occupies. */

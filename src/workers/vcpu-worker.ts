@@ -16,6 +16,8 @@ export interface VcpuTask {
   harts: number;
   epochMs: number;
   boot: { pc: bigint; a0: bigint; a1: bigint; priv: number; started: boolean };
+  /** Go on from the architectural state in the vCPU block (a restored snapshot) instead of a reset. */
+  resume?: boolean;
 }
 
 /** Instructions per run() call: the loop re-enters Wasm often enough for V8 to tier it up. */
@@ -77,7 +79,7 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
     Atomics.store(i32, waitKindIdx, 0);
   };
   const b = task.boot;
-  cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv);
+  if (task.resume) cpu.vcpu_resume(); else cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv);
   const upIdx = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
   Atomics.add(i32, upIdx, 1); // the VM starts the next thread once this one is up
   Atomics.notify(i32, upIdx);

@@ -1,0 +1,179 @@
+/**
+ * The snapshot file: a versioned header that names the machine it was taken
+ * of, then sections, then a checksum of everything before it.
+ *
+ *   "WKVMSNAP" | u32 format version | u32 header length | header (JSON, UTF-8)
+ *   sections: u32 tag | u32 reserved | u64 length | bytes
+ *   "END\0" section, then u32 CRC-32 of all the bytes before it
+ *
+ * Sections: MACH (the machine block's device state: UART, PLIC), VCPU (one
+ * per hart: u32 hart, then its architectural state), RAM (runs of non-zero
+ * 4 KiB pages: u32 first page, u32 count, the pages; pages never touched or
+ * all zero are not stored), DEVS (the devices' save() states, JSON). The
+ * loader trusts nothing: every length is checked against what remains and
+ * what the header allows, and a file that does not add up is a one-line
+ * WkvmError.
+ */
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { WkvmError } from '../errors.js';
+
+export const SNAPSHOT_MAGIC = 'WKVMSNAP';
+/** Bumped when the file's structure changes. */
+export const SNAPSHOT_FORMAT = 1;
+export const PAGE = 4096;
+
+export const TAG = { MACH: 0x4843414d, VCPU: 0x55504356, RAM: 0x204d4152, DEVS: 0x53564544, END: 0x00444e45 } as const;
+
+/** What the snapshot was taken of: a restore must match it. */
+export interface SnapshotHeader {
+  format: number;
+  /** The shared-memory layout version (assembly/layout.ts LAYOUT_VERSION): the vCPU state's meaning. */
+  layout: number;
+  wkvm: string;
+  savedAt: string;
+  machine: { ramSize: string; smp: number; devices: string[] };
+  /** The guest's clock (mtime ticks) when it was saved: it goes on from here. */
+  mtime: string;
+  /** Whether the VM was running (a restore resumes it) or paused. */
+  running: boolean;
+  /** The boot header fields that are not in RAM (HTIF addresses, boot flags). */
+  boot: { tohost: string; fromhost: string; bootFlags: number };
+}
+
+export interface SnapshotContents {
+  header: SnapshotHeader;
+  machine: Uint8Array;
+  vcpus: Uint8Array[];
+  /** Runs of non-zero pages: [first page index, bytes (a whole number of pages)]. */
+  ram: { page: number; data: Uint8Array }[];
+  devices: unknown;
+}
+
+/** CRC-32 (IEEE, zlib's) of the chunks. */
+function crc32(chunks: Iterable<Uint8Array>): number {
+  let c = 0;
+  for (const b of chunks) c = zlibCrc32(b, c);
+  return c >>> 0;
+}
+
+/** The non-zero pages of `ram` as runs (a zero page costs nothing in the file). */
+export function sparsePages(ram: Uint8Array): { page: number; data: Uint8Array }[] {
+  const zero = Buffer.alloc(PAGE);
+  const buf = Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength);
+  const runs: { page: number; data: Uint8Array }[] = [];
+  const pages = Math.floor(ram.byteLength / PAGE);
+  let start = -1;
+  for (let p = 0; p <= pages; p++) {
+    const nonZero = p < pages && buf.compare(zero, 0, PAGE, p * PAGE, (p + 1) * PAGE) !== 0;
+    if (nonZero && start < 0) start = p;
+    else if (!nonZero && start >= 0) {
+      runs.push({ page: start, data: ram.subarray(start * PAGE, p * PAGE) });
+      start = -1;
+    }
+  }
+  return runs;
+}
+
+/** The file's bytes, as chunks (the RAM runs are views, not copies). */
+export function encodeSnapshot(s: SnapshotContents): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const u32 = (v: number): Uint8Array => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
+  const section = (tag: number, parts: Uint8Array[]): void => {
+    const len = parts.reduce((n, p) => n + p.byteLength, 0);
+    const h = Buffer.alloc(16);
+    h.writeUInt32LE(tag, 0);
+    h.writeBigUInt64LE(BigInt(len), 8);
+    out.push(h, ...parts);
+  };
+  const header = Buffer.from(JSON.stringify(s.header), 'utf8');
+  out.push(Buffer.from(SNAPSHOT_MAGIC, 'latin1'), u32(SNAPSHOT_FORMAT), u32(header.length), header);
+  section(TAG.MACH, [s.machine]);
+  s.vcpus.forEach((v, hart) => section(TAG.VCPU, [u32(hart), v]));
+  for (const r of s.ram) section(TAG.RAM, [u32(r.page), u32(r.data.byteLength / PAGE), r.data]);
+  section(TAG.DEVS, [Buffer.from(JSON.stringify(s.devices), 'utf8')]);
+  section(TAG.END, []);
+  out.push(u32(crc32(out)));
+  return out;
+}
+
+const bad = (what: string): never => { throw new WkvmError(`snapshot: ${what}`); };
+
+/**
+ * Parse and check a snapshot file. `limits` are what the restoring machine
+ * has room for (its RAM pages, its vCPU state size, its machine block).
+ */
+export function decodeSnapshot(file: Uint8Array, limits: { vcpuBytes: number; machineBytes: number }): SnapshotContents {
+  const b = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (b.length < 16 || b.toString('latin1', 0, 8) !== SNAPSHOT_MAGIC) bad('not a wkvm snapshot (no WKVMSNAP header)');
+  const format = b.readUInt32LE(8);
+  if (format !== SNAPSHOT_FORMAT) bad(`format version ${format}, this wkvm reads version ${SNAPSHOT_FORMAT}`);
+  if (b.length < 20) bad('truncated file');
+  if (crc32([b.subarray(0, b.length - 4)]) !== b.readUInt32LE(b.length - 4)) bad('checksum mismatch (the file is truncated or corrupt)');
+  const hlen = b.readUInt32LE(12);
+  if (16 + hlen > b.length - 4) bad('truncated header');
+  let header: SnapshotHeader;
+  try { header = JSON.parse(b.toString('utf8', 16, 16 + hlen)) as SnapshotHeader; } catch { return bad('unreadable header'); }
+  checkHeader(header);
+  const ramPages = Number(BigInt(header.machine.ramSize) / BigInt(PAGE));
+  const contents: SnapshotContents = { header, machine: new Uint8Array(0), vcpus: [], ram: [], devices: undefined };
+  let at = 16 + hlen, sawEnd = false, sawMach = false, sawDevs = false;
+  while (!sawEnd) {
+    if (at + 16 > b.length - 4) bad('truncated section');
+    const tag = b.readUInt32LE(at);
+    const len = b.readBigUInt64LE(at + 8);
+    at += 16;
+    if (len > BigInt(b.length - 4 - at)) bad('a section runs past the end of the file');
+    const body = b.subarray(at, at + Number(len));
+    at += Number(len);
+    switch (tag) {
+      case TAG.MACH:
+        if (sawMach || body.length !== limits.machineBytes) bad('bad machine section');
+        sawMach = true;
+        contents.machine = body;
+        break;
+      case TAG.VCPU: {
+        if (body.length !== 4 + limits.vcpuBytes) bad('bad vCPU section size');
+        const hart = body.readUInt32LE(0);
+        if (hart !== contents.vcpus.length || hart >= header.machine.smp) bad('vCPU sections out of order');
+        contents.vcpus.push(body.subarray(4));
+        break;
+      }
+      case TAG.RAM: {
+        if (body.length < 8) bad('bad RAM section');
+        const page = body.readUInt32LE(0), count = body.readUInt32LE(4);
+        if (count === 0 || body.length !== 8 + count * PAGE || page + count > ramPages) bad('a RAM run outside the machine\'s RAM');
+        const prev = contents.ram.at(-1);
+        if (prev && page < prev.page + prev.data.byteLength / PAGE) bad('RAM runs overlap or are out of order');
+        contents.ram.push({ page, data: body.subarray(8) });
+        break;
+      }
+      case TAG.DEVS:
+        if (sawDevs) bad('two device sections');
+        sawDevs = true;
+        try { contents.devices = JSON.parse(body.toString('utf8')); } catch { bad('unreadable device state'); }
+        break;
+      case TAG.END:
+        sawEnd = true;
+        break;
+      default:
+        bad(`unknown section 0x${tag.toString(16)}`);
+    }
+  }
+  if (at !== b.length - 4) bad('bytes after the end section');
+  if (!sawMach || !sawDevs || contents.vcpus.length !== header.machine.smp) bad('missing sections');
+  return contents;
+}
+
+function checkHeader(h: SnapshotHeader): void {
+  const isStr = (v: unknown, re: RegExp): boolean => typeof v === 'string' && re.test(v);
+  if (typeof h !== 'object' || h === null) bad('bad header');
+  if (typeof h.layout !== 'number' || typeof h.format !== 'number') bad('bad header');
+  const m = h.machine;
+  if (typeof m !== 'object' || m === null || !isStr(m.ramSize, /^\d{1,15}$/) || !Number.isInteger(m.smp) || m.smp < 1 ||
+    !Array.isArray(m.devices) || !m.devices.every((d) => typeof d === 'string')) bad('bad machine description in the header');
+  if (BigInt(m.ramSize) % BigInt(PAGE) !== 0n) bad('bad RAM size in the header');
+  if (!isStr(h.mtime, /^\d{1,20}$/) || typeof h.running !== 'boolean') bad('bad header');
+  const boot = h.boot;
+  if (typeof boot !== 'object' || boot === null || !isStr(boot.tohost, /^\d{1,20}$/) || !isStr(boot.fromhost, /^\d{1,20}$/) ||
+    !Number.isInteger(boot.bootFlags)) bad('bad boot fields in the header');
+}

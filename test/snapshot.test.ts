@@ -1,0 +1,282 @@
+/**
+ * Snapshots: save a running VM (vm.save, QMP migrate to file:), restore it
+ * (VirtualMachine.restore, wkvm run -incoming file:) and check the guest
+ * goes on as if nothing happened: a parallel job saved in the middle ends
+ * with the same checksums as one that ran through, at 1 and 4 vCPUs; the
+ * console mid-line; a Linux guest with a virtio disk being written, its
+ * clock monotonic, saved again after the restore. Bad snapshots and
+ * mismatched machines are one-line errors; the loader is fuzzed.
+ */
+import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { createConnection } from 'node:net';
+import { QmpServer, VirtualMachine, WkvmError } from '../dist/src/index.js';
+import { decodeSnapshot } from '../dist/src/snapshot/format.js';
+import { ROOT, runWkvm } from './helpers.js';
+
+const BENCH_ELF = join(ROOT, 'guests', 'bench', 'bench.elf');
+const CONSOLE_ELF = join(ROOT, 'guests', 'console', 'console.elf');
+const dir = mkdtempSync(join(tmpdir(), 'wkvm-snap-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** bench.elf's checksum lines (deterministic; its timing lines are not). */
+const checksums = (out: string) => out.split('\n').filter((l) => /^[a-z]+ [0-9a-f]{16}$/.test(l.trim())).map((l) => l.trim());
+
+describe.each([1, 4])('a parallel job saved in the middle, at %i vCPUs', (smp) => {
+  it('ends after the restore with the checksums of a run that was never interrupted', async () => {
+    const opts = { bios: 'none' as const, kernel: BENCH_ELF, smp, memory: '64M', append: 'iters=100' };
+    const ref = await VirtualMachine.create(opts);
+    let refOut = '';
+    ref.serial.on('data', (d: Buffer) => { refOut += d.toString(); });
+    ref.start();
+    expect(await ref.exited).toBe(0);
+    expect(checksums(refOut)).toHaveLength(9);
+
+    const vm = await VirtualMachine.create(opts);
+    let out = '';
+    vm.on('output', (d: Buffer) => { out += d.toString(); });
+    vm.start();
+    // in the middle: save once the harts have retired half the instructions the whole run takes
+    const total = ref.stats().reduce((n, x) => n + x.instructions, 0n);
+    const done = () => vm.stats().reduce((n, x) => n + x.instructions, 0n);
+    for (let i = 0; i < 6000 && done() < total / 2n; i++) await sleep(5);
+    const before = checksums(out);
+    const file = join(dir, `bench-${smp}.snap`);
+    const saved = await vm.save(file);
+    const atSave = done();
+    expect(atSave).toBeGreaterThanOrEqual(total / 2n);
+    expect(atSave).toBeLessThan(total);
+    expect(vm.runState).toBe('postmigrate');
+    expect(saved.bytes).toBe(readFileSync(file).length);
+    await vm.stop();
+
+    const back = await VirtualMachine.restore(file);
+    expect(back.runState).toBe('running');
+    expect(back.harts).toBe(smp);
+    let after = '';
+    back.serial.on('data', (d: Buffer) => { after += d.toString(); });
+    expect(await back.exited).toBe(0);
+    const all = [...new Set([...before, ...checksums(after)])];
+    expect(all).toEqual(checksums(refOut));
+    expect(checksums(after).length).toBeGreaterThan(0); // the restored VM did the rest of the work
+    const rest = back.stats().reduce((n, x) => n + x.instructions, 0n);
+    expect(rest).toBeGreaterThan(0n);
+  }, 120_000);
+});
+
+describe('the console guest', () => {
+  it('a line half typed before the save is finished after the restore; a paused VM restores paused; a restored VM saves again', async () => {
+    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
+    const con = vm.console;
+    vm.start();
+    await con.expect('> ');
+    con.send('echo hel');
+    await con.expect('echo hel');
+    await vm.pause();
+    const file = join(dir, 'console.snap');
+    await vm.save(file);
+    await vm.stop();
+
+    const back = await VirtualMachine.restore(file);
+    expect(back.runState).toBe('paused'); // it was paused when saved
+    back.resume();
+    back.console.sendLine('lo');
+    await back.console.expect('\nhello\n', { timeout: 10_000 });
+    const again = join(dir, 'console-2.snap');
+    await back.save(again);
+    await back.stop();
+
+    const third = await VirtualMachine.restore(readFileSync(again), { paused: false });
+    third.resume();
+    third.console.sendLine('count');
+    expect((await third.console.expect(/\n(\d+)\n/, { timeout: 10_000 }))[1]).toBe('2');
+    third.console.sendLine('poweroff');
+    expect(await third.exited).toBe(0);
+  }, 60_000);
+
+  it('restore({ paused: true }) holds a running snapshot until resume()', async () => {
+    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
+    vm.start();
+    await vm.console.expect('> ');
+    const file = join(dir, 'run.snap');
+    await vm.save(file);
+    await vm.stop();
+    const back = await VirtualMachine.restore(file, { paused: true });
+    expect(back.runState).toBe('paused');
+    expect(back.stats()[0]!.instructions).toBe(0n);
+    back.resume();
+    back.console.sendLine('echo up');
+    await back.console.expect('up\n');
+    await back.stop();
+  });
+});
+
+describe('bad snapshots and mismatched machines: one-line errors', () => {
+  let good: Buffer;
+  beforeAll(async () => {
+    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M', smp: 2, rng: true });
+    vm.start();
+    await vm.console.expect('> ');
+    const file = join(dir, 'good.snap');
+    await vm.save(file);
+    await vm.stop();
+    good = readFileSync(file);
+  });
+
+  const cases: [string, () => Promise<unknown>, RegExp][] = [
+    ['more RAM', () => VirtualMachine.restore(good, { memory: '128M', rng: true }), /^snapshot: the machine has 128M of RAM, the snapshot 64M$/],
+    ['other vCPU count', () => VirtualMachine.restore(good, { smp: 4, rng: true }), /^snapshot: the machine has 4 vCPUs, the snapshot 2$/],
+    ['other devices', () => VirtualMachine.restore(good), /^snapshot: its devices are \[virtio-rng\], the machine's \[\]$/],
+    ['not a snapshot', () => VirtualMachine.restore(Buffer.from('hello, world, this is not one')), /^snapshot: not a wkvm snapshot/],
+    ['truncated', () => VirtualMachine.restore(good.subarray(0, good.length - 100)), /^snapshot: checksum mismatch/],
+    ['a flipped bit', () => { const b = Buffer.from(good); b[b.length >> 1] ^= 1; return VirtualMachine.restore(b); }, /^snapshot: checksum mismatch/],
+    ['another format version', () => { const b = Buffer.from(good); b.writeUInt32LE(99, 8); return VirtualMachine.restore(b); }, /^snapshot: format version 99, this wkvm reads version 1$/],
+    ['a missing file', () => VirtualMachine.restore(join(dir, 'none.snap')), /^cannot read snapshot '.*none.snap': no such file/],
+  ];
+  for (const [name, run, re] of cases) {
+    it(`${name}`, async () => {
+      const e = await run().then(() => undefined, (x: unknown) => x);
+      expect(e).toBeInstanceOf(WkvmError);
+      expect((e as Error).message).toMatch(re);
+    });
+  }
+
+  it('the loader takes any bytes: a valid result or a WkvmError, never another error (fast-check, checksum fixed up)', () => {
+    const limits = { vcpuBytes: 0x900, machineBytes: 0x10000 - 0x200 };
+    expect(() => decodeSnapshot(good, limits)).not.toThrow();
+    const runs = Number(process.env.WKVM_FUZZ_RUNS ?? 400);
+    let cases = 0;
+    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 8 }), fc.option(fc.nat()), (edits, cut) => {
+      cases++;
+      let b = Buffer.from(good.subarray(0, 4096 + (cut ?? good.length)));
+      if (b.length > good.length) b = Buffer.from(good);
+      // aim the edits at the header and section headers, where the structure is
+      for (const [at, v] of edits) b[at % Math.min(b.length, 2048)] = v;
+      // a valid checksum, so the structure checks are what is tested
+      if (b.length >= 4) b.writeUInt32LE(crc(b.subarray(0, b.length - 4)), b.length - 4);
+      try {
+        decodeSnapshot(b, limits);
+      } catch (e) {
+        if (!(e instanceof WkvmError)) throw e;
+        expect(e.message).toMatch(/^snapshot: [^\n]+$/);
+      }
+    }), { numRuns: runs });
+    console.log(`snapshot loader: ${cases} fast-check cases`);
+  });
+});
+
+/** zlib's CRC-32, as the format uses. */
+const crc = (b: Uint8Array): number => crc32(b) >>> 0;
+
+describe('wkvm run -incoming and QMP migrate', () => {
+  it('-incoming file: resumes the guest; a machine that does not match is refused in one line', async () => {
+    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
+    vm.start();
+    await vm.console.expect('> ');
+    vm.console.sendLine('echo saved');
+    await vm.console.expect('saved\n');
+    const file = join(dir, 'cli.snap');
+    await vm.save(file);
+    await vm.stop();
+    const r = await runWkvm(['run', '-m', '64M', '-kernel', CONSOLE_ELF, '-incoming', `file:${file}`], { input: 'count\rpoweroff\r', timeoutMs: 30_000 });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/count\r?\n2\r?\n/);
+    const bad = await runWkvm(['run', '-m', '128M', '-incoming', `file:${file}`], { timeoutMs: 30_000 });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe('wkvm: snapshot: the machine has 128M of RAM, the snapshot 64M');
+    const scheme = await runWkvm(['run', '-incoming', 'tcp:0:4444'], { timeoutMs: 30_000 });
+    expect(scheme.stderr.trim()).toBe("wkvm: -incoming: unsupported 'tcp:0:4444' (wkvm resumes from file:PATH)");
+  }, 60_000);
+});
+
+describe('QMP migrate', () => {
+  it('saves to file:, reports it in query-migrate, leaves the VM postmigrate until cont; other URIs are refused', async () => {
+    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
+    const sock = join(dir, 'mig.qmp');
+    const server = await QmpServer.listen(vm, [{ transport: 'unix', path: sock }]);
+    vm.start();
+    await vm.console.expect('> ');
+    const c = createConnection(sock);
+    let buf = '';
+    c.on('data', (d) => { buf += d.toString(); });
+    const reply = async (cmd: object): Promise<Record<string, unknown>> => {
+      const n = buf.split('\n').length;
+      c.write(JSON.stringify(cmd) + '\n');
+      for (let i = 0; i < 400; i++) {
+        const lines = buf.split('\n').slice(n - 1).filter((l) => l.includes('"return"') || l.includes('"error"'));
+        if (lines.length) return JSON.parse(lines[0]!) as Record<string, unknown>;
+        await sleep(25);
+      }
+      throw new Error(`no reply to ${JSON.stringify(cmd)}: ${buf}`);
+    };
+    await reply({ execute: 'qmp_capabilities' });
+    expect(await reply({ execute: 'query-migrate' })).toEqual({ return: {} });
+    const file = join(dir, 'qmp.snap');
+    expect(await reply({ execute: 'migrate', arguments: { uri: `file:${file}` } })).toEqual({ return: {} });
+    expect((await reply({ execute: 'query-migrate' })).return).toMatchObject({ status: 'completed', ram: { transferred: readFileSync(file).length } });
+    expect((await reply({ execute: 'query-status' })).return).toMatchObject({ status: 'postmigrate', running: false });
+    expect(buf).toMatch(/"event":"STOP"/);
+    expect((await reply({ execute: 'migrate', arguments: { uri: 'exec:cat > /dev/null' } })).error).toMatchObject({ class: 'GenericError' });
+    expect((await reply({ execute: 'migrate', arguments: { uri: `file:${join(dir, 'no-such-dir', 'x.snap')}` } })).return).toEqual({});
+    expect((await reply({ execute: 'query-migrate' })).return).toMatchObject({ status: 'failed', 'error-desc': expect.stringMatching(/^cannot write the snapshot: /) });
+    await reply({ execute: 'cont' });
+    expect(vm.runState).toBe('running');
+    vm.console.sendLine('echo on');
+    await vm.console.expect('on\n');
+    c.destroy();
+    await vm.stop();
+    await server.close();
+    const back = await VirtualMachine.restore(file);
+    back.console.sendLine('echo restored');
+    await back.console.expect('restored\n');
+    await back.stop();
+  }, 30_000);
+});
+
+const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
+const haveLinux = existsSync(join(GUEST, 'Image')) && existsSync(join(GUEST, 'rootfs.cpio.gz'));
+if (!haveLinux) console.warn(`test/snapshot.test.ts: no Linux guest in ${GUEST}: skipping the Linux round trip (build it with npm run guest:linux)`);
+
+describe('Linux', () => {
+  it.skipIf(!haveLinux)('a write to a virtio disk in flight at the save completes after the restore; the clock goes on; it saves again', async () => {
+    const disk = join(dir, 'disk.img');
+    writeFileSync(disk, Buffer.alloc(8 << 20));
+    const opts = { kernel: join(GUEST, 'Image'), initrd: join(GUEST, 'rootfs.cpio.gz'), append: 'console=ttyS0', memory: '256M', smp: 2, drives: [{ file: disk }] };
+    const vm = await VirtualMachine.create(opts);
+    const con = vm.console;
+    vm.start({ signal: AbortSignal.timeout(120_000) });
+    await con.expect(/# $/, { timeout: 60_000 });
+    con.sendLine('cat /proc/uptime');
+    const up1 = Number((await con.expect(/\n(\d+\.\d+) /))[1]);
+    // 3000 numbered lines to the disk, slowly enough that the save lands in the middle
+    con.sendLine('(i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); done | dd of=/dev/vda bs=4k conv=fsync 2>/dev/null; echo WR""OTE) &');
+    await sleep(300);
+    const file = join(dir, 'linux.snap');
+    const saved = await vm.save(file);
+    expect(saved.bytes).toBeLessThan(256 << 20);
+    await vm.stop();
+
+    const back = await VirtualMachine.restore(file, { drives: [{ file: disk }] });
+    const c2 = back.console;
+    await c2.expect('WROTE', { timeout: 60_000 });
+    c2.sendLine('cat /proc/uptime');
+    const up2 = Number((await c2.expect(/\n(\d+\.\d+) /))[1]);
+    expect(up2).toBeGreaterThanOrEqual(up1);
+    expect(up2 - up1).toBeLessThan(60); // no jump: the clock went on from where it was saved
+    const again = await back.save(join(dir, 'linux-2.snap'));
+    expect(again.bytes).toBeGreaterThan(0);
+    back.resume();
+    c2.sendLine('poweroff');
+    expect(await back.exited).toBe(0);
+    let text = '';
+    for (let i = 0; i < 3000; i++) text += `line ${i}\n`;
+    const image = readFileSync(disk);
+    expect(createHash('sha256').update(image.subarray(0, text.length)).digest('hex')).toBe(createHash('sha256').update(text).digest('hex'));
+  }, 180_000);
+});
