@@ -10,7 +10,7 @@ import {
   V_TLB, TLB_ENTRIES, V_TLB_EPOCHS, TLB_KEYS, V_CODEMAP, V_RUN, R_TLB_MISSES, R_EXIT, R_SIZE, R_ADDR, R_DATA, R_WRITE, R_DEST, R_CODE,
   EXIT_MMIO, EXIT_SHUTDOWN, CSR_SATP, CSR_MSTATUS, MACHINE_BASE, M_MMIO_TABLE, V_ICACHE, ICACHE_ENTRIES,
 } from "./layout";
-import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, csr } from "./state";
+import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, TOUCHED, csr } from "./state";
 import { deviceLoad, deviceStore, isDevice, virtioDoorbell } from "./devices";
 import { uartPutc } from "./uart";
 import { pmpAllows } from "./pmp";
@@ -216,6 +216,19 @@ function accessFault(kind: u32, va: u64): u64 {
   return off < RAM_SIZE && size <= RAM_SIZE - off; // (off + size could wrap for a guest-given size)
 }
 
+/**
+ * The page of RAM address `pa` may now be non-zero (a store, an AMO, a
+ * store TLB fill): a snapshot reads only such pages. Slow paths only: a
+ * store through the TLB hits a page its fill marked.
+ */
+// @ts-ignore: decorator
+@inline function markTouched(pa: u64): void {
+  const pg = <usize>((pa - RAM_BASE) >> 12);
+  const p = TOUCHED + (pg >> 3);
+  const bit = <u8>(1 << <u8>(pg & 7));
+  if ((load<u8>(p) & bit) == 0) atomic.or<u8>(p, bit);
+}
+
 /** Walk the page table; returns the physical address or XLATE_FAIL (ev set). */
 export function translate(va: u64, kind: u32): u64 {
   const pa = walk(va, kind);
@@ -277,6 +290,7 @@ function walk(va: u64, kind: u32): u64 {
 function fill(va: u64, kind: u32, pa: u64): void {
   const pagePa = pa & ~(<u64>0xfff);
   if (!inRam(pagePa, 0x1000)) return;
+  if (kind == ACC_STORE) markTouched(pagePa);
   if (!pmpAllows(pagePa, 0x1000, kind, kind == ACC_FETCH ? priv : dataPriv)) return; // not uniform: check every access
   if (kind != ACC_FETCH && !watchAllowsFill(va)) return; // a debugger watches this page: every access comes here
   if (kind == ACC_STORE) {
@@ -359,6 +373,7 @@ export function storeSlow(va: u64, size: u32, v: u64): void {
   if (ev != EV_NONE) return;
   if (inRam(pa, size)) {
     const host = <usize>(pa + RAM_DELTA);
+    markTouched(pa);
     rawStore(host, size, v);
     if (isCodePage(pa - RAM_BASE)) invalidateCode(host, size);
     if (TOHOST != 0 && pa == TOHOST && size >= 4) htifWrite(atomic.load<u64>(host));
@@ -458,6 +473,7 @@ export function amoHost(va: u64, size: u32): usize {
   if (ev != EV_NONE) return 0;
   if (!inRam(pa, size)) { raise(EXC_STORE_ACCESS, va); return 0; }
   const host = <usize>(pa + RAM_DELTA);
+  markTouched(pa);
   if (isCodePage(pa - RAM_BASE)) invalidateCode(host, size);
   return host;
 }

@@ -2,7 +2,7 @@
 // and the base addresses of this vCPU's block. The state itself is in shared
 // memory (layout.ts); these are only addresses and constants.
 import {
-  MACHINE_BASE, M_NHARTS, M_JIT_THRESHOLD, M_RAM_BASE, M_RAM_SIZE, M_RAM_HOST, M_TOHOST, M_FROMHOST, M_BOOT_FLAGS,
+  MACHINE_BASE, M_NHARTS, M_JIT_THRESHOLD, M_TOUCHED_MAP, M_RAM_BASE, M_RAM_SIZE, M_RAM_HOST, M_TOHOST, M_FROMHOST, M_BOOT_FLAGS,
   VCPU_BASE, VCPU_STRIDE, V_CSR, V_X, V_F, MTIME_HZ,
 } from "./layout";
 
@@ -17,6 +17,7 @@ export let TOHOST: u64 = 0;
 export let FROMHOST: u64 = 0;
 export let BOOT_FLAGS: u32 = 0;
 export let JIT_THRESHOLD: u32 = 0; // taken branches to a block before it is translated (0: no JIT)
+export let TOUCHED: usize = 0;     // the touched-page map (layout M_TOUCHED_MAP)
 
 export function bindMachine(): void {
   NHARTS = load<u32>(MACHINE_BASE + M_NHARTS);
@@ -28,6 +29,7 @@ export function bindMachine(): void {
   FROMHOST = load<u64>(MACHINE_BASE + M_FROMHOST);
   BOOT_FLAGS = load<u32>(MACHINE_BASE + M_BOOT_FLAGS);
   JIT_THRESHOLD = load<u32>(MACHINE_BASE + M_JIT_THRESHOLD);
+  TOUCHED = <usize>load<u32>(MACHINE_BASE + M_TOUCHED_MAP);
 }
 
 export function bindVcpu(hart: u32): void {

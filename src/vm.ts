@@ -662,7 +662,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       },
       machine: bytes.slice(L.MACHINE_BASE + L.M_UART, L.MACHINE_BASE + L.MACHINE_SIZE),
       vcpus: Array.from({ length: this.harts }, (_, h) => bytes.slice(this.mem.vcpu(h), this.mem.vcpu(h) + L.V_RUN)),
-      ram: sparsePages(this.mem.ram(this.mem.ramBase, Number(this.mem.ramSize))),
+      ram: sparsePages(this.mem.rawRam(), this.mem.touched),
       devices: this.devices.save(),
     };
   }
@@ -716,8 +716,11 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const bytes = this.mem.bytes;
     bytes.set(snap.machine, L.MACHINE_BASE + L.M_UART);
     this.mem.zeroLoaded(); // the rest of a fresh VM's RAM is zero already (clearing all of it costs a fault per page)
-    const ram = this.mem.ram(this.mem.ramBase, Number(this.mem.ramSize));
-    for (const r of snap.ram) ram.set(r.data, r.page * PAGE);
+    const ram = this.mem.rawRam();
+    for (const r of snap.ram) {
+      ram.set(r.data, r.page * PAGE);
+      this.mem.touch(this.mem.ramHost + r.page * PAGE, r.data.byteLength);
+    }
     snap.vcpus.forEach((v, h) => {
       const b = this.mem.vcpu(h);
       bytes.set(v, b);

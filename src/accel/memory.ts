@@ -9,9 +9,14 @@ import type { Layout } from './module.js';
 const PAGE = 65536;
 const MAX_PAGES = 65536; // wasm32: 4 GiB
 
+/** Linear offset of the touched-page map (right after the vCPU blocks). */
+function touchedMapOffset(layout: Layout, harts: number): number {
+  return layout.VCPU_BASE + harts * layout.VCPU_STRIDE;
+}
+
 /** Linear offset where guest RAM starts for `harts` vCPUs. */
 export function ramHostOffset(layout: Layout, harts: number): number {
-  const end = layout.VCPU_BASE + harts * layout.VCPU_STRIDE;
+  const end = touchedMapOffset(layout, harts) + layout.TOUCHED_MAP_BYTES;
   return Math.ceil(end / PAGE) * PAGE;
 }
 
@@ -28,6 +33,8 @@ export class VmMemory {
   readonly u64: BigUint64Array;
   readonly view: DataView;
   readonly ramHost: number;
+  /** 1 bit per 4 KiB RAM page that may be non-zero: what the guest (vCPU slow paths) or the host wrote. */
+  readonly touched: Uint8Array;
   /** Guest RAM as devices see it: every range checked. */
   readonly guest: GuestMemory;
 
@@ -49,6 +56,7 @@ export class VmMemory {
     this.i32 = new Int32Array(sab);
     this.u64 = new BigUint64Array(sab);
     this.view = new DataView(sab);
+    this.touched = new Uint8Array(sab, touchedMapOffset(layout, harts), layout.TOUCHED_MAP_BYTES);
     this.guest = new CheckedGuestMemory(this);
   }
 
@@ -70,6 +78,7 @@ export class VmMemory {
     this.view.setUint32(this.m(L.M_BOOT_FLAGS), h.bootFlags, true);
     this.view.setUint32(this.m(L.M_JIT_THRESHOLD), h.jitThreshold, true);
     this.view.setFloat64(this.m(L.M_TIME_BASE), h.epochMs, true);
+    this.view.setUint32(this.m(L.M_TOUCHED_MAP), this.touched.byteOffset, true);
   }
 
   /** Record the guest-physical ranges whose accesses exit to the I/O loop. */
@@ -95,12 +104,26 @@ export class VmMemory {
     return this.ramHost + Number(paddr - this.ramBase);
   }
 
-  /** Host view of guest-physical RAM [paddr, paddr+len); throws if outside RAM. */
+  /** Host view of guest-physical RAM [paddr, paddr+len) (its pages count as touched); throws if outside RAM. */
   ram(paddr: bigint, len: number): Uint8Array {
     const off = this.hostOffset(paddr, len);
     if (off < 0) throw new WkvmError(`guest-physical range 0x${paddr.toString(16)}+0x${len.toString(16)} is outside RAM`);
+    this.touch(off, len);
     return this.bytes.subarray(off, off + len);
   }
+
+  /** Mark the pages of linear [off, off+len) in RAM as touched (they may be written through the view handed out). */
+  touch(off: number, len: number): void {
+    if (len <= 0) return;
+    const first = (off - this.ramHost) >>> 12, last = (off + len - 1 - this.ramHost) >>> 12;
+    for (let pg = first; pg <= last; pg++) {
+      const bit = 1 << (pg & 7);
+      if ((this.touched[pg >> 3]! & bit) === 0) Atomics.or(this.touched, pg >> 3, bit);
+    }
+  }
+
+  /** All of RAM, for snapshots (without marking it touched). */
+  rawRam(): Uint8Array { return this.bytes.subarray(this.ramHost, this.ramHost + Number(this.ramSize)); }
 
   /** Host offsets of what the boot loader wrote into RAM since the last clearRam() (the rest is still zero). */
   private loaded: { off: number; len: number }[] = [];
@@ -119,6 +142,7 @@ export class VmMemory {
   /** Zero all of guest RAM (reset). */
   clearRam(): void {
     this.bytes.fill(0, this.ramHost, this.ramHost + Number(this.ramSize));
+    this.touched.fill(0);
     this.loaded = [];
   }
 }
@@ -132,6 +156,7 @@ class CheckedGuestMemory implements GuestMemory {
   private at(addr: bigint, len: number): number {
     const off = this.m.hostOffset(addr, len);
     if (off < 0) throw new GuestMemoryError(addr, len);
+    this.m.touch(off, len); // a device may write what it is given
     return off;
   }
   slice(addr: bigint, len: number): Uint8Array {

@@ -56,15 +56,21 @@ function crc32(chunks: Iterable<Uint8Array>): number {
   return c >>> 0;
 }
 
-/** The non-zero pages of `ram` as runs (a zero page costs nothing in the file). */
-export function sparsePages(ram: Uint8Array): { page: number; data: Uint8Array }[] {
+/**
+ * The non-zero pages of `ram` as runs (a zero page costs nothing in the
+ * file). With `touched` (1 bit per page that may be non-zero) the others are
+ * not even read: reading a never-touched page of shared memory costs a page
+ * fault and makes it resident.
+ */
+export function sparsePages(ram: Uint8Array, touched?: Uint8Array): { page: number; data: Uint8Array }[] {
   const zero = Buffer.alloc(PAGE);
   const buf = Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength);
   const runs: { page: number; data: Uint8Array }[] = [];
   const pages = Math.floor(ram.byteLength / PAGE);
   let start = -1;
   for (let p = 0; p <= pages; p++) {
-    const nonZero = p < pages && buf.compare(zero, 0, PAGE, p * PAGE, (p + 1) * PAGE) !== 0;
+    const maybe = p < pages && (!touched || (touched[p >> 3]! & (1 << (p & 7))) !== 0);
+    const nonZero = maybe && buf.compare(zero, 0, PAGE, p * PAGE, (p + 1) * PAGE) !== 0;
     if (nonZero && start < 0) start = p;
     else if (!nonZero && start >= 0) {
       runs.push({ page: start, data: ram.subarray(start * PAGE, p * PAGE) });
