@@ -10,7 +10,11 @@
  * Also the JIT section (bench/jit.ts): each kernel, Linux boots and a
  * user-space loop with the JIT tier off and on, vs QEMU, and the compile cost.
  *
- * Options: --quick (fewer iterations and vCPU counts); --only io or --only jit
+ * And the snapshot section (bench/snapshot.ts): save and restore of a Linux
+ * guest vs QEMU's migration to a file, and the gdb stub's and QMP's cost
+ * when unused.
+ *
+ * Options: --quick (fewer iterations and vCPU counts); --only io|jit|snapshot
  * (just that section: its figures replace the section's in
  * bench/results/latest.json, the other sections' figures stay).
  */
@@ -22,6 +26,7 @@ import { join } from 'node:path';
 import { VirtualMachine } from '../src/index.js';
 import { ioBench } from './io.js';
 import { jitBench } from './jit.js';
+import { snapshotBench } from './snapshot.js';
 import { medianOf, timeTo } from './timing.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,12 +34,12 @@ const guest = (name: string): string => join(ROOT, 'guests', 'bench', name);
 const QEMU = spawnSync('sh', ['-c', 'command -v qemu-system-riscv64'], { encoding: 'utf8' }).stdout.trim() || undefined;
 const quick = process.argv.includes('--quick');
 /** `--only io` / `--only=io`: run one section. */
-const only = ((): 'io' | 'jit' | undefined => {
+const only = ((): 'io' | 'jit' | 'snapshot' | undefined => {
   const i = process.argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
   if (i < 0) return undefined;
   const v = process.argv[i].startsWith('--only=') ? process.argv[i].slice(7) : process.argv[i + 1];
-  if (v !== 'io' && v !== 'jit') {
-    console.error(`bench: --only ${v ?? ''}: the sections that run alone are 'io' and 'jit'`);
+  if (v !== 'io' && v !== 'jit' && v !== 'snapshot') {
+    console.error(`bench: --only ${v ?? ''}: the sections that run alone are 'io', 'jit' and 'snapshot'`);
     process.exit(2);
   }
   return v;
@@ -73,11 +78,12 @@ const RESULTS = join(ROOT, 'bench', 'results');
 const jitContext = () => ({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU, quick, wkvm: join(ROOT, 'bin', 'wkvm.js') });
 
 /** `--only io|jit`: one section alone, merged into the recorded results. */
-async function onlySection(section: 'io' | 'jit'): Promise<void> {
+async function onlySection(section: 'io' | 'jit' | 'snapshot'): Promise<void> {
   const file = join(RESULTS, 'latest.json');
   let results: Record<string, unknown> = {};
   try { results = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>; } catch { /* none yet */ }
-  const figures = section === 'io' ? await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU }) : await jitBench(jitContext());
+  const figures = section === 'io' ? await ioBench({ root: ROOT, linuxDir: LINUX_DIR, qemu: QEMU })
+    : section === 'jit' ? await jitBench(jitContext()) : await snapshotBench(jitContext());
   if (figures === null) return;
   results[section] = { date: new Date().toISOString(), node: process.version, qemuBinary: QEMU ?? null, ...(figures as object) };
   mkdirSync(RESULTS, { recursive: true });
@@ -156,6 +162,9 @@ async function main(): Promise<void> {
 
   // 7. the JIT tier off and on, vs QEMU
   results.jit = await jitBench(jitContext());
+
+  // 8. snapshots (save, restore, vs QEMU's migration to a file), and the control plane's cost when unused
+  results.snapshot = await snapshotBench(jitContext());
 
   const dir = RESULTS;
   mkdirSync(dir, { recursive: true });

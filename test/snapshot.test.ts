@@ -117,6 +117,26 @@ describe('the console guest', () => {
   });
 });
 
+describe('many VMs from one snapshot in memory', () => {
+  it('restores independent copies, each with its own RAM and vCPUs', async () => {
+    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
+    vm.start();
+    await vm.console.expect('> ');
+    const file = join(dir, 'many.snap');
+    await vm.save(file);
+    await vm.stop();
+    const snap = readFileSync(file);
+    const copies = await Promise.all([1, 2, 3].map(() => VirtualMachine.restore(snap)));
+    // copy k runs k lines: each counts only its own
+    await Promise.all(copies.map(async (c, k) => {
+      for (let i = 0; i <= k; i++) { c.console.sendLine(`echo copy${k}-${i}`); await c.console.expect(`copy${k}-${i}\n`); }
+      c.console.sendLine('count');
+      expect((await c.console.expect(/\n(\d+)\n/))[1]).toBe(String(k + 2));
+    }));
+    await Promise.all(copies.map((c) => c.stop()));
+  }, 60_000);
+});
+
 describe('bad snapshots and mismatched machines: one-line errors', () => {
   let good: Buffer;
   beforeAll(async () => {
