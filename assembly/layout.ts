@@ -139,9 +139,9 @@ export const R_THREAD_ID: u32 = 0x64; // i32 the host OS thread running the vCPU
 export const R_IRQS: u32 = 0x68;            // u64 interrupts taken
 export const R_TLB_MISSES: u32 = 0x70;      // u64 TLB entries filled after a page-table walk (or a bare-mode lookup)
 export const R_DECODE_MISSES: u32 = 0x78;   // u64 instructions decoded into the decode cache
-export const R_TIME_HALT_US: u32 = 0x80;    // u64 microseconds the thread slept in WFI, HSM suspend or HSM stop (its worker writes it)
-export const R_TIME_SPIN_US: u32 = 0x88;    // u64 microseconds it gave away on spin loops and pause hints
-export const R_TIME_PAUSED_US: u32 = 0x90;  // u64 microseconds it was parked by the host (pause())
+export const R_TIME_HALT_MS: u32 = 0x80;    // f64 milliseconds the thread slept in WFI, HSM suspend or HSM stop (its worker writes it)
+export const R_TIME_SPIN_MS: u32 = 0x88;    // f64 milliseconds it gave away on spin loops and pause hints
+export const R_TIME_PAUSED_MS: u32 = 0x90;  // f64 milliseconds it was parked by the host (pause())
 export const R_THREAD_START_MS: u32 = 0x98; // f64 when the thread started (performance.timeOrigin + now(), ms): running time = since - the three above
 export const R_EXIT_COUNTS: u32 = 0xa0;     // u64[EXIT_KINDS]: exits by reason (EXIT_*)
 export const EXIT_KINDS: u32 = 16;

@@ -856,14 +856,14 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     for (let h = 0; h < this.harts; h++) {
       const run = this.mem.vcpu(h) + L.V_RUN;
       const v = this.mem.view;
-      const ms = (field: number): number => Number(v.getBigUint64(run + field, true)) / 1000;
+      const ms = (field: number): number => v.getFloat64(run + field, true);
       const start = v.getFloat64(run + L.R_THREAD_START_MS, true);
       const now = this.stoppedAt ?? performance.timeOrigin + performance.now();
       // a wait in progress counts up to now
       const kind = this.stoppedAt === undefined ? Atomics.load(this.mem.i32, (run + L.R_WAIT_KIND) >> 2) : 0;
       const inWait = (field: number): number => (kind === field ? Math.max(0, now - v.getFloat64(run + L.R_WAIT_SINCE_MS, true)) : 0);
-      const haltedMs = ms(L.R_TIME_HALT_US) + inWait(L.R_TIME_HALT_US), spinningMs = ms(L.R_TIME_SPIN_US) + inWait(L.R_TIME_SPIN_US);
-      const pausedMs = ms(L.R_TIME_PAUSED_US) + inWait(L.R_TIME_PAUSED_US);
+      const haltedMs = ms(L.R_TIME_HALT_MS) + inWait(L.R_TIME_HALT_MS), spinningMs = ms(L.R_TIME_SPIN_MS) + inWait(L.R_TIME_SPIN_MS);
+      const pausedMs = ms(L.R_TIME_PAUSED_MS) + inWait(L.R_TIME_PAUSED_MS);
       const lifeMs = start === 0 ? 0 : now - start;
       out.push({
         hart: h,

@@ -74,8 +74,7 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
   };
   /** The wait that began at t0 ended: add it to its counter. */
   const waited = (field: number, t0: number): void => {
-    const us = BigInt(Math.round((performance.now() - t0) * 1000));
-    view.setBigUint64(run + field, view.getBigUint64(run + field, true) + us, true);
+    view.setFloat64(run + field, view.getFloat64(run + field, true) + (performance.now() - t0), true); // no BigInt: waits can be frequent
     Atomics.store(i32, waitKindIdx, 0);
   };
   const b = task.boot;
@@ -107,9 +106,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
     for (;;) {
       const w = Atomics.load(i32, pendingIdx);
       if (!cpu.wfi_should_sleep()) return;
-      const t0 = waiting(L.R_TIME_HALT_US);
+      const t0 = waiting(L.R_TIME_HALT_MS);
       Atomics.wait(i32, pendingIdx, w, 10_000); // the timeout is only a safety net
-      waited(L.R_TIME_HALT_US, t0);
+      waited(L.R_TIME_HALT_MS, t0);
     }
   };
 
@@ -128,9 +127,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
       if ((w & L.REQ_STOP) !== 0) return false;
       if ((w & L.REQ_EXIT) !== 0) Atomics.and(i32, pendingIdx, ~L.REQ_EXIT);
       if (!paused) return true;
-      const t0 = waiting(L.R_TIME_PAUSED_US);
+      const t0 = waiting(L.R_TIME_PAUSED_MS);
       Atomics.wait(i32, pendingIdx, w); // paused: sleep until resumed or stopped
-      waited(L.R_TIME_PAUSED_US, t0);
+      waited(L.R_TIME_PAUSED_MS, t0);
     }
   };
 
@@ -171,9 +170,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
       const s = Atomics.load(i32, hsmIdx);
       if (s === L.HSM_START_PENDING) { cpu.hsm_start(); break; }
       if (s !== L.HSM_STARTED) {
-        const t0 = waiting(L.R_TIME_HALT_US);
+        const t0 = waiting(L.R_TIME_HALT_MS);
         Atomics.wait(i32, hsmIdx, s, 10_000); // hart_start and stop notify this word
-        waited(L.R_TIME_HALT_US, t0);
+        waited(L.R_TIME_HALT_MS, t0);
       }
     }
     // the debugger's single step (src/debug): one instruction, then a debug stop for the I/O loop
@@ -204,9 +203,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
         cpu.hsm_resume();
         break;
       case L.EXIT_PAUSE: {
-        const t0 = waiting(L.R_TIME_SPIN_US);
+        const t0 = waiting(L.R_TIME_SPIN_MS);
         Atomics.wait(pauseWord, 0, 0, 0.02); // spin-wait hint: give the core away briefly
-        waited(L.R_TIME_SPIN_US, t0);
+        waited(L.R_TIME_SPIN_MS, t0);
         break;
       }
       case L.EXIT_SPIN: {
@@ -215,9 +214,9 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
         // wakes it early
         if (cpu.others_in_run() < cores) { spinStreak = 0; break; }
         const w = Atomics.load(i32, pendingIdx);
-        const t0 = waiting(L.R_TIME_SPIN_US);
+        const t0 = waiting(L.R_TIME_SPIN_MS);
         Atomics.wait(i32, pendingIdx, w, Math.min(SPIN_YIELD_MIN_MS * 2 ** spinStreak, SPIN_YIELD_MAX_MS));
-        waited(L.R_TIME_SPIN_US, t0);
+        waited(L.R_TIME_SPIN_MS, t0);
         spinStreak++;
         break;
       }
