@@ -63,13 +63,16 @@ function launchToAnswer(cmd: string, args: string[], answer: RegExp): Promise<nu
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'ignore'] });
     let text = '';
     p.stdin.on('error', () => {});
+    // typed again every 20 ms until answered: QEMU drops what arrives while it still loads the machine
+    const type = setInterval(() => p.stdin.write('echo $((6*7))\n'), 20);
     p.stdin.write('echo $((6*7))\n');
-    const timer = setTimeout(() => { p.kill('SIGKILL'); resolve(undefined); }, 60_000);
+    const end = (v: number | undefined): void => { clearInterval(type); clearTimeout(timer); p.kill('SIGKILL'); resolve(v); };
+    const timer = setTimeout(() => end(undefined), 60_000);
     p.stdout.on('data', (d: Buffer) => {
       text = (text + d.toString('latin1')).slice(-4096);
-      if (answer.test(text)) { clearTimeout(timer); const ms = performance.now() - t0; p.kill('SIGKILL'); resolve(ms); }
+      if (answer.test(text)) end(performance.now() - t0);
     });
-    p.on('close', () => { clearTimeout(timer); resolve(undefined); });
+    p.on('close', () => end(undefined));
   });
 }
 
