@@ -183,7 +183,16 @@ const SPARE_POOLS = 2;
 const IDLE_THREAD_MS = 30_000;
 
 function takePool(): Piscina {
-  return sparePools.pop() ?? new Piscina({
+  return sparePools.pop() ?? newPool();
+}
+
+/** A pool starts its first thread at once (minThreads): made when a VM is being built, it comes up meanwhile. */
+function prewarmPool(): void {
+  if (sparePools.length === 0) sparePools.push(newPool());
+}
+
+function newPool(): Piscina {
+  return new Piscina({
     filename: fileURLToPath(new URL('./workers/vcpu-worker.js', import.meta.url)),
     minThreads: 1, // startThreads() asks for the rest
     maxThreads: MAX_VCPUS,
@@ -331,6 +340,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** create(), with the machine's clock epoch given (a restore's guest clock goes on from its snapshot). */
   private static async build(opts: VmOptions, epochMs?: number): Promise<VirtualMachine> {
+    prewarmPool(); // its first vCPU thread starts while the VM is built (a cold thread takes ~200 ms to come up)
     const { module, layout } = loadVcpuModule();
     const smp = opts.smp ?? 1;
     if (!Number.isInteger(smp) || smp < 1 || smp > MAX_VCPUS) {
@@ -720,6 +730,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
    * `options`, as QEMU's -incoming takes them from its command line.
    */
   static async restore(source: string | Uint8Array, options: VmOptions & { paused?: boolean } = {}): Promise<VirtualMachine> {
+    prewarmPool(); // the boot hart's thread comes up while the snapshot is read
     let file: Uint8Array;
     if (typeof source === 'string') {
       try { file = await readWhole(source); } catch (e) { throw new WkvmError(`cannot read snapshot '${source}': ${describeFsError(e)}`); }
