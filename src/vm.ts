@@ -621,6 +621,18 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     }
   }
 
+  /** Wait until every vCPU's thread has started (and reset its vCPU); threads start a few at a time. */
+  private async allThreadsUp(): Promise<void> {
+    const up = (this.layout.MACHINE_BASE + this.layout.M_THREADS_UP) >> 2;
+    while (this.state === 'running' || this.state === 'paused') {
+      const n = Atomics.load(this.mem.i32, up);
+      if (n >= this.harts) return;
+      const w = Atomics.waitAsync(this.mem.i32, up, n, 100);
+      if (w.async) await w.value;
+    }
+    throw new WkvmError('the VM stopped before it could be saved');
+  }
+
   /** Wait until every vCPU thread that is up has parked (threads still to start park at once). */
   private async allParked(): Promise<void> {
     const L = this.layout;
@@ -685,6 +697,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const t0 = performance.now();
     const running = this.publicState === 'running';
     try {
+      // a vCPU whose thread is not up yet has no state to save (it is reset when its thread starts)
+      await this.allThreadsUp();
       if (running) await this.pause(); else await this.allParked();
       await this.devices.drain();
       const chunks = encodeSnapshot(this.snapshotContents(running));

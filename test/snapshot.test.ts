@@ -264,6 +264,20 @@ const haveLinux = existsSync(join(GUEST, 'Image')) && existsSync(join(GUEST, 'ro
 if (!haveLinux) console.warn(`test/snapshot.test.ts: no Linux guest in ${GUEST}: skipping the Linux round trip (build it with npm run guest:linux)`);
 
 describe('Linux', () => {
+  it.skipIf(!haveLinux)('saved right after start (its second vCPU thread not up yet), it boots on after the restore with both harts', async () => {
+    const vm = await VirtualMachine.create({ kernel: join(GUEST, 'Image'), initrd: join(GUEST, 'rootfs.cpio.gz'), append: 'console=ttyS0', memory: '256M', smp: 2 });
+    vm.start();
+    const file = join(dir, 'early.snap');
+    await vm.save(file); // waits for every vCPU thread to be up (and reset) before it stops them
+    expect(vm.cpus().every((c) => c.threadId !== 0)).toBe(true);
+    await vm.stop();
+    const back = await VirtualMachine.restore(file);
+    await back.console.expect(/# $/, { timeout: 90_000 });
+    back.console.sendLine('nproc');
+    expect((await back.console.expect(/\n(\d+)\r?\n/))[1]).toBe('2');
+    await back.stop();
+  }, 120_000);
+
   it.skipIf(!haveLinux)('a write to a virtio disk in flight at the save completes after the restore; the clock goes on; it saves again', async () => {
     const disk = join(dir, 'disk.img');
     writeFileSync(disk, Buffer.alloc(8 << 20));
