@@ -100,7 +100,7 @@ export function vcpu_reset(pc: u64, a0: u64, a1: u64, priv: u32): void {
 export function vcpu_resume(): void {
   setPriv(load<u32>(V + V_PRIV));
   atomic.store<u32>(V + V_IN_RUN, 0);
-  store<u32>(V + V_RUN + R_EXIT, EXIT_NONE);
+  // R_EXIT stays: an answered MMIO load is completed by the next run()
   spinForget();
   clearReservation(); // a reservation may be lost at any time: the guest's SC fails and retries
   flushIcache();

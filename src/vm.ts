@@ -217,6 +217,13 @@ const CSR_NAMES: readonly [string, number][] = [
   ['senvcfg', LAYOUT.CSR_SENVCFG], ['stimecmp', LAYOUT.CSR_STIMECMP],
 ];
 
+/**
+ * The bytes of a vCPU block a snapshot keeps: its architectural state, and
+ * the run struct's exit fields (an MMIO load the I/O loop answered just
+ * before the pause is completed by the vCPU's next run(): its value is there).
+ */
+function vcpuStateBytes(L: Layout): number { return L.V_RUN + L.R_CODE; }
+
 /** A virtio device's kind, as a snapshot's machine description lists it. */
 function deviceKind(d: VirtioDevice): string {
   return ({ 1: 'virtio-net', 2: 'virtio-blk', 3: 'virtio-console', 4: 'virtio-rng' } as Record<number, string>)[d.deviceId] ?? `virtio-${d.deviceId}`;
@@ -730,7 +737,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
         boot: { tohost: String(this.plan.tohost), fromhost: String(this.plan.fromhost), bootFlags: this.plan.bootFlags },
       },
       machine: bytes.slice(L.MACHINE_BASE + L.M_UART, L.MACHINE_BASE + L.MACHINE_SIZE),
-      vcpus: Array.from({ length: this.harts }, (_, h) => bytes.slice(this.mem.vcpu(h), this.mem.vcpu(h) + L.V_RUN)),
+      vcpus: Array.from({ length: this.harts }, (_, h) => bytes.slice(this.mem.vcpu(h), this.mem.vcpu(h) + vcpuStateBytes(L))),
       ram: sparsePages(this.mem.rawRam(), this.mem.touched),
       devices: this.devices.save(),
     };
@@ -750,7 +757,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       try { file = await readWhole(source); } catch (e) { throw new WkvmError(`cannot read snapshot '${source}': ${describeFsError(e)}`); }
     } else file = source;
     const { layout } = loadVcpuModule();
-    const snap = decodeSnapshot(file, { vcpuBytes: layout.V_RUN, machineBytes: layout.MACHINE_SIZE - layout.M_UART });
+    const snap = decodeSnapshot(file, { vcpuBytes: vcpuStateBytes(layout), machineBytes: layout.MACHINE_SIZE - layout.M_UART });
     const h = snap.header;
     if (h.layout !== layout.LAYOUT_VERSION) throw new WkvmError(`snapshot: made with vCPU layout ${h.layout}, this wkvm has layout ${layout.LAYOUT_VERSION}`);
     const ramSize = BigInt(h.machine.ramSize);

@@ -100,6 +100,23 @@ describe('the console guest', () => {
     expect(await third.exited).toBe(0);
   }, 60_000);
 
+  it('saves taken while the guest loops on MMIO loads lose no load\'s answer (the run struct\'s exit fields are kept)', async () => {
+    let vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
+    vm.start();
+    await vm.console.expect('> ');
+    vm.console.sendLine('mmio 150000');
+    await vm.console.expect('mmio 150000\n');
+    for (let round = 0; round < 6; round++) {
+      await sleep(60);
+      const file = join(dir, `mmio-${round}.snap`);
+      await vm.save(file);
+      await vm.stop();
+      vm = await VirtualMachine.restore(file);
+    }
+    expect((await vm.console.expect(/mmio (ok|bad at \d+)\n/, { timeout: 60_000 }))[1]).toBe('ok');
+    await vm.stop();
+  }, 120_000);
+
   it('restore({ paused: true }) holds a running snapshot until resume()', async () => {
     const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
     vm.start();
@@ -168,7 +185,7 @@ describe('bad snapshots and mismatched machines: one-line errors', () => {
   }
 
   it('the loader takes any bytes: a valid result or a WkvmError, never another error (fast-check, checksum fixed up)', () => {
-    const limits = { vcpuBytes: 0x900, machineBytes: 0x10000 - 0x200 };
+    const limits = { vcpuBytes: 0x920, machineBytes: 0x10000 - 0x200 };
     expect(() => decodeSnapshot(good, limits)).not.toThrow();
     const runs = Number(process.env.WKVM_FUZZ_RUNS ?? 400);
     let cases = 0;

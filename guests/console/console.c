@@ -10,6 +10,10 @@
  *   echo TEXT   print TEXT
  *   count       print how many lines were run so far
  *   spin        count in `spin_counter` until input arrives (a busy vCPU)
+ *   mmio N      N rounds of loads from virtio-mmio slot 0 (served by the host:
+ *               each an MMIO exit), MagicValue and Version alternately, each
+ *               checked (Version as first read: 2, or QEMU's legacy 1): prints "mmio ok" or "mmio bad at K" (snapshots taken
+ *               meanwhile must not lose a load's answer)
  *   poweroff    SBI system reset: shutdown, no reason
  *   reboot      SBI system reset: cold reboot
  *   fail        SBI system reset: shutdown, reason "system failure"
@@ -42,6 +46,32 @@ static char uart_getc(void)
 static volatile u64 boots;
 volatile u64 spin_counter;     /* `spin` counts here (a debugger can watch it) */
 static u64 lines;
+
+static u64 parse_dec(const char *s)
+{
+    u64 v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (u64)(*s++ - '0');
+    return v;
+}
+
+static void mmio_rounds(u64 n)
+{
+    u32 v0 = MMIO32(VIRTIO0 + 0x004);           /* 2 (QEMU's default legacy transport: 1) */
+    for (u64 i = 0; i < n; i++) {
+        /* both loads into the same register: an answer lost between them leaves the other value there */
+        u64 magic, version;
+        __asm__ volatile("lw t0, 0(%2)\n\tmv %0, t0\n\tlw t0, 4(%2)\n\tmv %1, t0"
+                         : "=r"(magic), "=r"(version) : "r"(VIRTIO0) : "t0", "memory");
+        if ((u32)magic != 0x74726976 || (u32)version != v0 || (v0 != 1 && v0 != 2)) {
+            puts("mmio bad at ");
+            put_dec(i);
+            putc('\n');
+            return;
+        }
+    }
+    puts("mmio ok\n");
+}
 
 static int starts_with(const char *s, const char *p)
 {
@@ -91,6 +121,8 @@ void console_main(void)
             puts(line + 5), putc('\n');
         else if (equals(line, "count"))
             put_dec(lines), putc('\n');
+        else if (starts_with(line, "mmio "))
+            mmio_rounds(parse_dec(line + 5));
         else if (equals(line, "spin")) {
             while (!uart_ready())
                 spin_counter++;
