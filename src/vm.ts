@@ -707,6 +707,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       // a vCPU whose thread is not up yet has no state to save (it is reset when its thread starts)
       await this.allThreadsUp();
       if (running) await this.pause(); else await this.allParked();
+      this.io.serviceVirtio(); // queue notifies a vCPU rang just before it parked: the devices take them now
       await this.devices.drain();
       const chunks = encodeSnapshot(this.snapshotContents(running));
       const bytes = await writeChunks(target, chunks);
