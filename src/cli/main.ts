@@ -24,9 +24,14 @@ With no kernel, 'wkvm run' boots the embedded demo guest.`;
 const CTRL_A = 0x01;
 const ESCAPE_HELP = 'C-a h    print this help\r\nC-a x    exit emulator\r\nC-a C-a  send C-a\r\n';
 
-export async function main(argv: string[]): Promise<void> {
+/**
+ * The CLI. `earlySignals`: signals that arrived while the modules were
+ * loading (bin/wkvm.js catches them from its first line; their default
+ * action would end wkvm without its clean-up and exit status).
+ */
+export async function main(argv: string[], earlySignals: readonly NodeJS.Signals[] = []): Promise<void> {
   try {
-    process.exitCode = await dispatch(argv);
+    process.exitCode = await dispatch(argv, earlySignals);
   } catch (e) {
     const msg = e instanceof WkvmError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
     process.stderr.write(`wkvm: ${msg}\n`);
@@ -34,7 +39,7 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function dispatch(argv: string[]): Promise<number> {
+async function dispatch(argv: string[], earlySignals: readonly NodeJS.Signals[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
     process.stdout.write(USAGE + '\n');
@@ -44,16 +49,17 @@ async function dispatch(argv: string[]): Promise<number> {
     process.stdout.write(`wkvm ${WKVM_VERSION}\n`);
     return 0;
   }
-  if (cmd === 'run') return runCommand(rest);
+  if (cmd === 'run') return runCommand(rest, earlySignals);
   throw new WkvmError(`unknown command '${cmd}' (try 'wkvm run')`);
 }
 
-async function runCommand(argv: string[]): Promise<number> {
+async function runCommand(argv: string[], earlySignals: readonly NodeJS.Signals[]): Promise<number> {
   if (isHelpRequest(argv)) {
     process.stdout.write(runHelp());
     return 0;
   }
   const signals = new SignalWatch();
+  for (const sig of earlySignals) signals.replay(sig);
   const { layout } = loadVcpuModule();
   const opts = parseRunArgs(argv, { maxMemory: maxRamSize(layout, 1) });
   // -chardev stdio: the virtio console takes stdin, and prints on stdout beside the serial console
@@ -163,6 +169,9 @@ class SignalWatch {
   constructor() {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, this.handle);
   }
+
+  /** A signal that came before this watch existed. */
+  replay(sig: NodeJS.Signals): void { this.handle(sig); }
 
   private readonly handle = (sig: NodeJS.Signals): void => {
     const code = 128 + (osConstants.signals[sig] ?? 15);
