@@ -347,7 +347,6 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** create(), with the machine's clock epoch given (a restore's guest clock goes on from its snapshot). */
   private static async build(opts: VmOptions, epochMs?: number): Promise<VirtualMachine> {
-    prewarmPool(); // its first vCPU thread starts while the VM is built (a cold thread takes ~200 ms to come up)
     const { module, layout } = loadVcpuModule();
     const smp = opts.smp ?? 1;
     if (!Number.isInteger(smp) || smp < 1 || smp > MAX_VCPUS) {
