@@ -630,25 +630,28 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /** Wait until every vCPU's thread has started (and reset its vCPU); threads start a few at a time. */
   private async allThreadsUp(): Promise<void> {
     const up = (this.layout.MACHINE_BASE + this.layout.M_THREADS_UP) >> 2;
-    while (this.state === 'running' || this.state === 'paused') {
-      const n = Atomics.load(this.mem.i32, up);
-      if (n >= this.harts) return;
-      const w = Atomics.waitAsync(this.mem.i32, up, n, 100);
-      if (w.async) await w.value;
-    }
-    throw new WkvmError('the VM stopped before it could be saved');
+    if (!await this.waitForCount(up, () => this.harts, () => true)) throw new WkvmError('the VM stopped before it could be saved');
   }
 
   /** Wait until every vCPU thread that is up has parked (threads still to start park at once). */
   private async allParked(): Promise<void> {
     const L = this.layout;
     const parked = (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2, up = (L.MACHINE_BASE + L.M_THREADS_UP) >> 2;
-    while (this.pauseWanted() && (this.state === 'running' || this.state === 'paused')) {
-      const n = Atomics.load(this.mem.i32, parked);
-      if (n >= Atomics.load(this.mem.i32, up)) return;
-      const w = Atomics.waitAsync(this.mem.i32, parked, n, 50);
+    await this.waitForCount(parked, () => Atomics.load(this.mem.i32, up), () => this.pauseWanted());
+  }
+
+  /**
+   * Wait until the shared counter at word `idx` reaches `target()`, while the
+   * VM is running or paused and `still()` holds; true when it got there.
+   */
+  private async waitForCount(idx: number, target: () => number, still: () => boolean): Promise<boolean> {
+    while (still() && (this.state === 'running' || this.state === 'paused')) {
+      const n = Atomics.load(this.mem.i32, idx);
+      if (n >= target()) return true;
+      const w = Atomics.waitAsync(this.mem.i32, idx, n, 50);
       if (w.async) await w.value;
     }
+    return false;
   }
 
   private request(bit: number, on: boolean): void {
