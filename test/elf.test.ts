@@ -196,3 +196,25 @@ describe('real RISC-V ELF files', () => {
     }
   });
 });
+
+describe('loading an ELF into guest RAM', () => {
+  it('writes the file bytes and leaves zero where a later segment\'s .bss overlaps them', async () => {
+    const { VirtualMachine } = await import('../dist/src/index.js');
+    const elf = makeElf({
+      entry: 0x8000_0000n,
+      segments: [
+        { vaddr: 0x8000_0000n, data: [0x6f, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8], memsz: 0x10n }, // j . then data
+        { vaddr: 0x8000_0008n, data: [], memsz: 0x20n }, // zero from 0x8000_0008, over the last 4 bytes above
+        { vaddr: 0x8010_0000n, data: [9, 9], memsz: 0x40_0000n }, // a large .bss (never written by the loader)
+      ],
+    });
+    const vm = await VirtualMachine.create({ bios: 'none', kernel: elf, memory: '16M' });
+    try {
+      expect([...vm.readPhysical(0x8000_0000n, 16)]).toEqual([0x6f, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0]);
+      expect([...vm.readPhysical(0x8010_0000n, 4)]).toEqual([9, 9, 0, 0]);
+      expect(vm.readPhysical(0x8010_0000n + 0x40_0000n - 8n, 8).every((x) => x === 0)).toBe(true);
+    } finally {
+      await vm.stop();
+    }
+  });
+});
