@@ -82,14 +82,15 @@ function jitHot(pc: u64, TF: usize, counter: usize): bool {
 // ---- called by the vCPU worker between slices --------------------------------
 
 /**
- * Decode the instruction at host address `host` (in RAM, 2-aligned, its page
- * holds all of it) for the translator: returns the entry's word (decode.ts)
- * and leaves the immediate at V_JIT_QUEUE + 4.
+ * Decode the instruction `insn` (its bits; a 16-bit one in the low half) for
+ * the translator, which reads them from its own copy of the page (what it
+ * checks the guest's code against before it installs the translation):
+ * returns the entry's word (decode.ts) and leaves the immediate at
+ * V_JIT_QUEUE + 4.
  */
-export function jitDecode(host: usize): u32 {
+export function jitDecode(insn: u32): u32 {
   const e = V + V_SCRATCH_INSN;
-  const lo = <u32>load<u16>(host);
-  if ((lo & 3) != 3) decode16(e, lo); else decode32(e, load<u32>(host));
+  if ((insn & 3) != 3) decode16(e, insn & 0xffff); else decode32(e, insn);
   store<i32>(V + V_JIT_QUEUE + 4, load<i32>(e, 12));
   return load<u32>(e, 8);
 }

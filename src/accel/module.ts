@@ -39,7 +39,7 @@ export interface VcpuExports {
   uart_rx_notify(): void;
   uart_tx_notify(): void;
   // the JIT tier (assembly/jit.ts)
-  jit_decode(host: number): number;
+  jit_decode(insn: number): number;
   jit_slot(host: number): number;
   jit_install(host: number): void;
   jit_generation(): number;

@@ -8,7 +8,7 @@
  * JavaScript runs on the hot path.
  */
 import type { Layout, VcpuExports } from '../accel/module.js';
-import { CHAIN_IMPORTS, IMPORTS, chainModule, discover, translate, translationModule, type Insn } from './translate.js';
+import { CHAIN_IMPORTS, IMPORTS, chainModule, discover, translate, translationModule, type Decoder, type Insn } from './translate.js';
 import type { Bytes } from './wasm.js';
 import { WkvmError } from '../errors.js';
 
@@ -107,8 +107,9 @@ export class Jit {
     this.imports = { env: env as WebAssembly.ModuleImports };
   }
 
-  private decode = (host: number): Insn => {
-    const w = this.cpu.jit_decode(host);
+  /** The decoder of instructions in `page` (a copy of a code page: offsets are the page's). */
+  private decoder = (page: Uint8Array): Decoder => (off: number): Insn => {
+    const w = this.cpu.jit_decode((page[off] ?? 0) | (page[off + 1] ?? 0) << 8 | (page[off + 2] ?? 0) << 16 | (page[off + 3] ?? 0) << 24);
     return {
       op: w & 0xff, rd: (w >>> 8) & 63, rs1: (w >>> 16) & 31, rs2: (w >>> 24) & 31,
       imm: this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), len: (w & (1 << 14)) !== 0 ? 2 : 4,
@@ -141,10 +142,15 @@ export class Jit {
     const bodies: Bytes[] = [];
     for (const host of this.pending.splice(0, BATCH_MAX)) {
       this.pendingSet.delete(host);
-      const blocks = discover(host & ~0xfff, host & 0xfff, this.decode);
+      // translated from a copy, which is what the guest's code is checked against before the translation is
+      // installed: another hart may be rewriting it now (decoding the live page, then copying it, could pair
+      // the old code's translation with the new code)
+      const page = host & ~0xfff;
+      const copy = this.ram.slice(page, page + 0x1000);
+      const blocks = discover(host & 0xfff, this.decoder(copy));
       if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
       const last = blocks[blocks.length - 1].insns[blocks[blocks.length - 1].insns.length - 1];
-      units.push({ host, slot: this.cpu.jit_slot(host), code: this.ram.slice(host, (host & ~0xfff) + last.off + last.i.len) });
+      units.push({ host, slot: this.cpu.jit_slot(host), code: copy.slice(host - page, last.off + last.i.len) });
       bodies.push(translate(blocks, host & 0xfff));
     }
     if (units.length === 0) { this.time(t0); return; }

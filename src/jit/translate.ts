@@ -25,7 +25,8 @@ import { Bytes, Op, T, assemble, type FuncType, type Import } from './wasm.js';
 
 /** One decoded instruction (the vCPU module's own decoder fills it: jit_decode). */
 export interface Insn { op: number; rd: number; rs1: number; rs2: number; imm: number; len: number }
-export type Decoder = (host: number) => Insn;
+/** The instruction at a page offset of the page being translated. */
+export type Decoder = (off: number) => Insn;
 
 /** The most instructions one unit takes in (Liftoff compiles ~1 us per guest instruction). */
 export const UNIT_CAP = 96;
@@ -97,10 +98,10 @@ interface Block { start: number; insns: { off: number; i: Insn }[] }
  * into the run stay inside it (loops); null if its first instruction is not
  * translated.
  */
-export function discover(pageHost: number, entry: number, decode: Decoder): Block[] | null {
+export function discover(entry: number, decode: Decoder): Block[] | null {
   const run: { off: number; i: Insn }[] = [];
   for (let off = entry; off < 0x1000 && run.length < UNIT_CAP;) {
-    const i = decode(pageHost + off);
+    const i = decode(off);
     if (!translatable(i.op) || off + i.len > 0x1000) break;
     run.push({ off, i });
     // a jump ends the unit: running on past it made units with more registers to load and store on
