@@ -63,6 +63,13 @@ export interface MachineOptions {
 export interface VmOptions extends MachineOptions, DeviceOptions {
   /** Abandon the creation (opening images, connecting netdevs): create() rejects with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * A stopped VM of the same vCPU count and RAM size whose memory this one
+   * takes over, cleared (a service that restores VM after VM: a new memory
+   * costs a page fault per page the guest's state fills, ~35 ms for a small
+   * Linux guest here). The stopped VM can then no longer be read.
+   */
+  recycle?: VirtualMachine;
 }
 
 export interface StartOptions {
@@ -289,6 +296,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private pool: Piscina | undefined;
   private onPoolError = (_e: Error): void => {};
   private signal: Worker | undefined;
+  /** Every vCPU thread ended by itself at the stop: no thread can still touch the memory (recycle). */
+  private stoppedCleanly = false;
   private tasks: Promise<unknown>[] = [];
   private launches = 0;
   private readonly io: IoLoop;
@@ -372,7 +381,12 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
     const threshold = jitThreshold(opts.jit, opts.jitThreshold);
     opts.signal?.throwIfAborted();
-    const mem = new VmMemory(layout, smp, VIRT_MEMMAP.dram.base, memory);
+    const from = opts.recycle;
+    if (from !== undefined) {
+      if (!(from instanceof VirtualMachine)) throw new WkvmError('recycle: not a VirtualMachine');
+      if (from.state !== 'stopped' || !from.stoppedCleanly) throw new WkvmError('recycle: the VM to take memory from has not stopped (await its stop())');
+    }
+    const mem = new VmMemory(layout, smp, VIRT_MEMMAP.dram.base, memory, from?.mem);
     const virtio = await openDevices(opts);
     try {
       opts.signal?.throwIfAborted();
@@ -575,6 +589,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.stoppedAt = performance.timeOrigin + performance.now(); // the vCPU threads' clocks stop with the request
     this.emit('shutdown', { guest: reason.startsWith('guest-'), reason });
     const clean = await this.stopVcpus();
+    this.stoppedCleanly = clean;
     this.io.stop();
     if (this.pool) {
       this.pool.off('error', this.onPoolError);
@@ -817,6 +832,11 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   }
   // ==== end of snapshots ====
 
+  /** Throws once another VM took this one's memory (VmOptions.recycle). */
+  private ownMemory(): void {
+    if (this.mem.handedOver) throw new WkvmError('the VM\'s memory went to another VM (recycle)');
+  }
+
   /** `await using vm = await VirtualMachine.create(...)`: stopped when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop().catch(() => {}); // a failed VM has reported its error already
@@ -829,6 +849,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** The vCPU threads (QMP's query-cpus-fast). */
   cpus(): VcpuInfo[] {
+    this.ownMemory();
     const L = this.layout;
     return Array.from({ length: this.harts }, (_, hart) => ({
       hart, threadId: Atomics.load(this.mem.i32, (this.mem.vcpu(hart) + L.V_RUN + L.R_THREAD_ID) >> 2),
@@ -848,6 +869,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   async registers(hart: number): Promise<VcpuRegisters> {
     if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts) throw new WkvmError(`no vCPU ${hart}: the VM has ${this.harts}`);
     if (this.state === 'created') throw new WkvmError('the VM has not started: its vCPUs have no registers yet');
+    this.ownMemory();
     const read = (): VcpuRegisters => {
       const L = this.layout, v = this.mem.view, b = this.mem.vcpu(hart);
       const u64 = (off: number): bigint => v.getBigUint64(b + off, true);
@@ -886,6 +908,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** Per-vCPU counters. */
   stats(): VcpuStats[] {
+    this.ownMemory();
     const L = this.layout;
     const out: VcpuStats[] = [];
     for (let h = 0; h < this.harts; h++) {

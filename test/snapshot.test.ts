@@ -154,6 +154,45 @@ describe('many VMs from one snapshot in memory', () => {
   }, 60_000);
 });
 
+describe('recycle: a restore into the memory of a stopped VM', () => {
+  it('gets RAM that holds the snapshot and nothing of the stopped guest; the stopped VM can no longer be read', async () => {
+    // a guest that wrote all over its RAM (every kernel's data, the stacks) and ended
+    const dirty = await VirtualMachine.create({ bios: 'none', kernel: BENCH_ELF, memory: '64M', append: 'iters=2' });
+    dirty.start();
+    expect(await dirty.exited).toBe(0);
+    const live = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
+    live.start();
+    await live.console.expect('> ');
+    await expect(VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M', recycle: live }))
+      .rejects.toThrow(/^recycle: the VM to take memory from has not stopped/);
+    await expect(VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '32M', recycle: dirty }))
+      .rejects.toThrow(/^recycle: the VM to take memory from has 1 vCPUs and 64M, this one 1 and 32M$/);
+    live.console.sendLine('echo before');
+    await live.console.expect('before\n');
+    const snap = readFileSync(await (async () => { const f = join(dir, 'recycle.snap'); await live.save(f); return f; })());
+    await live.stop();
+    const copy = await VirtualMachine.restore(snap, { recycle: dirty, paused: true });
+    const fresh = await VirtualMachine.restore(snap, { paused: true });
+    try {
+      expect(() => dirty.stats()).toThrow(/^the VM's memory went to another VM \(recycle\)$/);
+      expect(() => dirty.readPhysical(0x8000_0000n, 16)).toThrow(WkvmError);
+      await expect(dirty.registers(0)).rejects.toThrow(/memory went to another VM/);
+      // all of RAM as a restore into a new memory has it (bench.elf's data is gone)
+      expect(copy.readPhysical(0x8000_0000n, 64 << 20).equals(fresh.readPhysical(0x8000_0000n, 64 << 20))).toBe(true);
+      copy.resume();
+      copy.console.sendLine('count');
+      expect((await copy.console.expect(/\n(\d+)\n/))[1]).toBe('2');
+    } finally {
+      await Promise.all([copy.stop(), fresh.stop()]);
+    }
+    // and once more from the recycled one
+    const again = await VirtualMachine.restore(snap, { recycle: copy });
+    again.console.sendLine('echo again');
+    await again.console.expect('again\n');
+    await again.stop();
+  }, 60_000);
+});
+
 describe('bad snapshots and mismatched machines: one-line errors', () => {
   let good: Buffer;
   beforeAll(async () => {
