@@ -9,7 +9,8 @@ import { Duplex } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { takePool, givePool, prewarmPool } from './workers/pool.js';
 import { WkvmError, describeFsError } from './errors.js';
 import * as BOARD from '../assembly/board.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
@@ -177,42 +178,6 @@ export interface VmEvents {
 }
 
 type State = 'created' | 'running' | 'paused' | 'stopping' | 'stopped';
-
-/**
- * vCPU thread pools of stopped VMs, kept warm for the next VM of the
- * process: starting a vCPU thread (a Node worker, the vCPU module's
- * instance) takes ~200 ms of wall time on a busy 2-core host, the bulk of a
- * snapshot restore. Idle threads are unref'd (they do not keep the process
- * alive) and end after IDLE_THREAD_MS.
- */
-const sparePools: Piscina[] = [];
-const SPARE_POOLS = 2;
-const IDLE_THREAD_MS = 30_000;
-
-function takePool(): Piscina {
-  return sparePools.pop() ?? newPool();
-}
-
-/** A pool starts its first thread at once (minThreads): made when a VM is being built, it comes up meanwhile. */
-function prewarmPool(): void {
-  if (sparePools.length === 0) sparePools.push(newPool());
-}
-
-function newPool(): Piscina {
-  return new Piscina({
-    filename: fileURLToPath(new URL('./workers/vcpu-worker.js', import.meta.url)),
-    minThreads: 1, // startThreads() asks for the rest
-    maxThreads: MAX_VCPUS,
-    idleTimeout: IDLE_THREAD_MS,
-    concurrentTasksPerWorker: 1,
-    maxQueue: MAX_VCPUS,
-  });
-}
-
-function givePool(pool: Piscina): void {
-  if (sparePools.length < SPARE_POOLS) sparePools.push(pool);
-  else void pool.destroy();
-}
 
 /** The CSRs registers() reports, by their slot in the vCPU's CSR file (assembly/layout.ts). */
 const CSR_NAMES: readonly [string, number][] = [
