@@ -84,23 +84,29 @@ async function blkDriver(opts: { file: string; readonly?: boolean; snapshot?: bo
 /** A store that can hold requests at a gate, fail, and count flushes. */
 class TestStore implements BlockStore {
   gated = false;
-  /** Hold each read at the gate after its file I/O, not before: the thread pool then cannot reorder completions. */
+  /** Hold each read at the gate after its file I/O, not before: the thread pool then cannot reorder completions (release them with releaseAt). */
   gateAfterRead = false;
   failing = false;
   flushes = 0;
   active = 0;
   maxActive = 0;
-  private gates: (() => void)[] = [];
+  private gates: { at: number; go: () => void }[] = [];
   constructor(private readonly inner: BlockStore) {}
   get size(): number { return this.inner.size; }
   get waiting(): number { return this.gates.length; }
   /** Let the held operation `i` (in arrival order) go. */
-  release(i = 0): void { this.gates.splice(i, 1)[0]!(); }
-  private async enter(): Promise<void> {
+  release(i = 0): void { this.gates.splice(i, 1)[0]!.go(); }
+  /** Let the held operation at byte position `at` go (held reads arrive in the order the thread pool ends them). */
+  releaseAt(at: number): void {
+    const i = this.gates.findIndex((g) => g.at === at);
+    if (i < 0) throw new Error(`no operation at ${at} is held`);
+    this.release(i);
+  }
+  private async enter(at = -1): Promise<void> {
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
-      if (this.gated) await new Promise<void>((r) => this.gates.push(r));
+      if (this.gated) await new Promise<void>((r) => this.gates.push({ at, go: r }));
       if (this.failing) throw new Error('EIO: i/o error');
     } finally {
       this.active--;
@@ -109,7 +115,7 @@ class TestStore implements BlockStore {
   async read(s: readonly Uint8Array[], p: number) {
     if (!this.gateAfterRead) { await this.enter(); await this.inner.read(s, p); return; }
     await this.inner.read(s, p);
-    await this.enter();
+    await this.enter(p);
   }
   async write(s: readonly Uint8Array[], p: number) { await this.enter(); await this.inner.write(s, p); }
   async writeZeroes(p: number, n: number) { await this.enter(); await this.inner.writeZeroes(p, n); }
@@ -159,9 +165,9 @@ describe('requests', () => {
     const reqs = [0n, 8n, 16n].map((s) => request(d, q, VIRTIO_BLK_T_IN, s, { inLen: 4096, indirect: heap }));
     d.transport.notify(0);
     await waitFor(() => store.waiting === 3, 5000, 'three reads in flight');
-    store.release(2);
-    store.release(1);
-    store.release(0);
+    store.releaseAt(2 * 4096);
+    store.releaseAt(4096);
+    store.releaseAt(0);
     await waitFor(() => q.usedIdx() === 3);
     expect(q.takeUsed().map((u) => u.id)).toEqual([reqs[2]!.head, reqs[1]!.head, reqs[0]!.head]);
     reqs.forEach((r, i) => expect(Buffer.from(d.bytes(r.data, 4096))).toEqual(data.subarray(i * 4096, (i + 1) * 4096)));
