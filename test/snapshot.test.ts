@@ -177,6 +177,7 @@ describe('recycle: a restore into the memory of a stopped VM', () => {
       expect(() => dirty.stats()).toThrow(/^the VM's memory went to another VM \(recycle\)$/);
       expect(() => dirty.readPhysical(0x8000_0000n, 16)).toThrow(WkvmError);
       await expect(dirty.registers(0)).rejects.toThrow(/memory went to another VM/);
+      await expect(VirtualMachine.restore(snap, { recycle: dirty })).rejects.toThrow(/^recycle: that VM's memory went to another VM already$/);
       // all of RAM as a restore into a new memory has it (bench.elf's data is gone)
       expect(copy.readPhysical(0x8000_0000n, 64 << 20).equals(fresh.readPhysical(0x8000_0000n, 64 << 20))).toBe(true);
       copy.resume();

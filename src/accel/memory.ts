@@ -54,7 +54,8 @@ export class VmMemory {
     }
     this.ramHost = ramHostOffset(layout, harts);
     const pages = Math.ceil((this.ramHost + Number(ramSize)) / PAGE);
-    if (from && (from.harts !== harts || from.ramSize !== ramSize || from.handedOver)) {
+    if (from?.handedOver) throw new WkvmError('recycle: that VM\'s memory went to another VM already');
+    if (from && (from.harts !== harts || from.ramSize !== ramSize)) {
       throw new WkvmError(`recycle: the VM to take memory from has ${from.harts} vCPUs and ${from.ramSize >> 20n}M, this one ${harts} and ${ramSize >> 20n}M`);
     }
     // a new memory takes a page fault at the first write to each page (~12 us here: 35 ms for the 12 MiB
