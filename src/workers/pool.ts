@@ -2,11 +2,8 @@
  * The vCPU threads' pools (piscina), kept warm between VMs: a new thread
  * (a Node worker, the vCPU module's instance) takes 50-200 ms of wall time
  * to come up on a busy 2-core host, so a stopped VM's threads serve the next
- * VM, and a VM being restored, or the CLI while it loads, starts one early.
- * Idle threads are unref'd (they do not keep the process alive) and end
- * after IDLE_THREAD_MS; one still starting does (closePools()). This module
- * imports nothing heavy, so that bin/wkvm.js can start a thread before it
- * loads the rest of wkvm.
+ * VM, and a VM being restored starts one early. Idle threads are unref'd
+ * (they do not keep the process alive) and end after IDLE_THREAD_MS.
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -41,9 +38,4 @@ function newPool(): Piscina {
 export function givePool(pool: Piscina): void {
   if (sparePools.length < SPARE_POOLS) sparePools.push(pool);
   else void pool.destroy();
-}
-
-/** End the warm pools (a thread still starting would keep the process alive). */
-export async function closePools(): Promise<void> {
-  await Promise.all(sparePools.splice(0).map((p) => p.destroy()));
 }
