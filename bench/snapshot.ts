@@ -103,36 +103,27 @@ export async function snapshotBench(ctx: SnapshotBenchContext): Promise<unknown>
 
       // in this process, from a Buffer
       const snap = readFileSync(file);
-      const inProcess: number[] = [];
-      const t1 = performance.now();
       const n = ctx.quick ? 3 : 8;
-      for (let i = 0; i < n; i++) {
-        const t = performance.now();
-        const v = await VirtualMachine.restore(snap);
-        v.console.sendLine('echo $((6*7))');
-        await v.console.expect(answer, { timeout: 30_000 });
-        inProcess.push(performance.now() - t);
-        await v.stop();
-      }
-      const perSecond = n / ((performance.now() - t1) / 1000);
-      inProcess.sort((a, b) => a - b);
-      const restoreMs = inProcess[inProcess.length >> 1]!;
-      // the same, each VM taking over the memory of the one stopped before it (recycle: no page faults)
-      const recycled: number[] = [];
-      let prev: VirtualMachine | undefined;
-      const t2 = performance.now();
-      for (let i = 0; i < n; i++) {
-        const t = performance.now();
-        const v = await VirtualMachine.restore(snap, prev ? { recycle: prev } : {});
-        v.console.sendLine('echo $((6*7))');
-        await v.console.expect(answer, { timeout: 30_000 });
-        if (prev) recycled.push(performance.now() - t);
-        await v.stop();
-        prev = v;
-      }
-      const recycledPerSecond = n / ((performance.now() - t2) / 1000);
-      recycled.sort((a, b) => a - b);
-      const recycledMs = recycled[recycled.length >> 1]!;
+      // n VMs restored one after another, each to its answer; with `recycle` each takes over the memory of the
+      // one stopped before it (no page faults), and the first, into a new memory, is not among the samples
+      const restores = async (recycle: boolean): Promise<{ medianMs: number; perSecond: number }> => {
+        const samples: number[] = [];
+        let prev: VirtualMachine | undefined;
+        const t0 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const t = performance.now();
+          const v = await VirtualMachine.restore(snap, recycle && prev ? { recycle: prev } : {});
+          v.console.sendLine('echo $((6*7))');
+          await v.console.expect(answer, { timeout: 30_000 });
+          if (!recycle || prev) samples.push(performance.now() - t);
+          await v.stop();
+          prev = v;
+        }
+        samples.sort((a, b) => a - b);
+        return { medianMs: samples[samples.length >> 1]!, perSecond: n / ((performance.now() - t0) / 1000) };
+      };
+      const { medianMs: restoreMs, perSecond } = await restores(false);
+      const { medianMs: recycledMs, perSecond: recycledPerSecond } = await restores(true);
 
       let qemu: Record<string, number | undefined> | null = null;
       if (ctx.qemu) {

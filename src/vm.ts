@@ -797,11 +797,6 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   }
   // ==== end of snapshots ====
 
-  /** Throws once another VM took this one's memory (VmOptions.recycle). */
-  private ownMemory(): void {
-    if (this.mem.handedOver) throw new WkvmError('the VM\'s memory went to another VM (recycle)');
-  }
-
   /** `await using vm = await VirtualMachine.create(...)`: stopped when the scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop().catch(() => {}); // a failed VM has reported its error already
@@ -814,7 +809,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** The vCPU threads (QMP's query-cpus-fast). */
   cpus(): VcpuInfo[] {
-    this.ownMemory();
+    this.mem.assertOwned();
     const L = this.layout;
     return Array.from({ length: this.harts }, (_, hart) => ({
       hart, threadId: Atomics.load(this.mem.i32, (this.mem.vcpu(hart) + L.V_RUN + L.R_THREAD_ID) >> 2),
@@ -834,7 +829,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   async registers(hart: number): Promise<VcpuRegisters> {
     if (!Number.isInteger(hart) || hart < 0 || hart >= this.harts) throw new WkvmError(`no vCPU ${hart}: the VM has ${this.harts}`);
     if (this.state === 'created') throw new WkvmError('the VM has not started: its vCPUs have no registers yet');
-    this.ownMemory();
+    this.mem.assertOwned();
     const read = (): VcpuRegisters => {
       const L = this.layout, v = this.mem.view, b = this.mem.vcpu(hart);
       const u64 = (off: number): bigint => v.getBigUint64(b + off, true);
@@ -873,7 +868,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** Per-vCPU counters. */
   stats(): VcpuStats[] {
-    this.ownMemory();
+    this.mem.assertOwned();
     const L = this.layout;
     const out: VcpuStats[] = [];
     for (let h = 0; h < this.harts; h++) {

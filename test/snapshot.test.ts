@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { createConnection } from 'node:net';
-import { QmpServer, VirtualMachine, WkvmError } from '../dist/src/index.js';
+import { QmpServer, VirtualMachine, WkvmError, type VmOptions } from '../dist/src/index.js';
 import { decodeSnapshot } from '../dist/src/snapshot/format.js';
 import { ROOT, runWkvm } from './helpers.js';
 
@@ -24,6 +24,14 @@ const CONSOLE_ELF = join(ROOT, 'guests', 'console', 'console.elf');
 const dir = mkdtempSync(join(tmpdir(), 'wkvm-snap-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The console guest (64M, and `opts`) started and at its prompt. */
+async function consoleAtPrompt(opts: VmOptions = {}): Promise<VirtualMachine> {
+  const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M', ...opts });
+  vm.start();
+  await vm.console.expect('> ');
+  return vm;
+}
 
 /** bench.elf's checksum lines (deterministic; its timing lines are not). */
 const checksums = (out: string) => out.split('\n').filter((l) => /^[a-z]+ [0-9a-f]{16}$/.test(l.trim())).map((l) => l.trim());
@@ -101,9 +109,7 @@ describe('the console guest', () => {
   }, 60_000);
 
   it('saves taken while the guest loops on MMIO loads lose no load\'s answer (the run struct\'s exit fields are kept)', async () => {
-    let vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
-    vm.start();
-    await vm.console.expect('> ');
+    let vm = await consoleAtPrompt();
     vm.console.sendLine('mmio 150000');
     await vm.console.expect('mmio 150000\n');
     for (let round = 0; round < 6; round++) {
@@ -118,9 +124,7 @@ describe('the console guest', () => {
   }, 120_000);
 
   it('restore({ paused: true }) holds a running snapshot until resume()', async () => {
-    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
-    vm.start();
-    await vm.console.expect('> ');
+    const vm = await consoleAtPrompt();
     const file = join(dir, 'run.snap');
     await vm.save(file);
     await vm.stop();
@@ -136,9 +140,7 @@ describe('the console guest', () => {
 
 describe('many VMs from one snapshot in memory', () => {
   it('restores independent copies, each with its own RAM and vCPUs', async () => {
-    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
-    vm.start();
-    await vm.console.expect('> ');
+    const vm = await consoleAtPrompt();
     const file = join(dir, 'many.snap');
     await vm.save(file);
     await vm.stop();
@@ -160,16 +162,16 @@ describe('recycle: a restore into the memory of a stopped VM', () => {
     const dirty = await VirtualMachine.create({ bios: 'none', kernel: BENCH_ELF, memory: '64M', append: 'iters=2' });
     dirty.start();
     expect(await dirty.exited).toBe(0);
-    const live = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
-    live.start();
-    await live.console.expect('> ');
+    const live = await consoleAtPrompt();
     await expect(VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M', recycle: live }))
       .rejects.toThrow(/^recycle: the VM to take memory from has not stopped/);
     await expect(VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '32M', recycle: dirty }))
       .rejects.toThrow(/^recycle: the VM to take memory from has 1 vCPUs and 64M, this one 1 and 32M$/);
     live.console.sendLine('echo before');
     await live.console.expect('before\n');
-    const snap = readFileSync(await (async () => { const f = join(dir, 'recycle.snap'); await live.save(f); return f; })());
+    const file = join(dir, 'recycle.snap');
+    await live.save(file);
+    const snap = readFileSync(file);
     await live.stop();
     const copy = await VirtualMachine.restore(snap, { recycle: dirty, paused: true });
     const fresh = await VirtualMachine.restore(snap, { paused: true });
@@ -197,9 +199,7 @@ describe('recycle: a restore into the memory of a stopped VM', () => {
 describe('bad snapshots and mismatched machines: one-line errors', () => {
   let good: Buffer;
   beforeAll(async () => {
-    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M', smp: 2, rng: true });
-    vm.start();
-    await vm.console.expect('> ');
+    const vm = await consoleAtPrompt({ smp: 2, rng: true });
     const file = join(dir, 'good.snap');
     await vm.save(file);
     await vm.stop();
@@ -253,9 +253,7 @@ const crc = (b: Uint8Array): number => crc32(b) >>> 0;
 
 describe('wkvm run -incoming and QMP migrate', () => {
   it('-incoming file: resumes the guest; a machine that does not match is refused in one line', async () => {
-    const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
-    vm.start();
-    await vm.console.expect('> ');
+    const vm = await consoleAtPrompt();
     vm.console.sendLine('echo saved');
     await vm.console.expect('saved\n');
     const file = join(dir, 'cli.snap');

@@ -97,6 +97,11 @@ export class VmMemory {
     return this.memory;
   }
 
+  /** Throws once the memory went to another VM (handOver()). */
+  assertOwned(): void {
+    if (this.handedOver) throw new WkvmError('the VM\'s memory went to another VM (recycle)');
+  }
+
   /** Address of a machine-block field. */
   m(offset: number): number { return this.layout.MACHINE_BASE + offset; }
   /** Address of vCPU `hart`'s block. */
@@ -143,7 +148,7 @@ export class VmMemory {
 
   /** Host view of guest-physical RAM [paddr, paddr+len) (its pages count as touched); throws if outside RAM. */
   ram(paddr: bigint, len: number): Uint8Array {
-    if (this.handedOver) throw new WkvmError('the VM\'s memory went to another VM (recycle)');
+    this.assertOwned();
     const off = this.hostOffset(paddr, len);
     if (off < 0) throw new WkvmError(`guest-physical range 0x${paddr.toString(16)}+0x${len.toString(16)} is outside RAM`);
     this.touch(off, len);
