@@ -3,8 +3,9 @@
  * test/qemu-fuzz.test.ts writes into fuzz_blocks, on QEMU and on wkvm and
  * prints one line per block: a hash of x5..x31, f0..f31 and fcsr after it,
  * and its traps (count, xor of mcause, xor of mtval). The registers start
- * from pseudo-random and edge values. As committed every block is just
- * `ret`. Only hart 0 runs.
+ * from pseudo-random and edge values, fcsr from random values (every other
+ * block: frm = RNE and NX set, as the JIT's inline FP paths need). As
+ * committed every block is just `ret`. Only hart 0 runs.
  */
 #include "lib.h"
 
@@ -53,7 +54,8 @@ int main(u64 hartid, const void *fdt)
             s.x[i] = value();
             s.f[i] = value();
         }
-        s.fcsr = rnd() & 0xff;
+        /* every other block: frm RNE with NX already set, where the JIT's inline F/D paths apply */
+        s.fcsr = (b & 1) ? ((rnd() & 0x1f) | 1) : (rnd() & 0xff);
         for (unsigned i = 0; i < sizeof fuzz_scratch / 8; i++)
             fuzz_scratch[i] = value();
         for (int i = 0; i < 5; i++)

@@ -37,6 +37,7 @@ const JUMP = 0, CONTINUE = 3;
 
 // the module's imports, by index
 const F_LOAD = 0, F_STORE = 1, F_MULH = 2, F_MULHU = 3, F_MULHSU = 4, F_FP = 5, F_FLOAD = 6, F_FSTORE = 7, F_CHAIN = 8;
+const F_FMA = 9;
 const G_EPOCH_LOAD = 0, G_EPOCH_STORE = 1, G_STORED = 2, G_STATUS = 3;
 
 export const TYPES: FuncType[] = [
@@ -46,6 +47,7 @@ export const TYPES: FuncType[] = [
   { params: [T.i64, T.i64], results: [T.i64] },                 // 3: mulh*
   { params: [T.i32, T.i64], results: [] },                      // 4: jit_fp(insn, pc)
   { params: [T.i64, T.i32, T.i64], results: [] },               // 5: jit_fload/jit_fstore(addr, 8|4 | f << 8 | len << 16, pc)
+  { params: [T.i64, T.i64, T.i64], results: [T.i64] },          // 6: jit_fma_d(a, b, c)
 ];
 export const IMPORTS: Import[] = [
   { module: 'env', name: 'memory', kind: 'memory', min: 0, max: 65536, shared: true },
@@ -58,6 +60,7 @@ export const IMPORTS: Import[] = [
   { module: 'env', name: 'jit_fload', kind: 'func', type: 5 },
   { module: 'env', name: 'jit_fstore', kind: 'func', type: 5 },
   { module: 'env', name: 'jit_chain', kind: 'func', type: 0 },
+  { module: 'env', name: 'jit_fma_d', kind: 'func', type: 6 },
   { module: 'env', name: 'epoch_load', kind: 'global', type: T.i64, mutable: true },
   { module: 'env', name: 'epoch_store', kind: 'global', type: T.i64, mutable: true },
   { module: 'env', name: 'spin_stored', kind: 'global', type: T.i32, mutable: true },
@@ -87,6 +90,34 @@ function fpReadsX(insn: number): boolean {
 function fpWritesX(insn: number): boolean {
   const f5 = insn >>> 27;
   return (insn & 0x7f) === 0x53 && (f5 === 0x14 || f5 === 0x18 || f5 === 0x1c);
+}
+
+/**
+ * Whether an F/D instruction (raw bits) has an inline fast path: IEEE
+ * arithmetic in Wasm, which rounds to nearest-even as RISC-V's RNE does.
+ * It applies while mstatus.FS is dirty, frm is RNE and fflags.NX is set
+ * (sticky: what an inexact result would raise is raised already); a result
+ * that could raise another flag (overflow, underflow, NaN, division by zero)
+ * or take a NaN-boxing or NaN rule falls back to jit_fp, as does everything
+ * this does not list (FMIN/FMAX, FCLASS, unsigned conversions to integers,
+ * single-precision fused multiply-adds, static rounding modes but RTZ, RDN,
+ * RUP in FCVT to integers).
+ */
+function fpFast(insn: number): boolean {
+  const opc = insn & 0x7f, fmt = (insn >>> 25) & 3, rm = (insn >>> 12) & 7, f5 = insn >>> 27, r2 = (insn >>> 20) & 31;
+  const rne = rm === 0 || rm === 7;
+  if (fmt > 1) return false;
+  if (opc !== 0x53) return fmt === 1 && rne; // FMADD/FMSUB/FNMSUB/FNMADD.D
+  switch (f5) {
+    case 0x00: case 0x01: case 0x02: case 0x03: return rne;  // FADD FSUB FMUL FDIV
+    case 0x0b: return rne && r2 === 0;                        // FSQRT
+    case 0x04: case 0x14: return rm <= 2;                     // FSGNJ[N|X], FLE FLT FEQ
+    case 0x18: return (r2 === 0 || r2 === 2) && (rm <= 3 || rm === 7); // FCVT.W/L.{S,D}
+    case 0x1a: return r2 <= 3 && rne;                         // FCVT.{S,D}.W/WU/L/LU
+    case 0x1c: case 0x1e: return rm === 0 && r2 === 0;        // FMV.X.{W,D}, FMV.{W,D}.X
+    case 0x08: return rne && r2 === (fmt === 0 ? 1 : 0);     // FCVT.S.D, FCVT.D.S
+  }
+  return false;
 }
 
 interface Block { start: number; insns: { off: number; i: Insn }[] }
@@ -134,7 +165,8 @@ const P_V = 0, P_PC0 = 1, P_BUDGET = 2, L_N = 3;
 // fixed locals
 const L_VPAGE = 4, L_RETPC = 5, L_A = 6, L_EPOCH_LOAD = 7, L_EPOCH_STORE = 8;    // i64
 const L_BB = 9, L_RET = 10, L_T = 11, L_K = 12, L_STORED = 13, L_CHAIN = 14;     // i32
-const FIRST_REG_LOCAL = 15;
+const L_FPOK = 15; // i32: the F/D fast paths apply (fpFast)
+const FIRST_REG_LOCAL = 16; // then the guest registers' i64 locals, then two f64 and an f32 temporary
 
 /** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
 export function translate(blocks: Block[], entry: number): Bytes {
@@ -160,10 +192,13 @@ export function translate(blocks: Block[], entry: number): Bytes {
       if (writes && i.rd !== 32 && i.rd !== 0) { use(i.rd); written.add(i.rd); }
     }
   }
-  b.u32(3);
+  b.u32(5);
   b.u32(5); b.byte(T.i64);
-  b.u32(6); b.byte(T.i32);
+  b.u32(7); b.byte(T.i32);
   b.u32(nRegs); b.byte(T.i64);
+  b.u32(2); b.byte(T.f64);
+  b.u32(1); b.byte(T.f32);
+  const L_D = FIRST_REG_LOCAL + nRegs, L_D2 = L_D + 1, L_S = L_D + 2;
 
   const index = new Map<number, number>();
   blocks.forEach((bl, k) => index.set(bl.start, k));
@@ -202,6 +237,15 @@ export function translate(blocks: Block[], entry: number): Bytes {
   loadEpochs();
   for (let r = 1; r < 32; r++) if (regLocal[r] >= 0) { get(P_V); mem(Op.i64_load, L.V_X + 8 * r, 3); set(regLocal[r]); }
   if (dispatch) { i32c(index.get(entry)!); set(L_BB); }
+  // fpFast's condition: mstatus.FS dirty, frm RNE, fflags.NX set. Within a call only a jit_fp can change
+  // it (FS and frm change by CSR writes and traps, which end a translation; flags only accumulate)
+  const MSTATUS = L.V_CSR + 8 * L.CSR_MSTATUS, FCSR = L.V_CSR + 8 * L.CSR_FCSR;
+  const fpOk = (): void => {
+    get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_and); i64c(0x6000); b.byte(Op.i64_eq);
+    get(P_V); mem(Op.i64_load, FCSR, 3); i64c(0xe1); b.byte(Op.i64_and); i64c(1); b.byte(Op.i64_eq);
+    b.byte(Op.i32_and); set(L_FPOK);
+  };
+  if (blocks.some((bl) => bl.insns.some(({ i }) => i.op === O.OP_FP && fpFast(i.imm)))) fpOk();
 
   const EXIT = open(Op.block);
   const HEXIT = open(Op.block); // a slow path's exit: its status is in jit_status
@@ -251,6 +295,121 @@ export function translate(blocks: Block[], entry: number): Bytes {
   const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); br(HEXIT, Op.br_if); loadEpochs(); };
 
   const LOAD_TLB = L.V_TLB, STORE_TLB = L.V_TLB + L.TLB_ENTRIES * 16;
+
+  /** fpFast's inline path of `insn` (rd/rs1: its integer registers); branches to `slow` where it does not apply. */
+  const fpInline = (insn: number, rd: number, rs1: number, slow: number): void => {
+    const opc = insn & 0x7f, dbl = ((insn >>> 25) & 3) === 1, rm = (insn >>> 12) & 7, f5 = insn >>> 27;
+    const fd = (insn >>> 7) & 31, f1 = (insn >>> 15) & 31, f2 = (insn >>> 20) & 31, f3 = insn >>> 27;
+    const F = (r: number): number => L.V_F + 8 * r;
+    get(L_FPOK); b.byte(Op.i32_eqz); br(slow, Op.br_if);
+    const loadD = (r: number): void => { get(P_V); mem(Op.f64_load, F(r), 3); };
+    // a single is NaN-boxed (upper half all ones); anything else reads as the canonical NaN: jit_fp's case
+    const boxed = (r: number): void => { get(P_V); mem(Op.i32_load, F(r) + 4, 2); i32c(-1); b.byte(Op.i32_ne); br(slow, Op.br_if); };
+    const loadS = (r: number): void => { get(P_V); mem(Op.f32_load, F(r), 2); };
+    const storeD = (): void => { get(P_V); get(L_D); mem(Op.f64_store, F(fd), 3); };
+    const storeS = (): void => { get(P_V); get(L_S); mem(Op.f32_store, F(fd), 2); get(P_V); i32c(-1); mem(Op.i32_store, F(fd) + 4, 2); };
+    /** To `slow` unless the result's biased exponent is below the maximum (finite) or, `normal`, at least 2 (no underflow). */
+    const expCheck = (normal: boolean): void => {
+      if (dbl) { get(L_D); b.byte(Op.i64_reinterpret_f64); i64c(52); b.byte(Op.i64_shr_u); b.byte(Op.i32_wrap_i64); i32c(0x7ff); }
+      else { get(L_S); b.byte(Op.i32_reinterpret_f32); i32c(23); b.byte(Op.i32_shr_u); i32c(0xff); }
+      b.byte(Op.i32_and);
+      if (normal) { i32c(2); b.byte(Op.i32_sub); i32c(dbl ? 0x7fc : 0xfc); b.byte(Op.i32_gt_u); }
+      else { i32c(dbl ? 0x7ff : 0xff); b.byte(Op.i32_eq); }
+      br(slow, Op.br_if);
+    };
+    if (opc !== 0x53) { // FMADD.D family: jit_fma_d(a, b, c) with the signs flipped first
+      const negProduct = opc === 0x4b || opc === 0x4f, negAddend = opc === 0x47 || opc === 0x4f;
+      get(P_V);
+      get(P_V); mem(Op.i64_load, F(f1), 3); if (negProduct) { i64c(-(2 ** 63)); b.byte(Op.i64_xor); }
+      get(P_V); mem(Op.i64_load, F(f2), 3);
+      get(P_V); mem(Op.i64_load, F(f3), 3); if (negAddend) { i64c(-(2 ** 63)); b.byte(Op.i64_xor); }
+      b.byte(Op.call); b.u32(F_FMA);
+      mem(Op.i64_store, F(fd), 3);
+      return;
+    }
+    switch (f5) {
+      case 0x00: case 0x01: case 0x02: case 0x03: case 0x0b: {
+        const op = f5 === 0x0b ? (dbl ? Op.f64_sqrt : Op.f32_sqrt) : ([dbl ? Op.f64_add : Op.f32_add,
+          dbl ? Op.f64_sub : Op.f32_sub, dbl ? Op.f64_mul : Op.f32_mul, dbl ? Op.f64_div : Op.f32_div])[f5];
+        const two = f5 !== 0x0b;
+        if (dbl) { loadD(f1); if (two) loadD(f2); b.byte(op); set(L_D); }
+        else { boxed(f1); if (two) boxed(f2); loadS(f1); if (two) loadS(f2); b.byte(op); set(L_S); }
+        // a sum that is tiny is exact; a product or quotient may underflow
+        expCheck(f5 === 0x02 || f5 === 0x03);
+        if (dbl) storeD(); else storeS();
+        return;
+      }
+      case 0x04: { // sign injection: |rs1| with the sign of rs2, ~rs2 or rs1 ^ rs2
+        if (dbl) {
+          get(P_V);
+          get(P_V); mem(Op.i64_load, F(f1), 3); i64c(1); b.byte(Op.i64_shl); i64c(1); b.byte(Op.i64_shr_u);
+          get(P_V); mem(Op.i64_load, F(f2), 3);
+          if (rm === 1) { i64c(-1); b.byte(Op.i64_xor); }
+          if (rm === 2) { get(P_V); mem(Op.i64_load, F(f1), 3); b.byte(Op.i64_xor); }
+          i64c(63); b.byte(Op.i64_shr_u); i64c(63); b.byte(Op.i64_shl);
+          b.byte(Op.i64_or);
+          mem(Op.i64_store, F(fd), 3);
+        } else {
+          boxed(f1); boxed(f2);
+          get(P_V);
+          get(P_V); mem(Op.i32_load, F(f1), 2); i32c(0x7fffffff); b.byte(Op.i32_and);
+          get(P_V); mem(Op.i32_load, F(f2), 2);
+          if (rm === 1) { i32c(-1); b.byte(Op.i32_xor); }
+          if (rm === 2) { get(P_V); mem(Op.i32_load, F(f1), 2); b.byte(Op.i32_xor); }
+          i32c(-0x80000000); b.byte(Op.i32_and);
+          b.byte(Op.i32_or);
+          mem(Op.i32_store, F(fd), 2);
+          get(P_V); i32c(-1); mem(Op.i32_store, F(fd) + 4, 2);
+        }
+        return;
+      }
+      case 0x14: { // FLE FLT FEQ: no NaN operand (which may raise NV)
+        if (dbl) { loadD(f1); set(L_D); loadD(f2); set(L_D2); }
+        else { boxed(f1); boxed(f2); loadS(f1); b.byte(Op.f64_promote_f32); set(L_D); loadS(f2); b.byte(Op.f64_promote_f32); set(L_D2); }
+        get(L_D); get(L_D); b.byte(Op.f64_eq); get(L_D2); get(L_D2); b.byte(Op.f64_eq); b.byte(Op.i32_and);
+        b.byte(Op.i32_eqz); br(slow, Op.br_if);
+        get(L_D); get(L_D2); b.byte(rm === 0 ? Op.f64_le : rm === 1 ? Op.f64_lt : Op.f64_eq);
+        b.byte(Op.i64_extend_i32_u); setReg(rd);
+        return;
+      }
+      case 0x18: { // FCVT.W/L: rounded in f64 (a single widens exactly), then in range (NaN is not)
+        if (dbl) loadD(f1); else { boxed(f1); loadS(f1); b.byte(Op.f64_promote_f32); }
+        b.byte(rm === 1 ? Op.f64_trunc : rm === 2 ? Op.f64_floor : rm === 3 ? Op.f64_ceil : Op.f64_nearest);
+        set(L_D);
+        const w = f2 === 0;
+        get(L_D); b.byte(Op.f64_const); b.f64(w ? -(2 ** 31) : -(2 ** 63)); b.byte(Op.f64_ge);
+        get(L_D); b.byte(Op.f64_const); b.f64(w ? 2 ** 31 : 2 ** 63); b.byte(Op.f64_lt);
+        b.byte(Op.i32_and); b.byte(Op.i32_eqz); br(slow, Op.br_if);
+        get(L_D); b.byte(Op.i64_trunc_f64_s); setReg(rd);
+        return;
+      }
+      case 0x1a: { // FCVT.S/D.W/WU/L/LU: Wasm's conversions round to nearest-even
+        reg(rs1);
+        if (f2 <= 1) b.byte(Op.i32_wrap_i64);
+        if (dbl) { b.byte([Op.f64_convert_i32_s, Op.f64_convert_i32_u, Op.f64_convert_i64_s, Op.f64_convert_i64_u][f2]); set(L_D); storeD(); }
+        else { b.byte([Op.f32_convert_i32_s, Op.f32_convert_i32_u, Op.f32_convert_i64_s, Op.f32_convert_i64_u][f2]); set(L_S); storeS(); }
+        return;
+      }
+      case 0x1c: // FMV.X.D, FMV.X.W (the raw low 32 bits, sign-extended)
+        get(P_V); mem(dbl ? Op.i64_load : Op.i64_load32_s, F(f1), dbl ? 3 : 2); setReg(rd);
+        return;
+      case 0x1e: // FMV.D.X, FMV.W.X (NaN-boxed)
+        get(P_V); reg(rs1); if (!dbl) { i64c(-0x100000000); b.byte(Op.i64_or); } mem(Op.i64_store, F(fd), 3);
+        return;
+      case 0x08: // FCVT.S.D (may round, overflow, underflow), FCVT.D.S (exact but for NaN)
+        if (dbl) {
+          boxed(f1); loadS(f1); b.byte(Op.f64_promote_f32); set(L_D);
+          get(L_D); get(L_D); b.byte(Op.f64_eq); b.byte(Op.i32_eqz); br(slow, Op.br_if);
+          storeD();
+        } else {
+          loadD(f1); b.byte(Op.f32_demote_f64); set(L_S);
+          expCheck(true);
+          storeS();
+        }
+        return;
+    }
+    throw new Error(`translate: no inline path for F/D instruction ${insn >>> 0}`);
+  };
 
   for (let k = 0; k < blocks.length; k++) {
     if (dispatch) end(); // arm k starts here
@@ -443,12 +602,16 @@ export function translate(blocks: Block[], entry: number): Bytes {
           break;
         }
         case O.OP_FP: {
+          const fast = fpFast(imm);
+          const DONE = fast ? open(Op.block) : 0;
+          if (fast) { const SLOW = open(Op.block); fpInline(imm, rd, rs1, SLOW); br(DONE); end(); }
           // soft-float in the vCPU module, on the F registers in memory; integer operands go through memory
           if (fpReadsX(imm) && rs1 !== 0) { get(P_V); get(regLocal[rs1]); mem(Op.i64_store, L.V_X + 8 * rs1, 3); }
           slowExit(idx);
           i32c(imm); pcAt(off); b.byte(Op.call); b.u32(F_FP);
           afterSlow();
           if (fpWritesX(imm) && rd !== 0 && rd !== 32) { get(P_V); mem(Op.i64_load, L.V_X + 8 * rd, 3); set(regLocal[rd]); }
+          if (fast) { fpOk(); end(); } // it may have set NX or made FS dirty
           break;
         }
         default: throw new Error(`translate: op ${op} is not translated`);

@@ -3,7 +3,7 @@
  * use, LEB128 immediates, and the module sections around them.
  */
 
-export enum T { i32 = 0x7f, i64 = 0x7e, void_ = 0x40 }
+export enum T { i32 = 0x7f, i64 = 0x7e, f32 = 0x7d, f64 = 0x7c, void_ = 0x40 }
 
 /** Opcodes (WebAssembly core spec, binary format). */
 export enum Op {
@@ -14,15 +14,26 @@ export enum Op {
   i32_load = 0x28, i64_load = 0x29, i64_load8_s = 0x30, i64_load8_u = 0x31, i64_load16_s = 0x32,
   i64_load16_u = 0x33, i64_load32_s = 0x34, i64_load32_u = 0x35, i32_store = 0x36, i64_store = 0x37,
   i64_store8 = 0x3c, i64_store16 = 0x3d, i64_store32 = 0x3e,
-  i32_const = 0x41, i64_const = 0x42,
-  i32_eqz = 0x45, i32_eq = 0x46, i32_ne = 0x47, i32_lt_s = 0x48, i32_ge_s = 0x4e, i32_le_u = 0x4d,
-  i64_eqz = 0x50, i64_eq = 0x51, i64_ne = 0x52, i64_lt_s = 0x53, i64_lt_u = 0x54, i64_ge_s = 0x59, i64_ge_u = 0x5a,
-  i32_add = 0x6a, i32_sub = 0x6b, i32_and = 0x71, i32_or = 0x72, i32_shl = 0x74, i32_shr_s = 0x75, i32_shr_u = 0x76,
+  f32_load = 0x2a, f64_load = 0x2b, f32_store = 0x38, f64_store = 0x39,
+  i32_const = 0x41, i64_const = 0x42, f64_const = 0x44,
+  i32_eqz = 0x45, i32_eq = 0x46, i32_ne = 0x47, i32_lt_s = 0x48, i32_ge_s = 0x4e, i32_le_u = 0x4d, i32_gt_u = 0x4b,
+  i64_eqz = 0x50, i64_eq = 0x51, i64_ne = 0x52, i64_lt_s = 0x53, i64_lt_u = 0x54, i64_ge_s = 0x59, i64_ge_u = 0x5a, i64_gt_u = 0x56,
+  i32_add = 0x6a, i32_sub = 0x6b, i32_and = 0x71, i32_or = 0x72, i32_xor = 0x73, i32_shl = 0x74, i32_shr_s = 0x75, i32_shr_u = 0x76,
   i32_mul = 0x6c, i32_div_s = 0x6d, i32_div_u = 0x6e, i32_rem_s = 0x6f, i32_rem_u = 0x70,
   i64_add = 0x7c, i64_sub = 0x7d, i64_mul = 0x7e, i64_div_s = 0x7f, i64_div_u = 0x80, i64_rem_s = 0x81,
   i64_rem_u = 0x82, i64_and = 0x83, i64_or = 0x84, i64_xor = 0x85, i64_shl = 0x86, i64_shr_s = 0x87, i64_shr_u = 0x88,
   i32_wrap_i64 = 0xa7, i64_extend_i32_s = 0xac, i64_extend_i32_u = 0xad,
   i64_extend8_s = 0xc2, i64_extend16_s = 0xc3, i64_extend32_s = 0xc4,
+  f32_eq = 0x5b, f32_lt = 0x5d, f32_le = 0x5f,
+  f64_eq = 0x61, f64_lt = 0x63, f64_le = 0x65, f64_ge = 0x66,
+  f32_sqrt = 0x91, f32_add = 0x92, f32_sub = 0x93, f32_mul = 0x94, f32_div = 0x95,
+  f64_ceil = 0x9b, f64_floor = 0x9c, f64_trunc = 0x9d, f64_nearest = 0x9e,
+  f64_sqrt = 0x9f, f64_add = 0xa0, f64_sub = 0xa1, f64_mul = 0xa2, f64_div = 0xa3,
+  i64_trunc_f64_s = 0xb0,
+  f32_convert_i32_s = 0xb2, f32_convert_i32_u = 0xb3, f32_convert_i64_s = 0xb4, f32_convert_i64_u = 0xb5,
+  f32_demote_f64 = 0xb6,
+  f64_convert_i32_s = 0xb7, f64_convert_i32_u = 0xb8, f64_convert_i64_s = 0xb9, f64_convert_i64_u = 0xba,
+  f64_promote_f32 = 0xbb, i32_reinterpret_f32 = 0xbc, i64_reinterpret_f64 = 0xbd,
 }
 
 /** A growable byte buffer with LEB128 writers. */
@@ -55,6 +66,12 @@ export class Bytes {
       if (v !== 0) b |= 0x80;
       this.byte(b);
     } while (v !== 0);
+  }
+  /** An f64 constant's 8 bytes (little-endian). */
+  f64(v: number): void {
+    const d = new DataView(new ArrayBuffer(8));
+    d.setFloat64(0, v, true);
+    this.bytes(new Uint8Array(d.buffer));
   }
   /** A signed LEB128 of a safe integer (i32 and i64 constants alike; no BigInt while compiling). */
   sNum(v: number): void {
