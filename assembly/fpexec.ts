@@ -146,13 +146,3 @@ export function execFp(insn: u32): bool {
   return true;
 }
 
-/**
- * FMADD.D rounded to nearest, for translated code that checked mstatus.FS
- * (dirty) and frm (RNE) itself; FMSUB/FNMSUB/FNMADD flip signs before the call.
- */
-export function fmaddRne_d(a: u64, b: u64, c: u64): u64 {
-  const r = fmadd_d(a, b, c, 0);
-  const f = fpFlags;
-  if (f != 0) { setCsr(CSR_FCSR, csr(CSR_FCSR) | <u64>f); fpFlags = 0; }
-  return r;
-}

@@ -10,8 +10,6 @@ export { jitDecode as jit_decode, jitSlotOf as jit_slot, jitInstall as jit_insta
   jitFstore as jit_fstore } from "./jit";
 // 64x64 -> high 64 multiplies for translated code (Wasm has no 128-bit product)
 export { mulh as jit_mulh, mulhu as jit_mulhu, mulhsu as jit_mulhsu } from "./alu";
-// the fused multiply-add for translated code (Wasm has no fused f64 multiply-add)
-export { fmaddRne_d as jit_fma_d } from "./fpexec";
 export { epochLoad as epoch_load, epochStore as epoch_store, epochFetch as epoch_fetch, icacheGen as icache_gen } from "./mmu";
 export { stored as spin_stored } from "./spin";
 import {

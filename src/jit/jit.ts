@@ -8,7 +8,9 @@
  * JavaScript runs on the hot path.
  */
 import type { Layout, VcpuExports } from '../accel/module.js';
-import { CHAIN_IMPORTS, IMPORTS, chainModule, discover, translate, translationModule, type Decoder, type Insn } from './translate.js';
+import { setFlagsFromString } from 'node:v8';
+import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule,
+  type Decoder, type Insn } from './translate.js';
 import type { Bytes } from './wasm.js';
 import { WkvmError } from '../errors.js';
 
@@ -56,6 +58,28 @@ export function jitThreshold(jit: boolean | 'on' | 'off' | undefined, threshold:
   return on ? threshold ?? DEFAULT_THRESHOLD : 0;
 }
 
+let fusedMaddFound: boolean | undefined;
+/**
+ * Whether translations can use the host's fused multiply-add (Wasm's relaxed
+ * SIMD madd, behind a V8 flag in Node 20, which this sets): it must give the
+ * fused result on the probe. WKVM_JIT_FMA=soft keeps to the exact
+ * multiply-add in integer and float steps (how the tests cover that path).
+ */
+export function fusedMadd(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.WKVM_JIT_FMA === 'soft') return false;
+  if (fusedMaddFound === undefined) {
+    try {
+      const probe = fusedMaddProbe();
+      if (!WebAssembly.validate(probe)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+      const f = new WebAssembly.Instance(new WebAssembly.Module(probe)).exports.f0 as (a: number, b: number, c: number) => number;
+      fusedMaddFound = f(...FUSED_PROBE_ARGS) === -(2 ** -104);
+    } catch {
+      fusedMaddFound = false;
+    }
+  }
+  return fusedMaddFound;
+}
+
 /** A unit translated and being compiled: installed only if its guest code is still what was translated. */
 interface Unit { host: number; slot: number; code: Uint8Array }
 
@@ -80,6 +104,9 @@ export class Jit {
   /** The installed translations by table slot, with the guest code each was made from. */
   private installed = new Map<number, { host: number; code: Uint8Array }>();
   private generation = -1;
+
+  /** FMADD and its kin through the host's fused multiply-add (fusedMadd()). */
+  private readonly fused = fusedMadd();
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
   private readonly eager: boolean;
@@ -151,7 +178,7 @@ export class Jit {
       if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
       const last = blocks[blocks.length - 1].insns[blocks[blocks.length - 1].insns.length - 1];
       units.push({ host, slot: this.cpu.jit_slot(host), code: copy.slice(host - page, last.off + last.i.len) });
-      bodies.push(translate(blocks, host & 0xfff));
+      bodies.push(translate(blocks, host & 0xfff, this.fused));
     }
     if (units.length === 0) { this.time(t0); return; }
     const bytes = translationModule(bodies);

@@ -21,7 +21,7 @@
  */
 import * as L from '../../assembly/layout.js';
 import * as O from '../../assembly/ops.js';
-import { Bytes, Op, T, assemble, type FuncType, type Import } from './wasm.js';
+import { Bytes, Op, Simd, T, assemble, type FuncType, type Import } from './wasm.js';
 
 /** One decoded instruction (the vCPU module's own decoder fills it: jit_decode). */
 export interface Insn { op: number; rd: number; rs1: number; rs2: number; imm: number; len: number }
@@ -37,7 +37,6 @@ const JUMP = 0, CONTINUE = 3;
 
 // the module's imports, by index
 const F_LOAD = 0, F_STORE = 1, F_MULH = 2, F_MULHU = 3, F_MULHSU = 4, F_FP = 5, F_FLOAD = 6, F_FSTORE = 7, F_CHAIN = 8;
-const F_FMA = 9;
 const G_EPOCH_LOAD = 0, G_EPOCH_STORE = 1, G_STORED = 2, G_STATUS = 3;
 
 export const TYPES: FuncType[] = [
@@ -47,7 +46,6 @@ export const TYPES: FuncType[] = [
   { params: [T.i64, T.i64], results: [T.i64] },                 // 3: mulh*
   { params: [T.i32, T.i64], results: [] },                      // 4: jit_fp(insn, pc)
   { params: [T.i64, T.i32, T.i64], results: [] },               // 5: jit_fload/jit_fstore(addr, 8|4 | f << 8 | len << 16, pc)
-  { params: [T.i64, T.i64, T.i64], results: [T.i64] },          // 6: jit_fma_d(a, b, c)
 ];
 export const IMPORTS: Import[] = [
   { module: 'env', name: 'memory', kind: 'memory', min: 0, max: 65536, shared: true },
@@ -60,7 +58,6 @@ export const IMPORTS: Import[] = [
   { module: 'env', name: 'jit_fload', kind: 'func', type: 5 },
   { module: 'env', name: 'jit_fstore', kind: 'func', type: 5 },
   { module: 'env', name: 'jit_chain', kind: 'func', type: 0 },
-  { module: 'env', name: 'jit_fma_d', kind: 'func', type: 6 },
   { module: 'env', name: 'epoch_load', kind: 'global', type: T.i64, mutable: true },
   { module: 'env', name: 'epoch_store', kind: 'global', type: T.i64, mutable: true },
   { module: 'env', name: 'spin_stored', kind: 'global', type: T.i32, mutable: true },
@@ -100,14 +97,14 @@ function fpWritesX(insn: number): boolean {
  * that could raise another flag (overflow, underflow, NaN, division by zero)
  * or take a NaN-boxing or NaN rule falls back to jit_fp, as does everything
  * this does not list (FMIN/FMAX, FCLASS, unsigned conversions to integers,
- * single-precision fused multiply-adds, static rounding modes but RTZ, RDN,
- * RUP in FCVT to integers).
+ * single-precision fused multiply-adds without the host's fused multiply-add
+ * (`fusedMadd`), static rounding modes but RTZ, RDN, RUP in FCVT to integers).
  */
-function fpFast(insn: number): boolean {
+function fpFast(insn: number, fusedMadd: boolean): boolean {
   const opc = insn & 0x7f, fmt = (insn >>> 25) & 3, rm = (insn >>> 12) & 7, f5 = insn >>> 27, r2 = (insn >>> 20) & 31;
   const rne = rm === 0 || rm === 7;
   if (fmt > 1) return false;
-  if (opc !== 0x53) return fmt === 1 && rne; // FMADD/FMSUB/FNMSUB/FNMADD.D
+  if (opc !== 0x53) return (fmt === 1 || fusedMadd) && rne; // FMADD/FMSUB/FNMSUB/FNMADD.D (.S with the host's)
   switch (f5) {
     case 0x00: case 0x01: case 0x02: case 0x03: return rne;  // FADD FSUB FMUL FDIV
     case 0x0b: return rne && r2 === 0;                        // FSQRT
@@ -119,6 +116,24 @@ function fpFast(insn: number): boolean {
   }
   return false;
 }
+
+/**
+ * A module whose `f(a, b, c)` is f64x2.relaxed_madd's lane 0: Wasm's relaxed
+ * multiply-add, fused on hosts with an FMA unit (x86 FMA3, Arm), unfused
+ * elsewhere. Translations use it only where it is fused: then it is the
+ * correctly rounded a*b + c that FMADD is.
+ */
+export function fusedMaddProbe(): Uint8Array<ArrayBuffer> {
+  const b = new Bytes();
+  b.u32(0);
+  for (let i = 0; i < 3; i++) { b.byte(Op.local_get); b.u32(i); b.byte(Op.simd); b.u32(Simd.f64x2_splat); }
+  b.byte(Op.simd); b.u32(Simd.f64x2_relaxed_madd);
+  b.byte(Op.simd); b.u32(Simd.f64x2_extract_lane); b.byte(0);
+  b.byte(Op.end);
+  return assemble([{ params: [T.f64, T.f64, T.f64], results: [T.f64] }], [], 0, [b]);
+}
+/** The probe's arguments, whose product plus addend is -2^-104 fused and 0 if the product is rounded first. */
+export const FUSED_PROBE_ARGS = [1 + 2 ** -52, 1 - 2 ** -52, -1] as const;
 
 interface Block { start: number; insns: { off: number; i: Insn }[] }
 
@@ -166,10 +181,11 @@ const P_V = 0, P_PC0 = 1, P_BUDGET = 2, L_N = 3;
 const L_VPAGE = 4, L_RETPC = 5, L_A = 6, L_EPOCH_LOAD = 7, L_EPOCH_STORE = 8;    // i64
 const L_BB = 9, L_RET = 10, L_T = 11, L_K = 12, L_STORED = 13, L_CHAIN = 14;     // i32
 const L_FPOK = 15; // i32: the F/D fast paths apply (fpFast)
-const FIRST_REG_LOCAL = 16; // then the guest registers' i64 locals, then two f64 and an f32 temporary
+const L_FS = 16;   // i32: mstatus.FS (0 off ... 3 dirty), for FLW/FLD/FSW/FSD
+const FIRST_REG_LOCAL = 17; // then the guest registers' i64 locals, then two f64 and an f32 temporary
 
 /** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
-export function translate(blocks: Block[], entry: number): Bytes {
+export function translate(blocks: Block[], entry: number, fusedMadd = false): Bytes {
   const b = new Bytes();
   // guest registers used anywhere get a local; written ones are written back
   const regLocal = new Array<number>(33).fill(-1);
@@ -192,13 +208,17 @@ export function translate(blocks: Block[], entry: number): Bytes {
       if (writes && i.rd !== 32 && i.rd !== 0) { use(i.rd); written.add(i.rd); }
     }
   }
-  b.u32(5);
+  // F/D temporaries: two f64 and an f32; a fused multiply-add's inline path takes eight more f64 and four i64
+  const hasFma = !fusedMadd && blocks.some((bl) => bl.insns.some(({ i }) => i.op === O.OP_FP && (i.imm & 0x7f) !== 0x53 && fpFast(i.imm, false)));
+  b.u32(6);
   b.u32(5); b.byte(T.i64);
-  b.u32(7); b.byte(T.i32);
+  b.u32(8); b.byte(T.i32);
   b.u32(nRegs); b.byte(T.i64);
-  b.u32(2); b.byte(T.f64);
+  b.u32(hasFma ? 10 : 2); b.byte(T.f64);
   b.u32(1); b.byte(T.f32);
-  const L_D = FIRST_REG_LOCAL + nRegs, L_D2 = L_D + 1, L_S = L_D + 2;
+  b.u32(hasFma ? 4 : 0); b.byte(T.i64);
+  const L_D = FIRST_REG_LOCAL + nRegs, L_D2 = L_D + 1, L_FMA_F = L_D + 2;
+  const L_S = L_D + (hasFma ? 10 : 2), L_FMA_I = L_S + 1;
 
   const index = new Map<number, number>();
   blocks.forEach((bl, k) => index.set(bl.start, k));
@@ -241,11 +261,12 @@ export function translate(blocks: Block[], entry: number): Bytes {
   // it (FS and frm change by CSR writes and traps, which end a translation; flags only accumulate)
   const MSTATUS = L.V_CSR + 8 * L.CSR_MSTATUS, FCSR = L.V_CSR + 8 * L.CSR_FCSR;
   const fpOk = (): void => {
-    get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_and); i64c(0x6000); b.byte(Op.i64_eq);
+    get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(13); b.byte(Op.i64_shr_u); b.byte(Op.i32_wrap_i64); i32c(3); b.byte(Op.i32_and);
+    tee(L_FS); i32c(3); b.byte(Op.i32_eq);
     get(P_V); mem(Op.i64_load, FCSR, 3); i64c(0xe1); b.byte(Op.i64_and); i64c(1); b.byte(Op.i64_eq);
     b.byte(Op.i32_and); set(L_FPOK);
   };
-  if (blocks.some((bl) => bl.insns.some(({ i }) => i.op === O.OP_FP && fpFast(i.imm)))) fpOk();
+  if (blocks.some((bl) => bl.insns.some(({ i }) => i.op >= O.OP_FLW && i.op <= O.OP_FP))) fpOk();
 
   const EXIT = open(Op.block);
   const HEXIT = open(Op.block); // a slow path's exit: its status is in jit_status
@@ -296,6 +317,66 @@ export function translate(blocks: Block[], entry: number): Bytes {
 
   const LOAD_TLB = L.V_TLB, STORE_TLB = L.V_TLB + L.TLB_ENTRIES * 16;
 
+  /**
+   * FMADD.D (FMSUB, FNMSUB, FNMADD: signs flipped first) rounded to nearest-even, exactly: the vCPU
+   * module's fma64 fast path (assembly/fpu.ts, where the argument is) for normal a, b with a*b and c
+   * well inside the exponent range, where only NX can be raised; to `slow` otherwise.
+   */
+  const fmaInline = (negProduct: boolean, negAddend: boolean, fd: number, f1: number, f2: number, f3: number, slow: number): void => {
+    const [P, Z, EP, S, T1, T2, U, V] = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => L_FMA_F + k);
+    const [IA, IB, IC, IP] = [0, 1, 2, 3].map((k) => L_FMA_I + k);
+    const E = EP, R0 = T2; // reused once ep and bu are dead
+    const SIGN = -(2 ** 63), MAN = 2 ** 52 - 1, HID = 2 ** 52;
+    const F = (r: number): number => L.V_F + 8 * r;
+    const bits = (r: number, neg: boolean, to: number): void => {
+      get(P_V); mem(Op.i64_load, F(r), 3); if (neg) { i64c(SIGN); b.byte(Op.i64_xor); } set(to);
+    };
+    const expOf = (l: number): void => { get(l); i64c(52); b.byte(Op.i64_shr_u); i64c(0x7ff); b.byte(Op.i64_and); };
+    const sig = (l: number): void => { get(l); i64c(MAN); b.byte(Op.i64_and); i64c(HID); b.byte(Op.i64_or); };
+    const f = (l: number): void => { get(l); b.byte(Op.f64_reinterpret_i64); };
+    const f0 = (): void => { b.byte(Op.f64_const); b.f64(0); };
+    bits(f1, negProduct, IA);
+    bits(f2, false, IB);
+    bits(f3, negAddend, IC);
+    expOf(IA); b.byte(Op.i64_eqz); br(slow, Op.br_if);
+    expOf(IB); b.byte(Op.i64_eqz); br(slow, Op.br_if);
+    expOf(IC); i64c(2043); b.byte(Op.i64_gt_u); br(slow, Op.br_if);
+    f(IA); f(IB); b.byte(Op.f64_mul); b.byte(Op.local_tee); b.u32(P); b.byte(Op.i64_reinterpret_f64); set(IP);
+    expOf(IP); i64c(111); b.byte(Op.i64_sub); i64c(2043 - 111); b.byte(Op.i64_gt_u); br(slow, Op.br_if);
+    // ep = a*b - p exactly: the significands' integer residual, scaled to the product's lsb, with p's sign
+    sig(IA); sig(IB); b.byte(Op.i64_mul);
+    sig(IP); expOf(IP); expOf(IA); b.byte(Op.i64_sub); expOf(IB); b.byte(Op.i64_sub); i64c(1075); b.byte(Op.i64_add); b.byte(Op.i64_shl);
+    b.byte(Op.i64_sub); b.byte(Op.f64_convert_i64_s);
+    expOf(IA); expOf(IB); b.byte(Op.i64_add); i64c(1127); b.byte(Op.i64_sub); i64c(52); b.byte(Op.i64_shl);
+    get(IP); i64c(SIGN); b.byte(Op.i64_and); b.byte(Op.i64_or); b.byte(Op.f64_reinterpret_i64);
+    b.byte(Op.f64_mul); set(EP);
+    f(IC); set(Z);
+    // s = p + z, no massive cancellation and no overflow
+    get(P); get(Z); b.byte(Op.f64_add); tee(S); b.byte(Op.i64_reinterpret_f64); set(IC);
+    expOf(IC); expOf(IP); i64c(1); b.byte(Op.i64_sub); b.byte(Op.i64_lt_s);
+    expOf(IC); i64c(2044); b.byte(Op.i64_gt_u); b.byte(Op.i32_or); br(slow, Op.br_if);
+    // TwoSum(p, z) = s + t; TwoSum(t, ep) = u + v; r0 = s + u, e = u - (r0 - s)
+    get(S); get(P); b.byte(Op.f64_sub); set(T2);
+    get(P); get(S); get(T2); b.byte(Op.f64_sub); b.byte(Op.f64_sub); get(Z); get(T2); b.byte(Op.f64_sub); b.byte(Op.f64_add); set(T1);
+    get(T1); get(EP); b.byte(Op.f64_add); set(U);
+    get(U); get(T1); b.byte(Op.f64_sub); set(T2);
+    get(T1); get(U); get(T2); b.byte(Op.f64_sub); b.byte(Op.f64_sub); get(EP); get(T2); b.byte(Op.f64_sub); b.byte(Op.f64_add); set(V);
+    get(S); get(U); b.byte(Op.f64_add); set(R0);
+    get(U); get(R0); get(S); b.byte(Op.f64_sub); b.byte(Op.f64_sub); set(E);
+    get(R0); b.byte(Op.i64_reinterpret_f64); set(IA);
+    // r0 is RN(a*b + c) unless s + u is a midpoint and v is on e's side: then the neighbour toward e
+    get(E); f0(); b.byte(Op.f64_ne); get(V); f0(); b.byte(Op.f64_ne); b.byte(Op.i32_and);
+    open(Op.if_);
+    get(IA); i64c(1); b.byte(Op.i64_add);
+    get(E); b.byte(Op.i64_reinterpret_f64); get(IA); b.byte(Op.i64_xor); i64c(63); b.byte(Op.i64_shr_u); i64c(1); b.byte(Op.i64_shl);
+    b.byte(Op.i64_sub); set(IB);
+    get(E); f(IB); get(R0); b.byte(Op.f64_sub); b.byte(Op.f64_const); b.f64(0.5); b.byte(Op.f64_mul); b.byte(Op.f64_eq);
+    get(V); f0(); b.byte(Op.f64_gt); get(E); f0(); b.byte(Op.f64_gt); b.byte(Op.i32_eq); b.byte(Op.i32_and);
+    open(Op.if_); get(IB); set(IA); end();
+    end();
+    get(P_V); get(IA); mem(Op.i64_store, F(fd), 3);
+  };
+
   /** fpFast's inline path of `insn` (rd/rs1: its integer registers); branches to `slow` where it does not apply. */
   const fpInline = (insn: number, rd: number, rs1: number, slow: number): void => {
     const opc = insn & 0x7f, dbl = ((insn >>> 25) & 3) === 1, rm = (insn >>> 12) & 7, f5 = insn >>> 27;
@@ -317,14 +398,22 @@ export function translate(blocks: Block[], entry: number): Bytes {
       else { i32c(dbl ? 0x7ff : 0xff); b.byte(Op.i32_eq); }
       br(slow, Op.br_if);
     };
-    if (opc !== 0x53) { // FMADD.D family: jit_fma_d(a, b, c) with the signs flipped first
+    if (opc !== 0x53) {
       const negProduct = opc === 0x4b || opc === 0x4f, negAddend = opc === 0x47 || opc === 0x4f;
-      get(P_V);
-      get(P_V); mem(Op.i64_load, F(f1), 3); if (negProduct) { i64c(-(2 ** 63)); b.byte(Op.i64_xor); }
-      get(P_V); mem(Op.i64_load, F(f2), 3);
-      get(P_V); mem(Op.i64_load, F(f3), 3); if (negAddend) { i64c(-(2 ** 63)); b.byte(Op.i64_xor); }
-      b.byte(Op.call); b.u32(F_FMA);
-      mem(Op.i64_store, F(fd), 3);
+      if (!fusedMadd) { fmaInline(negProduct, negAddend, fd, f1, f2, f3, slow); return; }
+      // the host's fused multiply-add (relaxed_madd, found fused by fusedMaddProbe): one rounding, RNE
+      if (!dbl) { boxed(f1); boxed(f2); boxed(f3); }
+      const operand = (r: number, neg: boolean): void => {
+        if (dbl) loadD(r); else loadS(r);
+        if (neg) b.byte(dbl ? Op.f64_neg : Op.f32_neg);
+        b.byte(Op.simd); b.u32(dbl ? Simd.f64x2_splat : Simd.f32x4_splat);
+      };
+      operand(f1, negProduct); operand(f2, false); operand(f3, negAddend);
+      b.byte(Op.simd); b.u32(dbl ? Simd.f64x2_relaxed_madd : Simd.f32x4_relaxed_madd);
+      b.byte(Op.simd); b.u32(dbl ? Simd.f64x2_extract_lane : Simd.f32x4_extract_lane); b.byte(0);
+      set(dbl ? L_D : L_S);
+      expCheck(true); // also NaN (NV, canonical NaN), infinity (OF), zero (its sign) and tiny (UF)
+      if (dbl) storeD(); else storeS();
       return;
     }
     switch (f5) {
@@ -573,11 +662,11 @@ export function translate(blocks: Block[], entry: number): Bytes {
           const d = op === O.OP_FLD || op === O.OP_FSD ? 8 : 4;
           const isLoad = op === O.OP_FLW || op === O.OP_FLD;
           const fr = isLoad ? rd & 31 : rs2;
-          const MSTATUS = L.V_CSR + 8 * L.CSR_MSTATUS;
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
           tlbHit(isLoad ? LOAD_TLB : STORE_TLB, d, isLoad ? L_EPOCH_LOAD : L_EPOCH_STORE);
-          // with mstatus.FS off the helper raises the illegal-instruction trap, as the interpreter does
-          get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_and); b.byte(Op.i64_eqz); b.byte(Op.i32_eqz);
+          // inline: a load with FS dirty already, a store with FS on; otherwise the helper raises the
+          // illegal-instruction trap (FS off) or makes FS dirty, as the interpreter does
+          get(L_FS); if (isLoad) { i32c(3); b.byte(Op.i32_eq); } else { b.byte(Op.i32_eqz); b.byte(Op.i32_eqz); }
           b.byte(Op.i32_and);
           open(Op.if_);
           if (isLoad) {
@@ -586,7 +675,6 @@ export function translate(blocks: Block[], entry: number): Bytes {
             if (d === 8) mem(Op.i64_load, 0, 0);
             else { mem(Op.i64_load32_u, 0, 0); i64c(-0x100000000); b.byte(Op.i64_or); } // NaN-boxed
             mem(Op.i64_store, L.V_F + 8 * fr, 3);
-            get(P_V); get(P_V); mem(Op.i64_load, MSTATUS, 3); i64c(0x6000); b.byte(Op.i64_or); mem(Op.i64_store, MSTATUS, 3); // FS dirty
           } else {
             i32c(1); set(L_STORED); // as the interpreter counts FP stores
             hostAddress(STORE_TLB);
@@ -598,11 +686,12 @@ export function translate(blocks: Block[], entry: number): Bytes {
           get(L_A); i32c(d | (fr << 8) | (len << 16)); pcAt(off);
           b.byte(Op.call); b.u32(isLoad ? F_FLOAD : F_FSTORE);
           afterSlow();
+          fpOk(); // FS may be dirty now
           end();
           break;
         }
         case O.OP_FP: {
-          const fast = fpFast(imm);
+          const fast = fpFast(imm, fusedMadd);
           const DONE = fast ? open(Op.block) : 0;
           if (fast) { const SLOW = open(Op.block); fpInline(imm, rd, rs1, SLOW); br(DONE); end(); }
           // soft-float in the vCPU module, on the F registers in memory; integer operands go through memory
