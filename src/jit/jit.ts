@@ -7,7 +7,7 @@
  * Translated code calls back into the vCPU module Wasm to Wasm; no
  * JavaScript runs on the hot path.
  */
-import type { Layout, VcpuExports } from '../accel/module.js';
+import { compileEager, type Layout, type VcpuExports } from '../accel/module.js';
 import { setFlagsFromString } from 'node:v8';
 import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule,
   type Decoder, type Insn } from './translate.js';
@@ -192,7 +192,7 @@ export class Jit {
       return;
     }
     this.time(t0);
-    WebAssembly.compile(bytes).then((m) => { this.compiled = m; }, (e: unknown) => { this.failed = e; this.batch = undefined; });
+    compileEager(bytes).then((m) => { this.compiled = m; }, (e: unknown) => { this.failed = e; this.batch = undefined; });
   }
 
   /**
