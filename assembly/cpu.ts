@@ -27,7 +27,7 @@ import { checkTimers } from "./irq";
 import { sbiCall } from "./sbi";
 import { execFp } from "./fpexec";
 import { mulh, mulhu, mulhsu } from "./alu";
-import { jitCount, jitEndSlice, JIT_EXIT, JIT_JUMP } from "./jit";
+import { jitCount, jitEndSlice, JIT_CONTINUE, JIT_EXIT, JIT_JUMP } from "./jit";
 import { jitLookup, setJitEntry } from "./jitcache";
 import {
   OP_ILLEGAL, OP_LUI, OP_AUIPC, OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
@@ -210,7 +210,12 @@ export function run(budget: i32): u32 {
         const st = r & 3;
         if (st == JIT_JUMP) { if (jitCount(pc, TF)) nextCheck = n; }
         else if (st == JIT_EXIT) return exitAfter(pc, n);
-        else fetchPage = NO_PAGE; // a trap (the privilege may have changed) or code it stored to
+        else {
+          fetchPage = NO_PAGE; // a trap (the privilege may have changed) or code it stored to
+          // where a translation ran out (its size cap, the page end, a branch not taken out of it, an
+          // instruction it does not translate) is a block start too: counted, or it stays interpreted
+          if (st == JIT_CONTINUE && jitCount(pc, TF)) nextCheck = n;
+        }
         break;
       }
 
