@@ -145,4 +145,3 @@ export function execFp(insn: u32): bool {
   done();
   return true;
 }
-
