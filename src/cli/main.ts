@@ -4,7 +4,7 @@
  * helps, as QEMU's -nographic). The exit status is the guest's.
  */
 import { StatsFile } from './stats-file.js';
-import { QmpServer } from '../qmp/server.js';
+import type { QmpServer } from '../qmp/server.js';
 import { WKVM_VERSION } from '../version.js';
 import { writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
@@ -15,7 +15,6 @@ import { maxRamSize } from '../accel/memory.js';
 import { isHelpRequest, parseRunArgs, runHelp } from './options.js';
 import { Duplex } from 'node:stream';
 import { openChardev, type Chardev } from '../chardev/chardev.js';
-import { GdbServer } from '../gdb/server.js';
 
 const USAGE = `usage: wkvm run [options]     boot a guest (see 'wkvm run --help')
        wkvm --version
@@ -99,6 +98,8 @@ async function runCommand(argv: string[], earlySignals: readonly NodeJS.Signals[
   }
   if (opts.gdb) {
     try {
+      // the gdb stub and QMP load only when asked for (~10 ms of imports each at every start otherwise)
+      const { GdbServer } = await import('../gdb/server.js');
       const gdb = await GdbServer.listen({ debug: vm.debug, get runState() { return vm.runState; }, kill: () => { void vm.stop(0); } }, opts.gdb);
       void vm.exited.finally(() => gdb.close()).catch(() => {});
     } catch (e) {
@@ -120,6 +121,7 @@ async function runCommand(argv: string[], earlySignals: readonly NodeJS.Signals[
   let qmp: QmpServer | undefined;
   if (opts.qmp.length > 0) {
     try {
+      const { QmpServer } = await import('../qmp/server.js');
       qmp = await QmpServer.listen(vm, opts.qmp);
     } catch (e) {
       stats?.close();

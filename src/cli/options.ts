@@ -7,7 +7,7 @@
  * exits.
  */
 
-import { parseQmpSpec, type QmpListen } from '../qmp/server.js';
+import { parseQmpSpec, type QmpListen } from '../qmp/spec.js';
 import { Command, CommanderError } from 'commander';
 import { WkvmError } from '../errors.js';
 import { formatSize, parseSize } from '../machine/size.js';
@@ -15,7 +15,7 @@ import type { DriveOptions } from '../machine/devices.js';
 import { BLOCK_CACHE_MODES, type BlockCacheMode } from '../devices/virtio/index.js';
 import { parseNetdev, parseNic, type NetdevSpec } from '../netdev/index.js';
 import { parseChardev, type ChardevSpec } from '../chardev/chardev.js';
-import { parseGdbSpec, type GdbEndpoint } from '../gdb/server.js';
+import { parseGdbSpec, type GdbEndpoint } from '../gdb/spec.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

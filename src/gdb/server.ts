@@ -8,19 +8,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { WkvmError } from '../errors.js';
 import { GdbSession, type SessionHost } from './session.js';
-
-export interface GdbEndpoint { host?: string; port: number }
-
-/** Parse QEMU's `-gdb` device: `tcp::PORT`, `tcp:HOST:PORT` (or `none`: undefined). */
-export function parseGdbSpec(spec: string): GdbEndpoint | undefined {
-  if (spec === 'none') return undefined;
-  const m = /^tcp:(\[[0-9a-fA-F:.]+\]|[^:,]*):(\d{1,5})$/.exec(spec);
-  if (!m) throw new WkvmError(`-gdb ${spec}: expected tcp::PORT or tcp:HOST:PORT`);
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) throw new WkvmError(`-gdb ${spec}: port ${m[2]} is not 1 to 65535`);
-  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
-  return host === '' ? { port } : { host, port };
-}
+import type { GdbEndpoint } from './spec.js';
+export { parseGdbSpec, type GdbEndpoint } from './spec.js';
 
 export class GdbServer {
   private current: { socket: Socket; session: GdbSession } | undefined;
