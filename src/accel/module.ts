@@ -75,6 +75,15 @@ function compileOptimized(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   }
 }
 
+/**
+ * Let V8 take Wasm's relaxed SIMD (behind a flag in Node 20's V8, standard
+ * in later ones), unless the user's flags say otherwise: the JIT uses its
+ * fused multiply-add where the host has one (src/jit/jit.ts, fusedMadd()).
+ */
+export function allowRelaxedSimd(): void {
+  if (!userFlags.includes('wasm-relaxed-simd')) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
+
 /** This thread's compiles in flight with V8's dynamic tiering off (compileEager). */
 let eagerCompiles = 0;
 

@@ -7,8 +7,7 @@
  * Translated code calls back into the vCPU module Wasm to Wasm; no
  * JavaScript runs on the hot path.
  */
-import { compileEager, type Layout, type VcpuExports } from '../accel/module.js';
-import { setFlagsFromString } from 'node:v8';
+import { allowRelaxedSimd, compileEager, type Layout, type VcpuExports } from '../accel/module.js';
 import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule,
   type Decoder, type Insn } from './translate.js';
 import type { Bytes } from './wasm.js';
@@ -61,7 +60,7 @@ export function jitThreshold(jit: boolean | 'on' | 'off' | undefined, threshold:
 let fusedMaddFound: boolean | undefined;
 /**
  * Whether translations can use the host's fused multiply-add (Wasm's relaxed
- * SIMD madd, behind a V8 flag in Node 20, which this sets): it must give the
+ * SIMD madd, behind a V8 flag in Node 20: allowRelaxedSimd()): it must give the
  * fused result on the probe. WKVM_JIT_FMA=soft keeps to the exact
  * multiply-add in integer and float steps (how the tests cover that path).
  */
@@ -70,7 +69,7 @@ export function fusedMadd(env: NodeJS.ProcessEnv = process.env): boolean {
   if (fusedMaddFound === undefined) {
     try {
       const probe = fusedMaddProbe();
-      if (!WebAssembly.validate(probe)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+      if (!WebAssembly.validate(probe)) allowRelaxedSimd();
       const f = new WebAssembly.Instance(new WebAssembly.Module(probe)).exports.f0 as (a: number, b: number, c: number) => number;
       fusedMaddFound = f(...FUSED_PROBE_ARGS) === -(2 ** -104);
     } catch {

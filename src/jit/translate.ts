@@ -240,6 +240,8 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   const reg = (r: number): void => { if (r === 0) i64c(0); else get(regLocal[r]); };
   const setReg = (rd: number): void => { if (rd === 0 || rd === 32) b.byte(Op.drop); else set(regLocal[rd]); };
   const pcAt = (off: number): void => { get(L_VPAGE); i64c(off); b.byte(Op.i64_add); };
+  /** The offset of F register `r` in the vCPU block (F registers stay in memory). */
+  const F = (r: number): number => L.V_F + 8 * r;
   /** ret = (n + extra) << 2 | status */
   const setRet = (extra: number, status: number): void => {
     get(L_N); if (extra !== 0) { i32c(extra); b.byte(Op.i32_add); }
@@ -327,7 +329,6 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     const [IA, IB, IC, IP] = [0, 1, 2, 3].map((k) => L_FMA_I + k);
     const E = EP, R0 = T2; // reused once ep and bu are dead
     const SIGN = -(2 ** 63), MAN = 2 ** 52 - 1, HID = 2 ** 52;
-    const F = (r: number): number => L.V_F + 8 * r;
     const bits = (r: number, neg: boolean, to: number): void => {
       get(P_V); mem(Op.i64_load, F(r), 3); if (neg) { i64c(SIGN); b.byte(Op.i64_xor); } set(to);
     };
@@ -381,7 +382,6 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   const fpInline = (insn: number, rd: number, rs1: number, slow: number): void => {
     const opc = insn & 0x7f, dbl = ((insn >>> 25) & 3) === 1, rm = (insn >>> 12) & 7, f5 = insn >>> 27;
     const fd = (insn >>> 7) & 31, f1 = (insn >>> 15) & 31, f2 = (insn >>> 20) & 31, f3 = insn >>> 27;
-    const F = (r: number): number => L.V_F + 8 * r;
     get(L_FPOK); b.byte(Op.i32_eqz); br(slow, Op.br_if);
     const loadD = (r: number): void => { get(P_V); mem(Op.f64_load, F(r), 3); };
     // a single is NaN-boxed (upper half all ones); anything else reads as the canonical NaN: jit_fp's case
@@ -674,11 +674,11 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
             hostAddress(LOAD_TLB);
             if (d === 8) mem(Op.i64_load, 0, 0);
             else { mem(Op.i64_load32_u, 0, 0); i64c(-0x100000000); b.byte(Op.i64_or); } // NaN-boxed
-            mem(Op.i64_store, L.V_F + 8 * fr, 3);
+            mem(Op.i64_store, F(fr), 3);
           } else {
             i32c(1); set(L_STORED); // as the interpreter counts FP stores
             hostAddress(STORE_TLB);
-            get(P_V); mem(Op.i64_load, L.V_F + 8 * fr, 3);
+            get(P_V); mem(Op.i64_load, F(fr), 3);
             mem(d === 8 ? Op.i64_store : Op.i64_store32, 0, 0);
           }
           b.byte(Op.else_);
@@ -700,7 +700,8 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
           i32c(imm); pcAt(off); b.byte(Op.call); b.u32(F_FP);
           afterSlow();
           if (fpWritesX(imm) && rd !== 0 && rd !== 32) { get(P_V); mem(Op.i64_load, L.V_X + 8 * rd, 3); set(regLocal[rd]); }
-          if (fast) { fpOk(); end(); } // it may have set NX or made FS dirty
+          fpOk(); // it may have set NX or made FS dirty
+          if (fast) end();
           break;
         }
         default: throw new Error(`translate: op ${op} is not translated`);

@@ -3,7 +3,7 @@
  * use, LEB128 immediates, and the module sections around them.
  */
 
-export enum T { i32 = 0x7f, i64 = 0x7e, f32 = 0x7d, f64 = 0x7c, v128 = 0x7b, void_ = 0x40 }
+export enum T { i32 = 0x7f, i64 = 0x7e, f32 = 0x7d, f64 = 0x7c, void_ = 0x40 }
 
 /** Opcodes (WebAssembly core spec, binary format). */
 export enum Op {
@@ -24,7 +24,6 @@ export enum Op {
   i64_rem_u = 0x82, i64_and = 0x83, i64_or = 0x84, i64_xor = 0x85, i64_shl = 0x86, i64_shr_s = 0x87, i64_shr_u = 0x88,
   i32_wrap_i64 = 0xa7, i64_extend_i32_s = 0xac, i64_extend_i32_u = 0xad,
   i64_extend8_s = 0xc2, i64_extend16_s = 0xc3, i64_extend32_s = 0xc4,
-  f32_eq = 0x5b, f32_lt = 0x5d, f32_le = 0x5f,
   f64_eq = 0x61, f64_ne = 0x62, f64_lt = 0x63, f64_gt = 0x64, f64_le = 0x65, f64_ge = 0x66,
   f32_sqrt = 0x91, f32_add = 0x92, f32_sub = 0x93, f32_mul = 0x94, f32_div = 0x95,
   f32_neg = 0x8c, f64_neg = 0x9a, f64_ceil = 0x9b, f64_floor = 0x9c, f64_trunc = 0x9d, f64_nearest = 0x9e,
@@ -33,8 +32,8 @@ export enum Op {
   f32_convert_i32_s = 0xb2, f32_convert_i32_u = 0xb3, f32_convert_i64_s = 0xb4, f32_convert_i64_u = 0xb5,
   f32_demote_f64 = 0xb6,
   f64_convert_i32_s = 0xb7, f64_convert_i32_u = 0xb8, f64_convert_i64_s = 0xb9, f64_convert_i64_u = 0xba,
-  simd = 0xfd, // the prefix of the vector instructions (Simd)
   f64_promote_f32 = 0xbb, i32_reinterpret_f32 = 0xbc, i64_reinterpret_f64 = 0xbd, f64_reinterpret_i64 = 0xbf,
+  simd = 0xfd, // the prefix of the vector instructions (Simd)
 }
 
 /** Vector instructions: the u32 after the 0xfd prefix. */
