@@ -121,7 +121,6 @@ export function flushDataTlb(): void {
   epochLoad = flushTlb(ACC_LOAD, tlbDataKey);
   epochStore = flushTlb(ACC_STORE, tlbDataKey);
 }
-export function flushStoreTlb(): void { epochStore = flushTlb(ACC_STORE, tlbDataKey); }
 export function flushAllTlb(): void {
   flushDataTlb();
   epochFetch = flushTlb(ACC_FETCH, tlbFetchKey);
@@ -173,15 +172,31 @@ export function markCodePage(host: usize): void {
   const b = load<u8>(p);
   if ((b & bit) == 0) {
     store<u8>(p, b | bit);
-    flushStoreTlb(); // no cached store translation may bypass the check
+    evictStorePage(host & ~(<usize>0xfff)); // no cached store translation may bypass the check
   }
 }
-/** FENCE.I: forget every decoded instruction and every translation. */
+/**
+ * Drop the store TLB's entries (under every permission key) that map host
+ * page `page`: 256 compares, cheaper than flushing the whole TLB, which cost
+ * a page walk for every page the guest stored to next (Linux runs FENCE.I
+ * each time it maps code, and each code page run after it came here).
+ */
+function evictStorePage(page: usize): void {
+  const T = tlbBase(ACC_STORE);
+  for (let i: u32 = 0; i < TLB_ENTRIES; i++) {
+    const e = T + (<usize>i << 4);
+    const tag = load<u64>(e);
+    if (tag != 0 && <usize>((tag & ~(<u64>0xfff)) + load<u64>(e, 8)) == page) store<u64>(e, 0);
+  }
+}
+/**
+ * FENCE.I: forget every decoded instruction and every translation. The store
+ * TLB stays: it holds no page of the code map, which is now empty.
+ */
 export function flushIcache(): void {
   icacheGen += 1 << 32;
   memory.fill(V + V_CODEMAP, 0, <usize>((RAM_SIZE >> 15) + 1));
   clearTranslations();
-  flushStoreTlb();
 }
 // set by a store to a code page (a translation that made it must not run on into code it may have changed)
 export let codeStored = false;

@@ -10,6 +10,10 @@
  *   4   a 2-byte c.li rewritten by a halfword store
  *   5   a 4-byte addi replaced by two 2-byte instructions and back, in
  *       alternate iterations (the instruction boundaries move)
+ *   7   a page stored to before any of it ran (the store TLB holds it),
+ *       then run, then rewritten through the same mapping: the next call
+ *       runs the new instruction (a page that turns into code leaves the
+ *       store TLB)
  * NOTE: QEMU 7.2 fails check 1: it has no precise self-modifying code for
  * RISC-V (the translated block runs on to its end with the old
  * instructions), which the spec allows without FENCE.I.
@@ -122,7 +126,30 @@ test_main:
   CHECKR 5, s2, a3
 
   CHECK_NOTRAP 6
+
+  /* 7: patch_page has not run yet; a store to it (its own first
+   * instruction, unchanged) fills the store TLB, a call runs it, a store
+   * rewrites `li a0, 1` as `li a0, 2`, and the next call must return 2 */
+  la s3, patch_page
+  lwu s8, 0(s3)              /* li a0, 1 */
+  sw s8, 0(s3)
+  call patch_page
+  CHECK 7, a0, 1
+  li t1, 0x00200513          /* li a0, 2 (addi a0, zero, 2) */
+  sw t1, 0(s3)
+  call patch_page
+  CHECK 8, a0, 2
   j pass
+
+  /* alone in its page: nothing runs there before case 7 */
+  .balign 4096
+patch_page:
+  .option push
+  .option norvc
+  li a0, 1
+  .option pop
+  ret
+  .balign 4096
 
   .section .rodata
   .balign 8
