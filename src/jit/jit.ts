@@ -8,7 +8,7 @@
  * JavaScript runs on the hot path.
  */
 import { allowRelaxedSimd, compileEager, type Layout, type VcpuExports } from '../accel/module.js';
-import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule,
+import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule, unitSpan,
   type Decoder, type Insn } from './translate.js';
 import type { Bytes } from './wasm.js';
 import { WkvmError } from '../errors.js';
@@ -79,8 +79,11 @@ export function fusedMadd(env: NodeJS.ProcessEnv = process.env): boolean {
   return fusedMaddFound;
 }
 
-/** A unit translated and being compiled: installed only if its guest code is still what was translated. */
-interface Unit { host: number; slot: number; code: Uint8Array }
+/**
+ * A unit translated and being compiled: installed only if its guest code
+ * (`code`, at host address `at` in the unit's page) is still what was translated.
+ */
+interface Unit { host: number; slot: number; at: number; code: Uint8Array }
 
 /** The most units one module takes (a batch; the rest wait for the next). */
 const BATCH_MAX = 256;
@@ -101,7 +104,7 @@ export class Jit {
   private compiled: WebAssembly.Module | undefined;
   private failed: unknown;
   /** The installed translations by table slot, with the guest code each was made from. */
-  private installed = new Map<number, { host: number; code: Uint8Array }>();
+  private installed = new Map<number, { host: number; at: number; code: Uint8Array }>();
   private generation = -1;
 
   /** FMADD and its kin through the host's fused multiply-add (fusedMadd()). */
@@ -175,8 +178,8 @@ export class Jit {
       const copy = this.ram.slice(page, page + 0x1000);
       const blocks = discover(host & 0xfff, this.decoder(copy));
       if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
-      const last = blocks[blocks.length - 1].insns[blocks[blocks.length - 1].insns.length - 1];
-      units.push({ host, slot: this.cpu.jit_slot(host), code: copy.slice(host - page, last.off + last.i.len) });
+      const { from, to } = unitSpan(blocks);
+      units.push({ host, slot: this.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to) });
       bodies.push(translate(blocks, host & 0xfff, this.fused));
     }
     if (units.length === 0) { this.time(t0); return; }
@@ -207,11 +210,11 @@ export class Jit {
     this.compiled = undefined;
     const exports = new WebAssembly.Instance(module, this.imports).exports;
     let installed = 0;
-    units.forEach(({ host, slot, code }, i) => {
-      if (!this.unchanged(host, code)) return;
+    units.forEach(({ host, slot, at, code }, i) => {
+      if (!this.unchanged(at, code)) return;
       this.table.set(this.L.JIT_TABLE_BASE + slot, exports[`f${i}`] as () => void);
       this.cpu.jit_install(host);
-      this.installed.set(slot, { host, code });
+      this.installed.set(slot, { host, at, code });
       installed++;
     });
     this.bump(this.L.R_JIT_BLOCKS, installed);
@@ -226,15 +229,15 @@ export class Jit {
    */
   private revalidate(): void {
     const t0 = performance.now();
-    for (const [slot, { host, code }] of this.installed) {
-      if (this.unchanged(host, code)) this.cpu.jit_install(host); else this.installed.delete(slot);
+    for (const [slot, { host, at, code }] of this.installed) {
+      if (this.unchanged(at, code)) this.cpu.jit_install(host); else this.installed.delete(slot);
     }
     this.time(t0);
   }
 
-  /** Whether the guest code at `host` is still `code` (what a unit was translated from). */
-  private unchanged(host: number, code: Uint8Array): boolean {
-    for (let k = 0; k < code.length; k++) if (this.ram[host + k] !== code[k]) return false;
+  /** Whether the guest code at host address `at` is still `code` (what a unit was translated from). */
+  private unchanged(at: number, code: Uint8Array): boolean {
+    for (let k = 0; k < code.length; k++) if (this.ram[at + k] !== code[k]) return false;
     return true;
   }
 

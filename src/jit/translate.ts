@@ -137,31 +137,44 @@ export const FUSED_PROBE_ARGS = [1 + 2 ** -52, 1 - 2 ** -52, -1] as const;
 
 interface Block { start: number; insns: { off: number; i: Insn }[] }
 
+/** A JAL that links nothing (its rd is x0, which the decoder names 32 when written). */
+const plainJump = (i: Insn): boolean => i.op === O.OP_JAL && (i.rd === 0 || i.rd === 32);
+
 /**
- * The unit that starts at page offset `entry`: the straight run of translated
- * instructions from it (through conditional branches) up to a jump, an
- * instruction it does not translate, the page end or the size cap. Branches
- * into the run stay inside it (loops); null if its first instruction is not
- * translated.
+ * The unit that starts at page offset `entry`: the run of translated
+ * instructions from it (through conditional branches) up to a call or an
+ * indirect jump, an instruction it does not translate, the page end or the
+ * size cap. A plain jump (JAL x0) to code in the same page that the run
+ * does not hold yet is followed: the run goes on at its target, as the code
+ * does (a loop entered at its condition, a switch's case jumping back to
+ * the loop's tail), so blocks are in the run's order, not always in address
+ * order. Branches into the run stay inside it (loops); null if its first
+ * instruction is not translated.
  */
 export function discover(entry: number, decode: Decoder): Block[] | null {
   const run: { off: number; i: Insn }[] = [];
-  for (let off = entry; off < 0x1000 && run.length < UNIT_CAP;) {
+  const held = new Set<number>();
+  for (let off = entry; off >= 0 && off < 0x1000 && run.length < UNIT_CAP && !held.has(off);) {
     const i = decode(off);
     if (!translatable(i.op) || off + i.len > 0x1000) break;
     run.push({ off, i });
-    // a jump ends the unit: running on past it made units with more registers to load and store on
-    // every entry, slower on the benchmark kernels (sort 1.5x) than the dispatches it saved
-    if (i.op === O.OP_JAL || i.op === O.OP_JALR) break;
-    off += i.len;
+    held.add(off);
+    // a call or an indirect jump ends the unit: running on past a call made units with more registers to
+    // load and store on every entry, slower on the benchmark kernels (sort 1.5x) than the dispatches it saved
+    if (i.op === O.OP_JALR || (i.op === O.OP_JAL && !plainJump(i))) break;
+    off += i.op === O.OP_JAL ? i.imm : i.len;
   }
   if (run.length === 0) return null;
-  const end = run[run.length - 1].off + run[run.length - 1].i.len;
+  // a jump is followed only where the unit needs no dispatcher (no branch to a block other than the entry):
+  // a dispatcher makes V8 spill every register, in the unit's hot loops too (a byte-copy loop ran 15% slower)
+  for (let f = 0; f < run.length - 1; f++) {
+    if (plainJump(run[f].i) && branchesInside(run, nextJump(run, f + 1), entry)) { run.length = f + 1; break; }
+  }
   const targets = new Set<number>([entry]);
   for (const { off, i } of run) {
     if (BRANCHES.has(i.op) || i.op === O.OP_JAL) {
       const t = off + i.imm;
-      if (t >= entry && t < end) targets.add(t);
+      if (run.some((x) => x.off === t)) targets.add(t);
     }
   }
   // basic blocks: split at branch targets and after control transfers
@@ -175,6 +188,25 @@ export function discover(entry: number, decode: Decoder): Block[] | null {
   return blocks;
 }
 
+/** The end of the run's segment that starts at index `from`: just past its next plain jump, or the run's end. */
+function nextJump(run: { i: Insn }[], from: number): number {
+  for (let k = from; k < run.length; k++) if (plainJump(run[k].i)) return k + 1;
+  return run.length;
+}
+/** Whether a branch or jump (not a followed one) among run[0..upto) goes to an instruction among them other than `entry`. */
+function branchesInside(run: { off: number; i: Insn }[], upto: number, entry: number): boolean {
+  const held = new Set(run.slice(0, upto).map((x) => x.off));
+  return run.slice(0, upto).some(({ off, i }, k) => (BRANCHES.has(i.op) || i.op === O.OP_JAL) &&
+    !(plainJump(i) && k < upto - 1) && off + i.imm !== entry && held.has(off + i.imm));
+}
+
+/** The page offsets a unit's guest code spans (what is compared before it is installed). */
+export function unitSpan(blocks: Block[]): { from: number; to: number } {
+  let from = 0x1000, to = 0;
+  for (const bl of blocks) for (const { off, i } of bl.insns) { from = Math.min(from, off); to = Math.max(to, off + i.len); }
+  return { from, to };
+}
+
 // the parameters (v, pc0, budget, n: instructions retired before this call, by the translations chained to it)
 const P_V = 0, P_PC0 = 1, P_BUDGET = 2, L_N = 3;
 // fixed locals
@@ -184,30 +216,60 @@ const L_FPOK = 15; // i32: the F/D fast paths apply (fpFast)
 const L_FS = 16;   // i32: mstatus.FS (0 off ... 3 dirty), for FLW/FLD/FSW/FSD
 const FIRST_REG_LOCAL = 17; // then the guest registers' i64 locals, then two f64 and an f32 temporary
 
+/** The integer registers an instruction reads, and the one it writes (0: none; x0 is never either). */
+function regUse(i: Insn): { reads: number[]; write: number } {
+  const reads: number[] = [];
+  const read = (r: number): void => { if (r !== 0 && r !== 32) reads.push(r); };
+  let write = 0;
+  if (i.op === O.OP_FP) {
+    if (fpReadsX(i.imm)) read(i.rs1);
+    if (fpWritesX(i.imm)) write = i.rd;
+  } else {
+    const reads2 = BRANCHES.has(i.op) || STORES.has(i.op) || (i.op >= O.OP_ADD && i.op <= O.OP_AND) ||
+      (i.op >= O.OP_ADDW && i.op <= O.OP_SRAW) || (i.op >= O.OP_MUL && i.op <= O.OP_REMUW);
+    if (i.op !== O.OP_LUI && i.op !== O.OP_AUIPC && i.op !== O.OP_JAL && i.op !== O.OP_FENCE) read(i.rs1);
+    if (reads2) read(i.rs2);
+    if (!BRANCHES.has(i.op) && !STORES.has(i.op) && i.op !== O.OP_FENCE && i.op < O.OP_FLW) write = i.rd;
+  }
+  return { reads, write: write === 32 ? 0 : write };
+}
+
 /** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
 export function translate(blocks: Block[], entry: number, fusedMadd = false): Bytes {
   const b = new Bytes();
-  // guest registers used anywhere get a local; written ones are written back
+  const index = new Map<number, number>();
+  blocks.forEach((bl, k) => index.set(bl.start, k));
+  // a plain jump that discover() followed goes on in the next block: no branch at all
+  const followed = (k: number, off: number, i: Insn): boolean =>
+    plainJump(i) && k + 1 < blocks.length && blocks[k + 1].start === off + i.imm;
+  // a branch to a block other than the first needs the dispatcher; loops back to the entry alone do not
+  const dispatch = blocks.some((bl, k) => bl.insns.some(({ off, i }) =>
+    (BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) && off + i.imm !== blocks[0].start && index.has(off + i.imm)));
+
+  // Guest registers live in locals. Those the code uses up to the unit's last branch back to its entry are
+  // loaded on entry and the written ones stored on every way out. Without a dispatcher, the code after that
+  // branch runs once per call, straight through: a register it alone uses is loaded at its first read there
+  // and stored as it is written, so that a cold tail (a loop's exit path, a function's epilogue) costs its
+  // registers only when it runs, not on every entry.
   const regLocal = new Array<number>(33).fill(-1);
   const written = new Set<number>();
+  const lazy = new Set<number>();
   let nRegs = 0;
-  const use = (r: number): void => { if (r !== 0 && r !== 32 && regLocal[r] < 0) regLocal[r] = FIRST_REG_LOCAL + nRegs++; };
-  for (const bl of blocks) {
-    for (const { i } of bl.insns) {
-      const reads2 = BRANCHES.has(i.op) || STORES.has(i.op) || (i.op >= O.OP_ADD && i.op <= O.OP_AND) ||
-        (i.op >= O.OP_ADDW && i.op <= O.OP_SRAW) || (i.op >= O.OP_MUL && i.op <= O.OP_REMUW);
-      if (i.op === O.OP_FP) {
-        if (fpReadsX(i.imm)) use(i.rs1);
-        if (fpWritesX(i.imm) && i.rd !== 0 && i.rd !== 32) { use(i.rd); written.add(i.rd); }
-        continue;
-      }
-      const reads1 = i.op !== O.OP_LUI && i.op !== O.OP_AUIPC && i.op !== O.OP_JAL && i.op !== O.OP_FENCE;
-      if (reads1) use(i.rs1);
-      if (reads2) use(i.rs2);
-      const writes = !BRANCHES.has(i.op) && !STORES.has(i.op) && i.op !== O.OP_FENCE && i.op < O.OP_FLW;
-      if (writes && i.rd !== 32 && i.rd !== 0) { use(i.rd); written.add(i.rd); }
-    }
-  }
+  let pos = 0, lastBack = dispatch ? Infinity : -1;
+  const firstUse = new Array<number>(33).fill(-1);
+  const use = (r: number): void => {
+    if (r === 0 || r === 32) return;
+    if (regLocal[r] < 0) { regLocal[r] = FIRST_REG_LOCAL + nRegs++; firstUse[r] = pos; }
+  };
+  blocks.forEach((bl, k) => bl.insns.forEach(({ off, i }) => {
+    const { reads, write } = regUse(i);
+    for (const r of reads) use(r);
+    if (write !== 0) use(write);
+    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) && off + i.imm === blocks[0].start) lastBack = Math.max(lastBack, pos);
+    pos++;
+  }));
+  for (let r = 1; r < 32; r++) if (regLocal[r] >= 0 && firstUse[r] > lastBack) lazy.add(r);
+  blocks.forEach((bl) => bl.insns.forEach(({ i }) => { const w = regUse(i).write; if (w !== 0 && !lazy.has(w)) written.add(w); }));
   // F/D temporaries: two f64 and an f32; a fused multiply-add's inline path takes eight more f64 and four i64
   const hasFma = !fusedMadd && blocks.some((bl) => bl.insns.some(({ i }) => i.op === O.OP_FP && (i.imm & 0x7f) !== 0x53 && fpFast(i.imm, false)));
   b.u32(6);
@@ -220,11 +282,6 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   const L_D = FIRST_REG_LOCAL + nRegs, L_D2 = L_D + 1, L_FMA_F = L_D + 2;
   const L_S = L_D + (hasFma ? 10 : 2), L_FMA_I = L_S + 1;
 
-  const index = new Map<number, number>();
-  blocks.forEach((bl, k) => index.set(bl.start, k));
-  // a branch to a block other than the first needs the dispatcher; loops back to the entry alone do not
-  const dispatch = blocks.some((bl) => bl.insns.some(({ off, i }) =>
-    (BRANCHES.has(i.op) || i.op === O.OP_JAL) && off + i.imm !== blocks[0].start && index.has(off + i.imm)));
 
   // structured-control bookkeeping: labels are the depth they were opened at
   let depth = 0;
@@ -238,7 +295,20 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   const tee = (l: number): void => { b.byte(Op.local_tee); b.u32(l); };
   const mem = (op: Op, offset: number, align: number): void => { b.byte(op); b.u32(align); b.u32(offset); };
   const reg = (r: number): void => { if (r === 0) i64c(0); else get(regLocal[r]); };
-  const setReg = (rd: number): void => { if (rd === 0 || rd === 32) b.byte(Op.drop); else set(regLocal[rd]); };
+  // a lazy register is stored as it is written (memory always has its value: no way out stores it)
+  const setReg = (rd: number): void => {
+    if (rd === 0 || rd === 32) { b.byte(Op.drop); return; }
+    set(regLocal[rd]);
+    if (lazy.has(rd)) { get(P_V); get(regLocal[rd]); mem(Op.i64_store, L.V_X + 8 * rd, 3); }
+  };
+  /** Before the instruction at trace position `p`: the lazy registers it reads that are not in their locals yet. */
+  const loaded = new Set<number>();
+  const loadLazy = (i: Insn, p: number): void => {
+    if (p <= lastBack) return;
+    const { reads, write } = regUse(i);
+    for (const r of reads) if (lazy.has(r) && !loaded.has(r)) { get(P_V); mem(Op.i64_load, L.V_X + 8 * r, 3); set(regLocal[r]); loaded.add(r); }
+    if (write !== 0) loaded.add(write); // written before it is read: nothing to load
+  };
   const pcAt = (off: number): void => { get(L_VPAGE); i64c(off); b.byte(Op.i64_add); };
   /** The offset of F register `r` in the vCPU block (F registers stay in memory). */
   const F = (r: number): number => L.V_F + 8 * r;
@@ -257,7 +327,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   // prologue: the page's virtual base, the epochs, registers into locals
   get(P_PC0); i64c(-4096); b.byte(Op.i64_and); set(L_VPAGE);
   loadEpochs();
-  for (let r = 1; r < 32; r++) if (regLocal[r] >= 0) { get(P_V); mem(Op.i64_load, L.V_X + 8 * r, 3); set(regLocal[r]); }
+  for (let r = 1; r < 32; r++) if (regLocal[r] >= 0 && !lazy.has(r)) { get(P_V); mem(Op.i64_load, L.V_X + 8 * r, 3); set(regLocal[r]); }
   if (dispatch) { i32c(index.get(entry)!); set(L_BB); }
   // fpFast's condition: mstatus.FS dirty, frm RNE, fflags.NX set. Within a call only a jit_fp can change
   // it (FS and frm change by CSR writes and traps, which end a translation; flags only accumulate)
@@ -285,17 +355,21 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     b.u32(blocks.length - 1);
   }
 
-  /** Control goes to page offset `t` (n already counts the branch): inside the unit, or out with status JUMP. */
+  /** Control goes to page offset `t` from block `from` (n already counts the branch): inside the unit, or out with status JUMP. */
   const goTo = (t: number, from: number): void => {
     const k = index.get(t);
     if (k === undefined) { exitTo(t, 0, JUMP); return; }
-    if (t <= from) { // a backward branch: leave when the budget is spent
+    if (k <= from) { // a branch back (in the unit's order, which a followed jump makes differ from the address order): leave when the budget is spent
       get(L_N); get(P_BUDGET); b.byte(Op.i32_ge_s);
       open(Op.if_); exitTo(t, 0, JUMP); end();
     }
+    if (selfLoop !== undefined && k === from) { br(selfLoop); return; }
     if (dispatch) { i32c(k); set(L_BB); }
     br(LOOP); // without the dispatcher, k is 0: the loop's head
   };
+  // a block that branches back to its own start is a Wasm loop of its own: the br_table of the dispatcher
+  // makes every register a phi of every arm, which V8 spills, and the tightest loops then go around it
+  let selfLoop: number | undefined;
 
   /** The TLB check of a `size`-byte access at local A; leaves the condition, local T = the entry's address. */
   const tlbHit = (tlb: number, size: number, epochLocal: number): void => {
@@ -500,11 +574,16 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     throw new Error(`translate: no inline path for F/D instruction ${insn >>> 0}`);
   };
 
+  pos = 0;
   for (let k = 0; k < blocks.length; k++) {
     if (dispatch) end(); // arm k starts here
     const bl = blocks[k];
     let terminated = false;
+    const tail = bl.insns[bl.insns.length - 1];
+    const loops = dispatch && (BRANCHES.has(tail.i.op) || tail.i.op === O.OP_JAL) && tail.off + tail.i.imm === bl.start;
+    selfLoop = loops ? open(Op.loop) : undefined;
     bl.insns.forEach(({ off, i }, idx) => {
+      loadLazy(i, pos++);
       const op = i.op;
       const { rd, rs1, rs2, imm, len } = i;
       const count = idx + 1; // instructions of this block up to and including this one
@@ -514,7 +593,8 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
         case O.OP_JAL:
           pcAt(off + len); setReg(rd);
           get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
-          if (off + imm >= 0 && off + imm < 0x1000) goTo(off + imm, off);
+          if (followed(k, off, i)) { /* the target is the next block */ }
+          else if (off + imm >= 0 && off + imm < 0x1000) goTo(off + imm, k);
           else exitTo(off + imm, 0, JUMP);
           terminated = true;
           break;
@@ -533,7 +613,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
             : op === O.OP_BGE ? Op.i64_ge_s : op === O.OP_BLTU ? Op.i64_lt_u : Op.i64_ge_u);
           open(Op.if_);
           const t = off + imm;
-          if (t >= 0 && t < 0x1000) goTo(t, off); else exitTo(t, 0, JUMP);
+          if (t >= 0 && t < 0x1000) goTo(t, k); else exitTo(t, 0, JUMP);
           end();
           // not taken: the next block in address order, or out
           if (k + 1 < blocks.length && blocks[k + 1].start === off + len) { /* falls through */ }
@@ -715,6 +795,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
       if (k + 1 < blocks.length && blocks[k + 1].start === next) { /* falls through */ }
       else exitTo(next, 0, CONTINUE);
     }
+    if (loops) end();
   }
   b.byte(Op.unreachable); // every block ended in a branch
   end(); // loop
