@@ -10,10 +10,12 @@
  *             registers written before the load hold their new values,
  *             those written after it the previous call's, and a register
  *             written before the loop (in the unit's head) its new one
- *   B (10-13) a switch: an indirect jump to four cases that each jump to
+ *   B (10-14) a switch: an indirect jump to four cases that each jump to
  *             the loop's shared tail (sums checked)
- *   C (14-15) a loop with an inner loop that starts after the outer one's
+ *   C (15-16) a loop with an inner loop that starts after the outer one's
  *             start (sums checked)
+ *   D (20-27) A's calls and checks through a function whose loop is not
+ *             at its start (a unit with a dispatcher, and a tail)
  * Exit 0 = pass, n = the failing check. */
 #include "isa.h"
 TEST_NAME trace
@@ -21,41 +23,50 @@ TEST_NAME trace
 #define COUNT 20000
 #define MEMV  100            /* what `word` holds */
 
-  .text
-  .globl test_main
-test_main:
-  /* ---- A: 20000 calls; the last one faults in the tail ---- */
+/* COUNT calls of `fn` (a0 = the call's number, s3 = &word, a5 = 1 on
+ * the last call: its tail's load faults and resumes here), then the
+ * checks chk..chk+7 of the registers at the fault */
+.macro CALLS_FAULT fn, chk
   TRAP_RESET
   la s3, word
   li s0, 0
   li s1, COUNT
   li t2, 0
   li t3, 0
-1:
+.Lcall\@:
   mv a0, s0
   li a5, 0
   addi t4, s0, 1
-  bne t4, s1, 2f
-  la t5, .LA_fault            /* the last call: the load faults and resumes there */
+  bne t4, s1, .Lgo\@
+  la t5, .Lfault\@           /* the last call: the load faults and resumes there */
   sd t5, TF_RESUME(gp)
   li a5, 1
-2:
-  call tfunc
+.Lgo\@:
+  call \fn
   addi s0, s0, 1
-  bne s0, s1, 1b
-  li a0, 1
+  bne s0, s1, .Lcall\@
+  li a0, \chk
   j fail                      /* the fault never came */
-.LA_fault:
-  CHECK_TRAP 2, CAUSE_LOAD_ACCESS
-  CHECK 3, a1, 10             /* 0+1+2+3+4: the loop's sum */
-  CHECK 4, t0, 17             /* a1 + 7: written before the load */
+.Lfault\@:
+  CHECK_TRAP \chk+1, CAUSE_LOAD_ACCESS
+  CHECK \chk+2, a1, 10       /* 0+1+2+3+4: the loop's sum */
+  CHECK \chk+3, t0, 17       /* a1 + 7: written before the load */
   li t4, (COUNT - 1) << 3
-  CHECKR 5, t1, t4            /* a0 << 3: written before the load */
-  CHECK 6, t2, MEMV           /* the previous call's load */
-  CHECK 7, t3, MEMV + 1       /* the previous call's */
+  CHECKR \chk+4, t1, t4      /* a0 << 3: written before the load */
+  CHECK \chk+5, t2, MEMV     /* the previous call's load */
+  CHECK \chk+6, t3, MEMV + 1 /* the previous call's */
   li t4, COUNT - 1
-  CHECKR 8, a0, t4            /* not written yet */
+  CHECKR \chk+7, a0, t4      /* not written yet */
+.endm
+
+  .text
+  .globl test_main
+test_main:
+  /* ---- A: 20000 calls; the last one faults in the tail ---- */
+  CALLS_FAULT tfunc, 1
   CHECK 9, a6, 0x55           /* the head's: written before the loop */
+  /* ---- D: the same through a unit with a dispatcher ---- */
+  CALLS_FAULT tfunc2, 20
 
   /* ---- B: a switch whose cases jump to the loop's tail ---- */
   TRAP_RESET
@@ -133,6 +144,25 @@ tfunc:
   addi t0, a1, 7
   slli t1, a0, 3
   addi a4, a5, -1             /* a5 = 1: physical 0, where no memory is (branch-free: the tail is straight) */
+  and a4, a4, s3
+  ld t2, 0(a4)
+  addi t3, t2, 1
+  add a0, t0, t1
+  ret
+
+/* tfunc's work with the loop at a block that is not the unit's start
+ * (the unit needs a dispatcher); the same registers, no a6 */
+tfunc2:
+  li a1, 0
+  li a2, 0
+  li a3, 5
+6:
+  add a1, a1, a2
+  addi a2, a2, 1
+  blt a2, a3, 6b
+  addi t0, a1, 7
+  slli t1, a0, 3
+  addi a4, a5, -1
   and a4, a4, s3
   ld t2, 0(a4)
   addi t3, t2, 1

@@ -246,17 +246,21 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   const dispatch = blocks.some((bl, k) => bl.insns.some(({ off, i }) =>
     (BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) && off + i.imm !== blocks[0].start && index.has(off + i.imm)));
 
-  // Guest registers live in locals. Those the code uses up to the unit's last branch back to its entry are
-  // loaded on entry and the written ones stored on every way out. Without a dispatcher, the code after that
-  // branch runs once per call, straight through: a register it alone uses is loaded at its first read there
-  // and stored as it is written, so that a cold tail (a loop's exit path, a function's epilogue) costs its
-  // registers only when it runs, not on every entry.
+  // Guest registers live in locals. Those the code uses up to the unit's last branch inside it (from or to
+  // there) are loaded on entry and the written ones stored on every way out. The code after that runs at most
+  // once per call, straight through: a register it alone uses is loaded at its first read there and stored
+  // as it is written, so that a cold tail (a loop's exit path, a function's epilogue) costs its registers
+  // only when it runs, not on every entry.
   const regLocal = new Array<number>(33).fill(-1);
   const written = new Set<number>();
   const lazy = new Set<number>();
   let nRegs = 0;
-  let pos = 0, lastBack = dispatch ? Infinity : -1;
+  // lastBack: the last position a branch inside the unit leaves from or (just before) arrives at
+  let pos = 0, lastBack = -1;
   const firstUse = new Array<number>(33).fill(-1);
+  const blockPos: number[] = [];
+  blocks.forEach((bl) => { blockPos.push(pos); pos += bl.insns.length; });
+  pos = 0;
   const use = (r: number): void => {
     if (r === 0 || r === 32) return;
     if (regLocal[r] < 0) { regLocal[r] = FIRST_REG_LOCAL + nRegs++; firstUse[r] = pos; }
@@ -265,7 +269,10 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     const { reads, write } = regUse(i);
     for (const r of reads) use(r);
     if (write !== 0) use(write);
-    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) && off + i.imm === blocks[0].start) lastBack = Math.max(lastBack, pos);
+    const t = index.get(off + i.imm);
+    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) && t !== undefined) {
+      lastBack = Math.max(lastBack, pos, blockPos[t] - 1);
+    }
     pos++;
   }));
   for (let r = 1; r < 32; r++) if (regLocal[r] >= 0 && firstUse[r] > lastBack) lazy.add(r);
