@@ -3,7 +3,8 @@ export {
   VirtualMachine, MAX_VCPUS, type VmOptions, type MachineOptions, type StartOptions, type RunState, type VcpuStats, type VmEvents,
   type ShutdownCause, type VcpuRegisters, type VcpuInfo, type BlockDeviceInfo, type DeviceStats, type ExitReason, EXIT_REASONS,
 } from './vm.js';
-export { QmpServer, parseQmpSpec, type QmpListen, type QmpServerOptions } from './qmp/server.js';
+export { QmpServer, type QmpServerOptions } from './qmp/server.js';
+export { parseQmpSpec, type QmpListen } from './qmp/spec.js';
 export { GuestConsole, type ExpectOptions } from './console.js';
 export type { VmDebug, DebugRegister, DebugStop, ResumeActions, WatchKind } from './debug/types.js';
 export { WkvmError } from './errors.js';

@@ -9,7 +9,6 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { WkvmError } from '../errors.js';
 import { GdbSession, type SessionHost } from './session.js';
 import type { GdbEndpoint } from './spec.js';
-export { parseGdbSpec, type GdbEndpoint } from './spec.js';
 
 export class GdbServer {
   private current: { socket: Socket; session: GdbSession } | undefined;

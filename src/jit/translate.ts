@@ -170,12 +170,10 @@ export function discover(entry: number, decode: Decoder): Block[] | null {
   for (let f = 0; f < run.length - 1; f++) {
     if (plainJump(run[f].i) && branchesInside(run, nextJump(run, f + 1), entry)) { run.length = f + 1; break; }
   }
+  const inRun = new Set(run.map((x) => x.off));
   const targets = new Set<number>([entry]);
   for (const { off, i } of run) {
-    if (BRANCHES.has(i.op) || i.op === O.OP_JAL) {
-      const t = off + i.imm;
-      if (run.some((x) => x.off === t)) targets.add(t);
-    }
+    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && inRun.has(off + i.imm)) targets.add(off + i.imm);
   }
   // basic blocks: split at branch targets and after control transfers
   const blocks: Block[] = [];
@@ -242,9 +240,11 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   // a plain jump that discover() followed goes on in the next block: no branch at all
   const followed = (k: number, off: number, i: Insn): boolean =>
     plainJump(i) && k + 1 < blocks.length && blocks[k + 1].start === off + i.imm;
+  /** The index of the block a branch or jump of block k goes to inside the unit (not a followed jump), or undefined. */
+  const inside = (k: number, off: number, i: Insn): number | undefined =>
+    (BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) ? index.get(off + i.imm) : undefined;
   // a branch to a block other than the first needs the dispatcher; loops back to the entry alone do not
-  const dispatch = blocks.some((bl, k) => bl.insns.some(({ off, i }) =>
-    (BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) && off + i.imm !== blocks[0].start && index.has(off + i.imm)));
+  const dispatch = blocks.some((bl, k) => bl.insns.some(({ off, i }) => (inside(k, off, i) ?? 0) !== 0));
 
   // Guest registers live in locals. Those the code uses up to the unit's last branch inside it (from or to
   // there) are loaded on entry and the written ones stored on every way out. The code after that runs at most
@@ -265,18 +265,18 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     if (r === 0 || r === 32) return;
     if (regLocal[r] < 0) { regLocal[r] = FIRST_REG_LOCAL + nRegs++; firstUse[r] = pos; }
   };
+  const uses: ReturnType<typeof regUse>[] = []; // by position
   blocks.forEach((bl, k) => bl.insns.forEach(({ off, i }) => {
-    const { reads, write } = regUse(i);
-    for (const r of reads) use(r);
-    if (write !== 0) use(write);
-    const t = index.get(off + i.imm);
-    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) && t !== undefined) {
-      lastBack = Math.max(lastBack, pos, blockPos[t] - 1);
-    }
+    const u = regUse(i);
+    uses.push(u);
+    for (const r of u.reads) use(r);
+    if (u.write !== 0) use(u.write);
+    const t = inside(k, off, i);
+    if (t !== undefined) lastBack = Math.max(lastBack, pos, blockPos[t] - 1);
     pos++;
   }));
   for (let r = 1; r < 32; r++) if (regLocal[r] >= 0 && firstUse[r] > lastBack) lazy.add(r);
-  blocks.forEach((bl) => bl.insns.forEach(({ i }) => { const w = regUse(i).write; if (w !== 0 && !lazy.has(w)) written.add(w); }));
+  for (const { write } of uses) if (write !== 0 && !lazy.has(write)) written.add(write);
   // F/D temporaries: two f64 and an f32; a fused multiply-add's inline path takes eight more f64 and four i64
   const hasFma = !fusedMadd && blocks.some((bl) => bl.insns.some(({ i }) => i.op === O.OP_FP && (i.imm & 0x7f) !== 0x53 && fpFast(i.imm, false)));
   b.u32(6);
@@ -308,11 +308,11 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     set(regLocal[rd]);
     if (lazy.has(rd)) { get(P_V); get(regLocal[rd]); mem(Op.i64_store, L.V_X + 8 * rd, 3); }
   };
-  /** Before the instruction at trace position `p`: the lazy registers it reads that are not in their locals yet. */
+  /** Before the instruction at position `p`: the lazy registers it reads that are not in their locals yet. */
   const loaded = new Set<number>();
-  const loadLazy = (i: Insn, p: number): void => {
+  const loadLazy = (p: number): void => {
     if (p <= lastBack) return;
-    const { reads, write } = regUse(i);
+    const { reads, write } = uses[p];
     for (const r of reads) if (lazy.has(r) && !loaded.has(r)) { get(P_V); mem(Op.i64_load, L.V_X + 8 * r, 3); set(regLocal[r]); loaded.add(r); }
     if (write !== 0) loaded.add(write); // written before it is read: nothing to load
   };
@@ -590,7 +590,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     const loops = dispatch && (BRANCHES.has(tail.i.op) || tail.i.op === O.OP_JAL) && tail.off + tail.i.imm === bl.start;
     selfLoop = loops ? open(Op.loop) : undefined;
     bl.insns.forEach(({ off, i }, idx) => {
-      loadLazy(i, pos++);
+      loadLazy(pos++);
       const op = i.op;
       const { rd, rs1, rs2, imm, len } = i;
       const count = idx + 1; // instructions of this block up to and including this one

@@ -11,7 +11,6 @@ import type { VirtualMachine, RunState } from '../vm.js';
 import { WkvmError } from '../errors.js';
 import { QmpSession } from './session.js';
 import type { QmpListen } from './spec.js';
-export { parseQmpSpec, type QmpListen } from './spec.js';
 
 export interface QmpServerOptions {
   /** The client's `quit`: default `vm.stop(0, 'host-qmp-quit')`. */
