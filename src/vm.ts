@@ -26,10 +26,9 @@ import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import { GuestConsole } from './console.js';
-import { open } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { WKVM_VERSION } from './version.js';
-import { SNAPSHOT_FORMAT, PAGE, decodeSnapshot, encodeSnapshot, sparsePages, type SnapshotContents } from './snapshot/format.js';
+import { SNAPSHOT_FORMAT, PAGE, bufferInput, fileInput, readSnapshotHeader, readSnapshotSections, encodeSnapshot, sparsePages, type SnapshotContents, type SnapshotInput } from './snapshot/format.js';
 import { VmDebugger } from './debug/debugger.js';
 import type { VmDebug } from './debug/types.js';
 
@@ -199,24 +198,6 @@ function vcpuStateBytes(L: Layout): number { return L.V_RUN + L.R_CODE; }
 /** A virtio device's kind, as a snapshot's machine description lists it. */
 function deviceKind(d: VirtioDevice): string {
   return ({ 1: 'virtio-net', 2: 'virtio-blk', 3: 'virtio-console', 4: 'virtio-rng' } as Record<number, string>)[d.deviceId] ?? `virtio-${d.deviceId}`;
-}
-
-/** A file's bytes in one read (readFile's chunked reads took ~45 ms for a 12 MiB snapshot). */
-async function readWhole(path: string): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const buf = Buffer.allocUnsafe(size);
-    let at = 0;
-    while (at < size) {
-      const { bytesRead } = await fh.read(buf, at, size - at, at);
-      if (bytesRead === 0) break;
-      at += bytesRead;
-    }
-    return buf.subarray(0, at);
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Write `chunks` to a file (created or truncated) or a stream, with its backpressure; resolves with the bytes. */
@@ -735,38 +716,47 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
    */
   static async restore(source: string | Uint8Array, options: VmOptions & { paused?: boolean } = {}): Promise<VirtualMachine> {
     prewarmPool(); // the boot hart's thread comes up while the snapshot is read
-    let file: Uint8Array;
+    let fd: number | undefined;
+    let input: SnapshotInput;
     if (typeof source === 'string') {
-      try { file = await readWhole(source); } catch (e) { throw new WkvmError(`cannot read snapshot '${source}': ${describeFsError(e)}`); }
-    } else file = source;
-    const { layout } = loadVcpuModule();
-    const snap = decodeSnapshot(file, { vcpuBytes: vcpuStateBytes(layout), machineBytes: layout.MACHINE_SIZE - layout.M_UART });
-    const h = snap.header;
-    if (h.layout !== layout.LAYOUT_VERSION) throw new WkvmError(`snapshot: made with vCPU layout ${h.layout}, this wkvm has layout ${layout.LAYOUT_VERSION}`);
-    const ramSize = BigInt(h.machine.ramSize);
-    const memory = options.memory === undefined ? ramSize
-      : typeof options.memory === 'string' ? parseSize(options.memory, 'memory size') : BigInt(options.memory);
-    if (memory !== ramSize) throw new WkvmError(`snapshot: the machine has ${memory >> 20n}M of RAM, the snapshot ${ramSize >> 20n}M`);
-    const smp = options.smp ?? h.machine.smp;
-    if (smp !== h.machine.smp) throw new WkvmError(`snapshot: the machine has ${smp} vCPUs, the snapshot ${h.machine.smp}`);
-    const mtimeMs = Number(BigInt(h.mtime)) / (layout.MTIME_HZ / 1000);
-    const vm = await VirtualMachine.build({ ...options, memory, smp }, newEpoch() - mtimeMs);
-    try {
-      const devices = vm.virtio.map(deviceKind);
-      if (devices.join(',') !== h.machine.devices.join(',')) {
-        throw new WkvmError(`snapshot: its devices are [${h.machine.devices.join(', ')}], the machine's [${devices.join(', ')}]`);
-      }
-      vm.applySnapshot(snap);
-      vm.start({ paused: options.paused === true || !h.running, signal: options.signal });
-      if (!vm.running) vm.setRunState('paused');
-    } catch (e) {
-      await vm.stop().catch(() => {});
-      throw e;
+      try { fd = openSync(source, 'r'); } catch (e) { throw new WkvmError(`cannot read snapshot '${source}': ${describeFsError(e)}`); }
     }
-    return vm;
+    try {
+      input = fd !== undefined ? fileInput(fd, source as string) : bufferInput(source as Uint8Array);
+      const { layout } = loadVcpuModule();
+      const { header: h, sections } = readSnapshotHeader(input);
+      if (h.layout !== layout.LAYOUT_VERSION) throw new WkvmError(`snapshot: made with vCPU layout ${h.layout}, this wkvm has layout ${layout.LAYOUT_VERSION}`);
+      const ramSize = BigInt(h.machine.ramSize);
+      const memory = options.memory === undefined ? ramSize
+        : typeof options.memory === 'string' ? parseSize(options.memory, 'memory size') : BigInt(options.memory);
+      if (memory !== ramSize) throw new WkvmError(`snapshot: the machine has ${memory >> 20n}M of RAM, the snapshot ${ramSize >> 20n}M`);
+      const smp = options.smp ?? h.machine.smp;
+      if (smp !== h.machine.smp) throw new WkvmError(`snapshot: the machine has ${smp} vCPUs, the snapshot ${h.machine.smp}`);
+      const mtimeMs = Number(BigInt(h.mtime)) / (layout.MTIME_HZ / 1000);
+      const vm = await VirtualMachine.build({ ...options, memory, smp }, newEpoch() - mtimeMs);
+      try {
+        const devices = vm.virtio.map(deviceKind);
+        if (devices.join(',') !== h.machine.devices.join(',')) {
+          throw new WkvmError(`snapshot: its devices are [${h.machine.devices.join(', ')}], the machine's [${devices.join(', ')}]`);
+        }
+        vm.mem.zeroLoaded(); // the rest of a fresh VM's RAM is zero already (clearing all of it costs a fault per page)
+        // a file's pages go straight into RAM; a Buffer's are copied from it
+        const snap = readSnapshotSections(input, h, sections, { vcpuBytes: vcpuStateBytes(layout), machineBytes: layout.MACHINE_SIZE - layout.M_UART },
+          fd !== undefined ? vm.mem.rawRam() : undefined);
+        vm.applySnapshot(snap);
+        vm.start({ paused: options.paused === true || !h.running, signal: options.signal });
+        if (!vm.running) vm.setRunState('paused');
+      } catch (e) {
+        await vm.stop().catch(() => {});
+        throw e;
+      }
+      return vm;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
   }
 
-  /** Put a snapshot's state into this (created, not started) VM. */
+  /** Put a snapshot's state into this (created, not started) VM, whose RAM was zeroed where the boot loader wrote. */
   private applySnapshot(snap: SnapshotContents): void {
     const L = this.layout;
     const boot = snap.header.boot;
@@ -775,10 +765,9 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.mem.writeMmioTable(this.devices.bus);
     const bytes = this.mem.bytes;
     bytes.set(snap.machine, L.MACHINE_BASE + L.M_UART);
-    this.mem.zeroLoaded(); // the rest of a fresh VM's RAM is zero already (clearing all of it costs a fault per page)
     const ram = this.mem.rawRam();
     for (const r of snap.ram) {
-      ram.set(r.data, r.page * PAGE);
+      if (!snap.inPlace) ram.set(r.data, r.page * PAGE);
       this.mem.touch(this.mem.ramHost + r.page * PAGE, r.data.byteLength);
     }
     snap.vcpus.forEach((v, h) => {

@@ -9,14 +9,14 @@
  */
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { createConnection } from 'node:net';
 import { QmpServer, VirtualMachine, WkvmError, type VmOptions } from '../dist/src/index.js';
-import { decodeSnapshot } from '../dist/src/snapshot/format.js';
+import { decodeSnapshot, fileInput, readSnapshotHeader, readSnapshotSections } from '../dist/src/snapshot/format.js';
 import { ROOT, runWkvm } from './helpers.js';
 
 const BENCH_ELF = join(ROOT, 'guests', 'bench', 'bench.elf');
@@ -215,6 +215,11 @@ describe('bad snapshots and mismatched machines: one-line errors', () => {
     ['a flipped bit', () => { const b = Buffer.from(good); b[b.length >> 1] ^= 1; return VirtualMachine.restore(b); }, /^snapshot: checksum mismatch/],
     ['another format version', () => { const b = Buffer.from(good); b.writeUInt32LE(99, 8); return VirtualMachine.restore(b); }, /^snapshot: format version 99, this wkvm reads version 1$/],
     ['a missing file', () => VirtualMachine.restore(join(dir, 'none.snap')), /^cannot read snapshot '.*none.snap': no such file/],
+    // a file is read as the loader goes, its pages straight into the machine's RAM: the same checks, from disk
+    ['a truncated file', () => VirtualMachine.restore(onDisk('cut.snap', good.subarray(0, good.length - 100)), { rng: true }), /^snapshot: (truncated section|a section runs past the end of the file)$/],
+    ['a file with a flipped bit in its RAM', () => { const b = Buffer.from(good); b[b.length >> 1] ^= 1; return VirtualMachine.restore(onDisk('flip.snap', b), { rng: true }); }, /^snapshot: checksum mismatch/],
+    ['a file that is not a snapshot', () => VirtualMachine.restore(onDisk('text.snap', Buffer.from('hello, world, this is not one'))), /^snapshot: not a wkvm snapshot/],
+    ['a directory', () => VirtualMachine.restore(dir), /^cannot read snapshot '.*': (is a directory|illegal operation on a directory)/],
   ];
   for (const [name, run, re] of cases) {
     it(`${name}`, async () => {
@@ -224,9 +229,28 @@ describe('bad snapshots and mismatched machines: one-line errors', () => {
     });
   }
 
-  it('the loader takes any bytes: a valid result or a WkvmError, never another error (fast-check, checksum fixed up)', () => {
+  it('the loader takes any bytes: a valid result or a WkvmError, never another error, the same from memory and from a file (fast-check, checksum fixed up)', () => {
     const limits = { vcpuBytes: 0x920, machineBytes: 0x10000 - 0x200 };
     expect(() => decodeSnapshot(good, limits)).not.toThrow();
+    const ram = new Uint8Array(64 << 20);
+    const path = join(dir, 'fuzz.snap');
+    /** The file loader's outcome for `b`, its RAM runs read into `ram`: the error's message, or the run list (undefined: more RAM than `ram`). */
+    const fromFile = (b: Buffer): string | undefined => {
+      writeFileSync(path, b);
+      const fd = openSync(path, 'r');
+      try {
+        const input = fileInput(fd, path);
+        const { header, sections } = readSnapshotHeader(input);
+        if (BigInt(header.machine.ramSize) > BigInt(ram.length)) return undefined; // a restore would make a machine that large
+        const snap = readSnapshotSections(input, header, sections, limits, ram);
+        return JSON.stringify(snap.ram.map((r) => [r.page, r.data.byteLength]));
+      } catch (e) {
+        if (!(e instanceof WkvmError)) throw e;
+        return e.message;
+      } finally {
+        closeSync(fd);
+      }
+    };
     const runs = Number(process.env.WKVM_FUZZ_RUNS ?? 400);
     let cases = 0;
     fc.assert(fc.property(fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 8 }), fc.option(fc.nat()), (edits, cut) => {
@@ -237,16 +261,28 @@ describe('bad snapshots and mismatched machines: one-line errors', () => {
       for (const [at, v] of edits) b[at % Math.min(b.length, 2048)] = v;
       // a valid checksum, so the structure checks are what is tested
       if (b.length >= 4) b.writeUInt32LE(crc(b.subarray(0, b.length - 4)), b.length - 4);
+      let outcome: string;
       try {
-        decodeSnapshot(b, limits);
+        const snap = decodeSnapshot(b, limits);
+        outcome = JSON.stringify(snap.ram.map((r) => [r.page, r.data.byteLength]));
       } catch (e) {
         if (!(e instanceof WkvmError)) throw e;
         expect(e.message).toMatch(/^snapshot: [^\n]+$/);
+        outcome = e.message;
       }
+      const file = fromFile(b);
+      if (file !== undefined) expect(file).toBe(outcome);
     }), { numRuns: runs });
     console.log(`snapshot loader: ${cases} fast-check cases`);
   });
 });
+
+/** `bytes` written to `name` in the test's folder: its path. */
+function onDisk(name: string, bytes: Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return path;
+}
 
 /** zlib's CRC-32, as the format uses. */
 const crc = (b: Uint8Array): number => crc32(b) >>> 0;
