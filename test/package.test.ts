@@ -1,7 +1,7 @@
 /**
  * The package as a user gets it: `npm pack`, the tarball installed into a
  * fresh project, `import { VirtualMachine } from 'wkvm'` (ESM) booting the
- * demo guest at 2 vCPUs, and the types checked by tsc as a TypeScript
+ * demo guest at 2 vCPUs, its `wkvm` command doing the same, and the types checked by tsc as a TypeScript
  * consumer would.
  */
 import { describe, expect, it, beforeAll } from 'vitest';
@@ -55,6 +55,16 @@ console.log(JSON.stringify({ status, out, harts: vm.harts, wkvmError: typeof Wkv
     expect(result.wkvmError).toBe('function');
     expect(result.out).toMatch(/hart 0/);
     expect(result.out).toMatch(/hart 1/);
+  });
+
+  it('runs the demo guest at 2 vCPUs through its wkvm command (the CLI in one file, its files found from there)', async () => {
+    const r = await runCmd(join(project, 'node_modules', '.bin', 'wkvm'), ['run', '-smp', '2'], { cwd: project, timeoutMs: 60_000 });
+    expect(r.code, tail(r)).toBe(0);
+    expect(r.stdout).toMatch(/hart 0/);
+    expect(r.stdout).toMatch(/hart 1/);
+    const bad = await runCmd(join(project, 'node_modules', '.bin', 'wkvm'), ['run', '-m', 'lots'], { cwd: project, timeoutMs: 30_000 });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim()).toMatch(/^wkvm: [^\n]*memory size[^\n]*$/);
   });
 
   it('type-checks for a TypeScript consumer, and the internals are not public', async () => {
