@@ -297,6 +297,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
 
   /** Build a VM: compile (once) the vCPU module, allocate memory, load the guest. */
   static async create(opts: VmOptions = {}): Promise<VirtualMachine> {
+    prewarmPool(); // the boot hart's thread comes up while the machine is built (~60 ms here)
     return VirtualMachine.build(opts);
   }
 

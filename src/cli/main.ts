@@ -10,7 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { WkvmError, describeFsError } from '../errors.js';
 import { VirtualMachine, type VmOptions } from '../vm.js';
-import { loadVcpuModule } from '../accel/module.js';
+import * as LAYOUT from '../../assembly/layout.js';
+import { prewarmPool } from '../workers/pool.js';
 import { maxRamSize } from '../accel/memory.js';
 import { isHelpRequest, parseRunArgs, runHelp } from './options.js';
 import { Duplex } from 'node:stream';
@@ -59,8 +60,9 @@ async function runCommand(argv: string[], earlySignals: readonly NodeJS.Signals[
   }
   const signals = new SignalWatch();
   for (const sig of earlySignals) signals.replay(sig);
-  const { layout } = loadVcpuModule();
-  const opts = parseRunArgs(argv, { maxMemory: maxRamSize(layout, 1) });
+  const opts = parseRunArgs(argv, { maxMemory: maxRamSize(LAYOUT, 1) });
+  // the boot hart's thread (~60 ms to come up here) starts while the vCPU module compiles and the machine is built
+  if (!opts.dumpDtb) prewarmPool();
   // -chardev stdio: the virtio console takes stdin, and prints on stdout beside the serial console
   const onStdio = opts.console?.backend === 'stdio';
   const chardev = opts.console === undefined ? undefined
