@@ -6,9 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
-import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { takePool, givePool, prewarmPool } from './workers/pool.js';
 import { WkvmError, describeFsError } from './errors.js';
@@ -25,6 +23,7 @@ import type { NetStats } from './netdev/index.js';
 import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
+import type { SignalTask } from './workers/signal.js';
 import { GuestConsole } from './console.js';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { WKVM_VERSION } from './version.js';
@@ -241,7 +240,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private rejectExit!: (e: Error) => void;
   private pool: Piscina | undefined;
   private onPoolError = (_e: Error): void => {};
-  private signal: Worker | undefined;
+  /** The signal thread's task (src/workers/signal.ts), on a thread of the pool. */
+  private signal: Promise<unknown> | undefined;
   /** Every vCPU thread ended by itself at the stop: no thread can still touch the memory (recycle). */
   private stoppedCleanly = false;
   private tasks: Promise<unknown>[] = [];
@@ -428,17 +428,16 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       Atomics.store(this.mem.i32, (b + L.V_PENDING) >> 2, this.pauseWanted() ? L.REQ_PAUSE : 0);
       Atomics.store(this.mem.i32, (b + L.V_RUN + L.R_ACK) >> 2, 0);
       Atomics.store(this.mem.i32, (b + L.V_HSM) >> 2, this.plan.harts[h].started ? L.HSM_STARTED : L.HSM_STOPPED);
-      // no timer deadlines until the hart's own reset: the signal worker starts first
+      // no timer deadlines until the hart's own reset: the signal thread may scan before it
       this.mem.view.setBigUint64(b + L.V_MTIMECMP, 0xffff_ffff_ffff_ffffn, true);
       this.mem.view.setBigUint64(b + L.V_STIMECMP, 0xffff_ffff_ffff_ffffn, true);
     }
-    this.signal = new Worker(fileURLToPath(new URL('./workers/signal-worker.js', import.meta.url)), {
-      workerData: { module: this.module, memory: this.mem.memory, layout: L, epochMs: this.epochMs },
-    });
-    this.signal.on('error', (e) => this.fail(e));
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_THREADS_UP) >> 2, 0);
     this.tasks = [];
     this.startThreads(++this.launches);
+    // after the boot hart's task, which takes the pool's first warm thread
+    const signal: SignalTask = { module: this.module, memory: this.mem.memory, layout: L, epochMs: this.epochMs };
+    this.signal = this.pool!.run(signal, { name: 'signalThread' }).catch((e: Error) => this.fail(e));
   }
 
   /**
@@ -505,11 +504,10 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     Atomics.notify(i32, sig);
     // every vCPU sees the stop within a time slice; a thread that does not is ended with its pool
     const settled = await Promise.race([
-      Promise.all(this.tasks).then(() => true),
+      Promise.all([...this.tasks, this.signal]).then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS).unref()),
     ]);
     if (!settled) this.emit('warning', new Error('a vCPU thread did not stop in time; terminating it'));
-    if (this.signal) await this.signal.terminate();
     this.signal = undefined;
     this.io.serviceExits();
     this.io.serviceVirtio(); // queue notifies rung just before the end (the last console output, say)

@@ -26,11 +26,11 @@ export function prewarmPool(): void {
 function newPool(): Piscina {
   return new Piscina({
     filename: fileURLToPath(new URL('./vcpu-worker.js', import.meta.url)),
-    minThreads: 1, // the VM asks for the rest
-    maxThreads: MAX_HARTS,
+    minThreads: 2, // the boot hart's and the signal thread's; the VM asks for the rest
+    maxThreads: MAX_HARTS + 1,
     idleTimeout: IDLE_THREAD_MS,
     concurrentTasksPerWorker: 1,
-    maxQueue: MAX_HARTS,
+    maxQueue: MAX_HARTS + 1,
   });
 }
 

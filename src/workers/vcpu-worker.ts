@@ -8,6 +8,9 @@ import { availableParallelism } from 'node:os';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { Jit } from '../jit/jit.js';
 
+// the VM's signal thread is a task of the same pool (piscina runs it by this name)
+export { signalThread } from './signal.js';
+
 export interface VcpuTask {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
@@ -106,7 +109,7 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
 
   /**
    * Sleep until an enabled interrupt is pending or the host asks for the
-   * thread (the signal worker raises timer bits; devices, IPIs and requests
+   * thread (the signal thread raises timer bits; devices, IPIs and requests
    * change the word too, and every waker notifies it).
    */
   const sleepUntilInterrupt = (): void => {

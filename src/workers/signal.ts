@@ -1,0 +1,37 @@
+/**
+ * The signal thread (qemu-kvm's sigwait thread plus the dynticks alarm): one
+ * one-shot alarm, re-armed to the earliest timer deadline of all vCPUs. The
+ * scan itself (which deadline raises which interrupt, and waking the vCPU)
+ * is the vCPU module's `signal_scan`, the same timer rule the vCPUs apply to
+ * themselves. vCPUs ring M_SIG_DOORBELL when they set a deadline earlier
+ * than the armed alarm (M_SIG_ARMED); the machine's shutdown ends the task.
+ *
+ * It runs as a task of the VM's thread pool, beside the vCPU tasks
+ * (vcpu-worker.ts exports it for piscina): a pooled thread is warm, where a
+ * new Node worker for each VM took ~50 ms of CPU to come up and go, beside
+ * the guest's first instructions.
+ */
+import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
+
+export interface SignalTask { module: WebAssembly.Module; memory: WebAssembly.Memory; layout: Layout; epochMs: number }
+
+const NEVER = 0xffff_ffff_ffff_ffffn;
+
+export function signalThread(task: SignalTask): number {
+  const { module, memory, layout: L, epochMs } = task;
+  const scanner = new WebAssembly.Instance(module, vcpuImports(memory, epochMs)).exports as unknown as VcpuExports;
+  scanner.machine_bind();
+  const sab = memory.buffer as unknown as SharedArrayBuffer;
+  const i32 = new Int32Array(sab);
+  const u64 = new BigUint64Array(sab);
+  const doorbell = (L.MACHINE_BASE + L.M_SIG_DOORBELL) >> 2;
+  const runstate = (L.MACHINE_BASE + L.M_RUNSTATE) >> 2;
+  const armed = (L.MACHINE_BASE + L.M_SIG_ARMED) >> 3;
+  for (;;) {
+    // while scanning every deadline change rings; once armed, only earlier ones
+    Atomics.store(u64, armed, NEVER);
+    const seq = Atomics.load(i32, doorbell);
+    if (Atomics.load(i32, runstate) !== L.RUNSTATE_RUNNING) return 0;
+    Atomics.wait(i32, doorbell, seq, scanner.signal_scan());
+  }
+}
