@@ -24,6 +24,7 @@ import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import type { SignalTask } from './workers/signal.js';
+import type { PrefaultTask } from './workers/prefault.js';
 import { GuestConsole } from './console.js';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { WKVM_VERSION } from './version.js';
@@ -404,9 +405,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       void this.exited.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
     }
     this.io.start();
-    this.pool = takePool();
-    this.onPoolError = (e: Error) => this.fail(e);
-    this.pool.on('error', this.onPoolError);
+    this.threads();
     this.launch();
     if (!opts.paused) this.setRunState('running');
   }
@@ -513,6 +512,16 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.io.serviceVirtio(); // queue notifies rung just before the end (the last console output, say)
     this.io.flushUart(true);
     return settled;
+  }
+
+  /** The VM's thread pool (taken at the start, or by a restore for its page faults). */
+  private threads(): Piscina {
+    if (!this.pool) {
+      this.pool = takePool();
+      this.onPoolError = (e: Error) => this.fail(e);
+      this.pool.on('error', this.onPoolError);
+    }
+    return this.pool;
   }
 
   private async reboot(reason: ShutdownCause): Promise<void> {
@@ -765,6 +774,12 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const bytes = this.mem.bytes;
     bytes.set(snap.machine, L.MACHINE_BASE + L.M_UART);
     const ram = this.mem.rawRam();
+    if (!snap.inPlace && !this.mem.recycled) {
+      // a pooled thread takes half of the new memory's page faults (src/workers/prefault.ts)
+      const ranges = snap.ram.flatMap((r) => [this.mem.ramHost + r.page * PAGE, this.mem.ramHost + r.page * PAGE + r.data.byteLength]);
+      const task: PrefaultTask = { memory: this.mem.memory, ranges };
+      this.threads().run(task, { name: 'prefaultPages' }).catch(() => {}); // a touch changes nothing: no need to wait
+    }
     for (const r of snap.ram) {
       if (!snap.inPlace) ram.set(r.data, r.page * PAGE);
       this.mem.touch(this.mem.ramHost + r.page * PAGE, r.data.byteLength);

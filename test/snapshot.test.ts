@@ -17,6 +17,7 @@ import fc from 'fast-check';
 import { createConnection } from 'node:net';
 import { QmpServer, VirtualMachine, WkvmError, type VmOptions } from '../dist/src/index.js';
 import { decodeSnapshot, fileInput, readSnapshotHeader, readSnapshotSections } from '../dist/src/snapshot/format.js';
+import { prefaultPages } from '../dist/src/workers/prefault.js';
 import { ROOT, runWkvm } from './helpers.js';
 
 const BENCH_ELF = join(ROOT, 'guests', 'bench', 'bench.elf');
@@ -274,6 +275,21 @@ describe('bad snapshots and mismatched machines: one-line errors', () => {
       if (file !== undefined) expect(file).toBe(outcome);
     }), { numRuns: runs });
     console.log(`snapshot loader: ${cases} fast-check cases`);
+  });
+});
+
+describe('a restore\'s page faults taken ahead (src/workers/prefault.ts)', () => {
+  it('touches every page of the ranges once and changes no byte already copied', () => {
+    const memory = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true }); // 256 KiB
+    const bytes = new Uint8Array(memory.buffer as unknown as ArrayBuffer);
+    const pattern = Buffer.from(Array.from({ length: bytes.length }, (_, i) => (i * 7 + 3) & 0xff));
+    bytes.set(pattern.subarray(0, 0x9000)); // the "main thread" copied the first runs already
+    // two runs: [0x1000, 0x9000) and [0x20000, 0x23001), the last one ending inside a page
+    const pages = prefaultPages({ memory, ranges: [0x1000, 0x9000, 0x20000, 0x23001] });
+    expect(pages).toBe(8 + 4);
+    expect(Buffer.from(bytes.subarray(0, 0x9000)).equals(pattern.subarray(0, 0x9000))).toBe(true);
+    expect(bytes.subarray(0x9000).every((b) => b === 0)).toBe(true);
+    expect(prefaultPages({ memory, ranges: [0x3f000, 0x50000] })).toBe(1); // clamped to the memory
   });
 });
 

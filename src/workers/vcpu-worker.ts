@@ -8,8 +8,9 @@ import { availableParallelism } from 'node:os';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { Jit } from '../jit/jit.js';
 
-// the VM's signal thread is a task of the same pool (piscina runs it by this name)
+// the VM's signal thread, and a restore's page faults, are tasks of the same pool (piscina runs them by name)
 export { signalThread } from './signal.js';
+export { prefaultPages } from './prefault.js';
 
 export interface VcpuTask {
   module: WebAssembly.Module;
