@@ -12,7 +12,7 @@ import { takePool, givePool, prewarmPool } from './workers/pool.js';
 import { WkvmError, describeFsError } from './errors.js';
 import * as BOARD from '../assembly/board.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
-import { jitThreshold } from './jit/jit.js';
+import { jitThreshold, jitShared } from './jit/jit.js';
 import { VmMemory, maxRamSize } from './accel/memory.js';
 import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
 import { parseSize } from './machine/size.js';
@@ -452,11 +452,12 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const resume = this.resumeFrom !== undefined;
     this.resumeFrom = undefined; // a later reboot boots afresh
     const staggered = !resume && !this.plan.harts.some((b, h) => h > 0 && b.started);
+    const jit = this.jitThreshold !== 0 ? jitShared() : undefined;
     const next = (): void => {
       if (launch !== this.launches || this.state !== 'running' && this.state !== 'paused') return;
       const hart = this.tasks.length;
       if (hart === this.harts) return;
-      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot: this.plan.harts[hart], resume };
+      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot: this.plan.harts[hart], resume, jit };
       this.tasks.push(this.pool!.run(task).catch((e: Error) => this.fail(e)));
       const inFlight = hart === 0 ? 1 : availableParallelism(); // the boot hart alone first
       if (!staggered || this.tasks.length - Atomics.load(this.mem.i32, upIdx) < inFlight) return next();

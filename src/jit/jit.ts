@@ -85,6 +85,23 @@ export function fusedMadd(env: NodeJS.ProcessEnv = process.env): boolean {
  */
 interface Unit { host: number; slot: number; at: number; code: Uint8Array }
 
+/**
+ * What every vCPU thread's JIT shares, made once per process (by the VM, on
+ * the main thread) and handed to the threads with their tasks: the chaining
+ * module compiled, and the fused multiply-add probe's answer (V8's flags are
+ * process-wide, so the relaxed SIMD the probe may turn on holds in every
+ * thread). Each thread used to compile and probe for itself: ~3-15 ms of
+ * each thread's start, 63 times over in a 64-vCPU boot.
+ */
+export interface JitShared { chain: WebAssembly.Module; fused: boolean }
+
+let shared: JitShared | undefined;
+
+export function jitShared(): JitShared {
+  shared ??= { chain: new WebAssembly.Module(chainModule()), fused: fusedMadd() };
+  return shared;
+}
+
 /** The most units one module takes (a batch; the rest wait for the next). */
 const BATCH_MAX = 256;
 
@@ -108,13 +125,14 @@ export class Jit {
   private generation = -1;
 
   /** FMADD and its kin through the host's fused multiply-add (fusedMadd()). */
-  private readonly fused = fusedMadd();
+  private readonly fused: boolean;
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
   private readonly eager: boolean;
 
-  constructor(private readonly L: Layout, threshold: number) {
+  constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared) {
     this.eager = threshold === 1;
+    this.fused = shared.fused;
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: L.JIT_TABLE_BASE + L.JIT_ENTRIES });
   }
 
@@ -131,7 +149,7 @@ export class Jit {
     // the translations' imports are the vCPU module's exports of the same names
     const chainEnv: Record<string, unknown> = { memory, table: this.table };
     for (const im of CHAIN_IMPORTS) if (im.kind === 'global') chainEnv[im.name] = exports[im.name];
-    env.jit_chain = new WebAssembly.Instance(new WebAssembly.Module(chainModule()), { env: chainEnv as WebAssembly.ModuleImports }).exports.f0;
+    env.jit_chain = new WebAssembly.Instance(this.shared.chain, { env: chainEnv as WebAssembly.ModuleImports }).exports.f0;
     for (const im of IMPORTS) if (im.kind !== 'memory' && im.name !== 'jit_chain') env[im.name] = exports[im.name];
     this.imports = { env: env as WebAssembly.ModuleImports };
   }

@@ -25,7 +25,8 @@ export function prewarmPool(): void {
 
 function newPool(): Piscina {
   return new Piscina({
-    filename: fileURLToPath(new URL('./vcpu-worker.js', import.meta.url)),
+    // vcpu-worker.ts and what it imports, as one file (scripts/bundle.mjs): each new thread loads it faster
+    filename: fileURLToPath(new URL('../../vcpu-worker.js', import.meta.url)),
     minThreads: 2, // the boot hart's and the signal thread's; the VM asks for the rest
     maxThreads: MAX_HARTS + 1,
     idleTimeout: IDLE_THREAD_MS,

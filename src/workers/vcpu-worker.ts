@@ -6,7 +6,7 @@
 import { readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
-import { Jit } from '../jit/jit.js';
+import { Jit, type JitShared } from '../jit/jit.js';
 
 // the VM's signal thread, and a restore's page faults, are tasks of the same pool (piscina runs them by name)
 export { signalThread } from './signal.js';
@@ -22,6 +22,8 @@ export interface VcpuTask {
   boot: { pc: bigint; a0: bigint; a1: bigint; priv: number; started: boolean };
   /** Go on from the architectural state in the vCPU block (a restored snapshot) instead of a reset. */
   resume?: boolean;
+  /** The JIT's per-process parts (jitShared()), when the VM's JIT is on. */
+  jit?: JitShared;
 }
 
 /** Instructions per run() call: the loop re-enters Wasm often enough for V8 to tier it up. */
@@ -49,7 +51,7 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
   const { layout: L, hart } = task;
   const i32 = new Int32Array(task.memory.buffer as unknown as SharedArrayBuffer);
   const jitThreshold = i32[(L.MACHINE_BASE + L.M_JIT_THRESHOLD) >> 2];
-  const jit = jitThreshold !== 0 ? new Jit(L, jitThreshold) : undefined;
+  const jit = jitThreshold !== 0 && task.jit ? new Jit(L, jitThreshold, task.jit) : undefined;
   const inst = new WebAssembly.Instance(task.module, vcpuImports(task.memory, task.epochMs, jit?.table));
   const cpu = inst.exports as unknown as VcpuExports;
   jit?.bind(cpu, inst.exports, task.memory, hart);
