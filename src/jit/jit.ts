@@ -109,6 +109,7 @@ export class Jit {
   readonly table: WebAssembly.Table;
   private cpu!: VcpuExports;
   private imports!: WebAssembly.Imports;
+  private chainEnv: Record<string, unknown> = {};
   private view!: DataView;
   private ram!: Uint8Array;
   private base = 0;
@@ -133,7 +134,10 @@ export class Jit {
   constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared) {
     this.eager = threshold === 1;
     this.fused = shared.fused;
-    this.table = new WebAssembly.Table({ element: 'anyfunc', initial: L.JIT_TABLE_BASE + L.JIT_ENTRIES });
+    // grown to its JIT_ENTRIES slots at the first installation: V8 sets up each instance that imports a
+    // table (the vCPU module's, jit_chain's) in time that grows with its size, 1-5 ms at 16385 entries,
+    // paid by every thread, most of which translate nothing in a 64-vCPU boot
+    this.table = new WebAssembly.Table({ element: 'anyfunc', initial: L.JIT_TABLE_BASE });
   }
 
   /** A batch is being compiled: the worker lets its event loop run so that the result arrives. */
@@ -147,11 +151,22 @@ export class Jit {
     this.base = this.L.VCPU_BASE + hart * this.L.VCPU_STRIDE;
     const env: Record<string, unknown> = { memory };
     // the translations' imports are the vCPU module's exports of the same names
-    const chainEnv: Record<string, unknown> = { memory, table: this.table };
-    for (const im of CHAIN_IMPORTS) if (im.kind === 'global') chainEnv[im.name] = exports[im.name];
-    env.jit_chain = new WebAssembly.Instance(this.shared.chain, { env: chainEnv as WebAssembly.ModuleImports }).exports.f0;
+    this.chainEnv = { memory, table: this.table };
+    for (const im of CHAIN_IMPORTS) if (im.kind === 'global') this.chainEnv[im.name] = exports[im.name];
     for (const im of IMPORTS) if (im.kind !== 'memory' && im.name !== 'jit_chain') env[im.name] = exports[im.name];
     this.imports = { env: env as WebAssembly.ModuleImports };
+  }
+
+  /**
+   * Before the first installation: the table grows to its JIT_ENTRIES slots,
+   * and jit_chain (which imports it at that size) is instantiated.
+   */
+  private ready(): void {
+    const size = this.L.JIT_TABLE_BASE + this.L.JIT_ENTRIES;
+    if (this.table.length >= size) return;
+    this.table.grow(size - this.table.length);
+    const chain = new WebAssembly.Instance(this.shared.chain, { env: this.chainEnv as WebAssembly.ModuleImports });
+    (this.imports.env as Record<string, unknown>).jit_chain = chain.exports.f0;
   }
 
   /** The decoder of instructions in `page` (a copy of a code page: offsets are the page's). */
@@ -226,6 +241,7 @@ export class Jit {
     const units = this.batch!, module = this.compiled!;
     this.batch = undefined;
     this.compiled = undefined;
+    this.ready();
     const exports = new WebAssembly.Instance(module, this.imports).exports;
     let installed = 0;
     units.forEach(({ host, slot, at, code }, i) => {
@@ -263,7 +279,7 @@ export class Jit {
   private flush(): void {
     this.installed.clear();
     this.cpu.jit_flush();
-    for (let i = 0; i < this.L.JIT_ENTRIES; i++) this.table.set(this.L.JIT_TABLE_BASE + i, null);
+    for (let i = this.L.JIT_TABLE_BASE; i < this.table.length; i++) this.table.set(i, null);
     this.codeBytes = 0;
     this.bump(this.L.R_JIT_FLUSHES, 1);
   }
