@@ -27,7 +27,7 @@ function newPool(): Piscina {
   return new Piscina({
     // vcpu-worker.ts and what it imports, as one file (scripts/bundle.mjs): each new thread loads it faster
     filename: fileURLToPath(new URL('../../vcpu-worker.js', import.meta.url)),
-    minThreads: 2, // the boot hart's and the signal thread's; the VM asks for the rest
+    minThreads: 1, // the boot hart's, alone: a second one coming up beside it slowed it down; the VM asks for the rest
     maxThreads: MAX_HARTS + 1,
     idleTimeout: IDLE_THREAD_MS,
     concurrentTasksPerWorker: 1,
