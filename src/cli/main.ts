@@ -34,8 +34,11 @@ export async function main(argv: string[], earlySignals: readonly NodeJS.Signals
     process.exitCode = await dispatch(argv, earlySignals);
   } catch (e) {
     const msg = e instanceof WkvmError ? e.message : `internal error: ${(e as Error)?.message ?? e}`;
-    process.stderr.write(`wkvm: ${msg}\n`);
-    process.exitCode = e instanceof WkvmError ? e.exitCode : 70;
+    const code = e instanceof WkvmError ? e.exitCode : 70;
+    process.exitCode = code;
+    // exit once the line is out: a thread the pool started for a VM that never ran must not keep the
+    // process waiting (an early thread of this kind hung 'wkvm run -kernel EMPTY' once in CI, under load)
+    process.stderr.write(`wkvm: ${msg}\n`, () => process.exit(code));
   }
 }
 
