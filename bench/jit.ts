@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { VirtualMachine } from '../src/index.js';
-import { medianOf, timeTo } from './timing.js';
+import { mediansInTurn, timeTo } from './timing.js';
 
 export interface JitBenchContext { root: string; linuxDir: string; qemu?: string; quick: boolean; wkvm: string }
 
@@ -72,9 +72,9 @@ async function linux(ctx: JitBenchContext): Promise<unknown> {
   const boot: Record<string, unknown>[] = [];
   for (const n of ctx.quick ? [1, 8] : [1, 8, 64]) {
     const common = ['-smp', String(n), '-m', n > 8 ? '512M' : '256M', '-kernel', image, '-initrd', initrd, '-append', 'console=ttyS0'];
-    const w = (mode: Mode) => medianOf(runs, () => timeTo(process.execPath, [ctx.wkvm, 'run', ...common], /# $/,
-      { env: { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' } }));
-    const off = await w('off'), on = await w('on');
+    const w = (mode: Mode) => () => timeTo(process.execPath, [ctx.wkvm, 'run', ...common], /# $/,
+      { env: { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' } });
+    const [off, on] = await mediansInTurn(runs, [w('off'), w('on')]);
     const q = ctx.qemu ? await timeTo(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], /# $/) : undefined;
     boot.push({ vcpus: n, offMs: off ?? null, onMs: on ?? null, qemuMs: q ?? null });
     const s = (v?: number) => (v === undefined ? 'n/a' : (v / 1000).toFixed(2) + ' s');
@@ -86,9 +86,9 @@ async function linux(ctx: JitBenchContext): Promise<unknown> {
   const loop = "awk 'BEGIN{s=0;for(i=0;i<200000;i++)s+=i%7;print \"sum=\" s}'";
   console.log('== JIT: a user-space loop inside Linux (busybox awk, 200k iterations; host-timed): JIT off, JIT on, QEMU');
   const common = ['-m', '256M', '-kernel', image, '-initrd', initrd, '-append', 'console=ttyS0 quiet'];
-  const w = (mode: Mode) => medianOf(runs, () => timeTo(process.execPath, [ctx.wkvm, 'run', ...common], /sum=\d+/,
-    { env: { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' }, send: loop }));
-  const off = await w('off'), on = await w('on');
+  const w = (mode: Mode) => () => timeTo(process.execPath, [ctx.wkvm, 'run', ...common], /sum=\d+/,
+    { env: { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' }, send: loop });
+  const [off, on] = await mediansInTurn(runs, [w('off'), w('on')]);
   const q = ctx.qemu ? await timeTo(ctx.qemu, ['-M', 'virt', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', ...common], /sum=\d+/, { send: loop }) : undefined;
   out.userLoop = { offMs: off ?? null, onMs: on ?? null, qemuMs: q ?? null };
   console.log(`awk loop: off ${fmt(off)} ms  on ${fmt(on)} ms  qemu ${fmt(q)} ms  (JIT speedup ${off && on ? (off / on).toFixed(2) + 'x' : 'n/a'}, on/qemu time ${on && q ? (on / q).toFixed(2) + 'x' : 'n/a'})`);

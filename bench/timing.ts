@@ -5,6 +5,24 @@
 import { spawn } from 'node:child_process';
 
 /** The median of `runs` timings (a boot varies by several percent from run to run on a shared host). */
+/**
+ * The medians of several measurements taken in turns (a, b, a, b, ...): on a
+ * noisy host, all of one and then all of the other can land in different
+ * phases of its load (JIT off and on at 64 vCPUs read 5.3 and 7.0 s that way,
+ * 4.8-5.0 and 5.3-5.5 s alternating).
+ */
+export async function mediansInTurn(runs: number, fs: (() => Promise<number | undefined>)[]): Promise<(number | undefined)[]> {
+  const t: (number[] | undefined)[] = fs.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    for (let k = 0; k < fs.length; k++) {
+      if (!t[k]) continue;
+      const v = await fs[k]!();
+      if (v === undefined) t[k] = undefined; else t[k]!.push(v);
+    }
+  }
+  return t.map((a) => (a ? a.sort((x, y) => x - y)[(a.length - 1) >> 1] : undefined));
+}
+
 export async function medianOf(runs: number, f: () => Promise<number | undefined>): Promise<number | undefined> {
   const t: number[] = [];
   for (let i = 0; i < runs; i++) {
