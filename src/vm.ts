@@ -28,7 +28,7 @@ import type { PrefaultTask } from './workers/prefault.js';
 import { GuestConsole } from './console.js';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { WKVM_VERSION } from './version.js';
-import { SNAPSHOT_FORMAT, PAGE, bufferInput, fileInput, readSnapshotHeader, readSnapshotSections, encodeSnapshot, sparsePages, type SnapshotContents, type SnapshotInput } from './snapshot/format.js';
+import { SNAPSHOT_FORMAT, PAGE, bufferInput, fileInput, ramRunsAhead, readSnapshotHeader, readSnapshotSections, encodeSnapshot, sparsePages, type SnapshotContents, type SnapshotInput } from './snapshot/format.js';
 import { VmDebugger } from './debug/debugger.js';
 import type { VmDebug } from './debug/types.js';
 
@@ -749,6 +749,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
           throw new WkvmError(`snapshot: its devices are [${h.machine.devices.join(', ')}], the machine's [${devices.join(', ')}]`);
         }
         vm.mem.zeroLoaded(); // the rest of a fresh VM's RAM is zero already (clearing all of it costs a fault per page)
+        vm.prefault(() => fd !== undefined ? ramRunsAhead(fd, sections, input.size, Number(ramSize / BigInt(PAGE))) : []);
         // a file's pages go straight into RAM; a Buffer's are copied from it
         const snap = readSnapshotSections(input, h, sections, { vcpuBytes: vcpuStateBytes(layout), machineBytes: layout.MACHINE_SIZE - layout.M_UART },
           fd !== undefined ? vm.mem.rawRam() : undefined);
@@ -765,6 +766,23 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     }
   }
 
+  /**
+   * Have a pooled thread take half of the page faults of the RAM runs a
+   * restore is about to write, back to front while the main thread writes
+   * front to back (src/workers/prefault.ts). A recycled memory has its
+   * pages. Only with a second thread up in the pool (a stopped VM's): the one
+   * thread of a new pool is the boot hart's, and taking it made the boot
+   * hart wait ~90 ms for another (wkvm run -incoming: 326-366 -> 415-465 ms).
+   */
+  private prefault(runsOf: () => { page: number; count: number }[]): void {
+    if (this.mem.recycled || this.threads().threads.length < 2) return;
+    const runs = runsOf();
+    if (runs.length === 0) return;
+    const ranges = runs.flatMap((r) => [this.mem.ramHost + r.page * PAGE, this.mem.ramHost + (r.page + r.count) * PAGE]);
+    const task: PrefaultTask = { memory: this.mem.memory, ranges };
+    this.threads().run(task, { name: 'prefaultPages' }).catch(() => {}); // a touch changes nothing: no need to wait
+  }
+
   /** Put a snapshot's state into this (created, not started) VM, whose RAM was zeroed where the boot loader wrote. */
   private applySnapshot(snap: SnapshotContents): void {
     const L = this.layout;
@@ -775,12 +793,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const bytes = this.mem.bytes;
     bytes.set(snap.machine, L.MACHINE_BASE + L.M_UART);
     const ram = this.mem.rawRam();
-    if (!snap.inPlace && !this.mem.recycled) {
-      // a pooled thread takes half of the new memory's page faults (src/workers/prefault.ts)
-      const ranges = snap.ram.flatMap((r) => [this.mem.ramHost + r.page * PAGE, this.mem.ramHost + r.page * PAGE + r.data.byteLength]);
-      const task: PrefaultTask = { memory: this.mem.memory, ranges };
-      this.threads().run(task, { name: 'prefaultPages' }).catch(() => {}); // a touch changes nothing: no need to wait
-    }
+    if (!snap.inPlace) this.prefault(() => snap.ram.map((r) => ({ page: r.page, count: r.data.byteLength / PAGE })));
     for (const r of snap.ram) {
       if (!snap.inPlace) ram.set(r.data, r.page * PAGE);
       this.mem.touch(this.mem.ramHost + r.page * PAGE, r.data.byteLength);

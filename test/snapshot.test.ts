@@ -16,7 +16,7 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { createConnection } from 'node:net';
 import { QmpServer, VirtualMachine, WkvmError, type VmOptions } from '../dist/src/index.js';
-import { decodeSnapshot, fileInput, readSnapshotHeader, readSnapshotSections } from '../dist/src/snapshot/format.js';
+import { decodeSnapshot, fileInput, ramRunsAhead, readSnapshotHeader, readSnapshotSections } from '../dist/src/snapshot/format.js';
 import { prefaultPages } from '../dist/src/workers/prefault.js';
 import { ROOT, runWkvm } from './helpers.js';
 
@@ -243,8 +243,12 @@ describe('bad snapshots and mismatched machines: one-line errors', () => {
         const input = fileInput(fd, path);
         const { header, sections } = readSnapshotHeader(input);
         if (BigInt(header.machine.ramSize) > BigInt(ram.length)) return undefined; // a restore would make a machine that large
+        // the page-fault hint read from the section headers alone: it never throws, and names the loader's runs
+        const ahead = ramRunsAhead(fd, sections, input.size, Number(BigInt(header.machine.ramSize) / 4096n));
         const snap = readSnapshotSections(input, header, sections, limits, ram);
-        return JSON.stringify(snap.ram.map((r) => [r.page, r.data.byteLength]));
+        const runs = JSON.stringify(snap.ram.map((r) => [r.page, r.data.byteLength]));
+        expect(JSON.stringify(ahead.map((r) => [r.page, r.count * 4096]))).toBe(runs);
+        return runs;
       } catch (e) {
         if (!(e instanceof WkvmError)) throw e;
         return e.message;

@@ -170,6 +170,32 @@ export function fileInput(fd: number, name: string): SnapshotInput {
   };
 }
 
+/**
+ * Where an open snapshot file's RAM runs go, from its section headers alone
+ * (`at`: where the sections start): a hint, so that another thread can take
+ * the new memory's page faults while the loader reads the file front to
+ * back. It checks only that it stays inside the file and the RAM, stops at
+ * anything else, and never throws: the loader checks everything as it reads.
+ */
+export function ramRunsAhead(fd: number, at: number, size: number, ramPages: number): { page: number; count: number }[] {
+  const runs: { page: number; count: number }[] = [];
+  const head = Buffer.alloc(24);
+  try {
+    while (at + 16 <= size - 4) {
+      const n = readSync(fd, head, 0, Math.min(24, size - 4 - at), at);
+      if (n < 16) break;
+      const tag = head.readUInt32LE(0), len = Number(head.readBigUInt64LE(8));
+      if (tag === TAG.END || len > size - 4 - at - 16) break;
+      if (tag === TAG.RAM && n === 24) {
+        const page = head.readUInt32LE(16), count = head.readUInt32LE(20);
+        if (count > 0 && page + count <= ramPages && len === 8 + count * PAGE) runs.push({ page, count });
+      }
+      at += 16 + len;
+    }
+  } catch { /* the loader will say what is wrong */ }
+  return runs;
+}
+
 /** Parse and check a snapshot held in memory (see readSnapshotHeader and readSnapshotSections). */
 export function decodeSnapshot(file: Uint8Array, limits: { vcpuBytes: number; machineBytes: number }): SnapshotContents {
   const input = bufferInput(file);
