@@ -4,7 +4,6 @@
  */
 import { spawn } from 'node:child_process';
 
-/** The median of `runs` timings (a boot varies by several percent from run to run on a shared host). */
 /**
  * The medians of several measurements taken in turns (a, b, a, b, ...): on a
  * noisy host, all of one and then all of the other can land in different
@@ -23,15 +22,9 @@ export async function mediansInTurn(runs: number, fs: (() => Promise<number | un
   return t.map((a) => (a ? a.sort((x, y) => x - y)[(a.length - 1) >> 1] : undefined));
 }
 
+/** The median of `runs` timings (a boot varies by several percent from run to run on a shared host); undefined if one fails. */
 export async function medianOf(runs: number, f: () => Promise<number | undefined>): Promise<number | undefined> {
-  const t: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const v = await f();
-    if (v === undefined) return undefined;
-    t.push(v);
-  }
-  t.sort((a, b) => a - b);
-  return t[(t.length - 1) >> 1];
+  return (await mediansInTurn(runs, [f]))[0];
 }
 
 export interface TimeToOptions {

@@ -749,10 +749,17 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
           throw new WkvmError(`snapshot: its devices are [${h.machine.devices.join(', ')}], the machine's [${devices.join(', ')}]`);
         }
         vm.mem.zeroLoaded(); // the rest of a fresh VM's RAM is zero already (clearing all of it costs a fault per page)
-        vm.prefault(() => fd !== undefined ? ramRunsAhead(fd, sections, input.size, Number(ramSize / BigInt(PAGE))) : []);
-        // a file's pages go straight into RAM; a Buffer's are copied from it
-        const snap = readSnapshotSections(input, h, sections, { vcpuBytes: vcpuStateBytes(layout), machineBytes: layout.MACHINE_SIZE - layout.M_UART },
-          fd !== undefined ? vm.mem.rawRam() : undefined);
+        const limits = { vcpuBytes: vcpuStateBytes(layout), machineBytes: layout.MACHINE_SIZE - layout.M_UART };
+        let snap: SnapshotContents;
+        if (fd !== undefined) {
+          // a file's pages go straight into RAM: their runs, for the page faults, from the section headers
+          vm.prefault(() => ramRunsAhead(fd!, sections, input.size, Number(ramSize / BigInt(PAGE))));
+          snap = readSnapshotSections(input, h, sections, limits, vm.mem.rawRam());
+        } else {
+          // a Buffer's are copied from it by applySnapshot
+          snap = readSnapshotSections(input, h, sections, limits);
+          vm.prefault(() => snap.ram.map((r) => ({ page: r.page, count: r.data.byteLength / PAGE })));
+        }
         vm.applySnapshot(snap);
         vm.start({ paused: options.paused === true || !h.running, signal: options.signal });
         if (!vm.running) vm.setRunState('paused');
@@ -793,7 +800,6 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const bytes = this.mem.bytes;
     bytes.set(snap.machine, L.MACHINE_BASE + L.M_UART);
     const ram = this.mem.rawRam();
-    if (!snap.inPlace) this.prefault(() => snap.ram.map((r) => ({ page: r.page, count: r.data.byteLength / PAGE })));
     for (const r of snap.ram) {
       if (!snap.inPlace) ram.set(r.data, r.page * PAGE);
       this.mem.touch(this.mem.ramHost + r.page * PAGE, r.data.byteLength);

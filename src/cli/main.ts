@@ -65,7 +65,7 @@ async function runCommand(argv: string[], earlySignals: readonly NodeJS.Signals[
   for (const sig of earlySignals) signals.replay(sig);
   const opts = parseRunArgs(argv, { maxMemory: maxRamSize(LAYOUT, 1) });
   // the boot hart's thread (~60 ms to come up here) starts while the vCPU module compiles and the machine is built
-  if (!opts.dumpDtb) prewarmPool();
+  prewarmPool();
   // -chardev stdio: the virtio console takes stdin, and prints on stdout beside the serial console
   const onStdio = opts.console?.backend === 'stdio';
   const chardev = opts.console === undefined ? undefined

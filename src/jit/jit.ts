@@ -125,15 +125,11 @@ export class Jit {
   private installed = new Map<number, { host: number; at: number; code: Uint8Array }>();
   private generation = -1;
 
-  /** FMADD and its kin through the host's fused multiply-add (fusedMadd()). */
-  private readonly fused: boolean;
-
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
   private readonly eager: boolean;
 
   constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared) {
     this.eager = threshold === 1;
-    this.fused = shared.fused;
     // grown to its JIT_ENTRIES slots at the first installation: V8 sets up each instance that imports a
     // table (the vCPU module's, jit_chain's) in time that grows with its size, 1-5 ms at 16385 entries,
     // paid by every thread, most of which translate nothing in a 64-vCPU boot
@@ -213,7 +209,7 @@ export class Jit {
       if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
       const { from, to } = unitSpan(blocks);
       units.push({ host, slot: this.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to) });
-      bodies.push(translate(blocks, host & 0xfff, this.fused));
+      bodies.push(translate(blocks, host & 0xfff, this.shared.fused));
     }
     if (units.length === 0) { this.time(t0); return; }
     const bytes = translationModule(bodies);

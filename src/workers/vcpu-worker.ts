@@ -51,7 +51,8 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
   const { layout: L, hart } = task;
   const i32 = new Int32Array(task.memory.buffer as unknown as SharedArrayBuffer);
   const jitThreshold = i32[(L.MACHINE_BASE + L.M_JIT_THRESHOLD) >> 2];
-  const jit = jitThreshold !== 0 && task.jit ? new Jit(L, jitThreshold, task.jit) : undefined;
+  if (jitThreshold !== 0 && !task.jit) throw new Error(`vCPU ${hart}: the JIT is on but the task lacks its shared parts`);
+  const jit = jitThreshold !== 0 ? new Jit(L, jitThreshold, task.jit!) : undefined;
   const inst = new WebAssembly.Instance(task.module, vcpuImports(task.memory, task.epochMs, jit?.table));
   const cpu = inst.exports as unknown as VcpuExports;
   jit?.bind(cpu, inst.exports, task.memory, hart);
