@@ -9,6 +9,10 @@
 //  - import.meta.url in each module becomes its own file's URL, so that the
 //    files it names beside it (the vCPU module, the worker script, the demo
 //    guest) are found where they are, not next to the bundle;
+//  - dist/pool.js, the vCPU threads' pool (src/workers/pool.ts), a bundle of
+//    its own that dist/cli.js imports: bin/wkvm.js loads it first and starts
+//    the boot hart's thread while the rest of the CLI loads (~90 ms here),
+//    and both must share the one pool module;
 //  - piscina stays outside: it finds its own worker script beside its files.
 import { build } from 'esbuild';
 import { dirname, relative, resolve } from 'node:path';
@@ -17,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-async function bundle(entry, out) {
+async function bundle(entry, out, shared = []) {
   const outfile = resolve(root, out);
   const fromBundle = (path) => './' + relative(dirname(outfile), path).split('\\').join('/');
   const ownUrls = {
@@ -26,6 +30,18 @@ async function bundle(entry, out) {
       b.onLoad({ filter: /[\\/]dist[\\/](src|assembly)[\\/].*\.js$/ }, async (args) => {
         const text = await readFile(args.path, 'utf8');
         return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromBundle(args.path))}, import.meta.url).href`), loader: 'js' };
+      });
+    },
+  };
+  // modules that are bundles of their own: imported from there, so that there is one instance of each
+  const sharedBundles = {
+    name: 'shared-bundles',
+    setup(b) {
+      b.onResolve({ filter: /\.js$/ }, (args) => {
+        if (!args.importer) return undefined;
+        const path = resolve(dirname(args.importer), args.path);
+        const own = shared.find((s) => resolve(root, s.from) === path);
+        return own ? { path: fromBundle(resolve(root, own.to)), external: true } : undefined;
       });
     },
   };
@@ -38,12 +54,14 @@ async function bundle(entry, out) {
     target: 'node20',
     sourcemap: 'linked',
     external: ['piscina'],
-    plugins: [ownUrls],
+    plugins: [sharedBundles, ownUrls],
     logLevel: 'warning',
     // commander is CommonJS: its require() calls need one in an ES module
     banner: { js: "import { createRequire as wkvmCreateRequire } from 'node:module'; const require = wkvmCreateRequire(import.meta.url);" },
   });
 }
 
-await bundle('dist/src/cli/main.js', 'dist/cli.js');
+const pool = { from: 'dist/src/workers/pool.js', to: 'dist/pool.js' };
+await bundle(pool.from, pool.to);
+await bundle('dist/src/cli/main.js', 'dist/cli.js', [pool]);
 await bundle('dist/src/workers/vcpu-worker.js', 'dist/vcpu-worker.js');
