@@ -28,7 +28,7 @@ import { sbiCall } from "./sbi";
 import { execFp } from "./fpexec";
 import { mulh, mulhu, mulhsu } from "./alu";
 import { jitCount, jitEndSlice, JIT_CONTINUE, JIT_EXIT, JIT_JUMP } from "./jit";
-import { jitLookup, setJitEntry } from "./jitcache";
+import { jitAny, jitLookup, setJitEntry } from "./jitcache";
 import {
   OP_ILLEGAL, OP_LUI, OP_AUIPC, OP_JAL, OP_JALR, OP_BEQ, OP_BNE, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU,
   OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU, OP_SB, OP_SH, OP_SW, OP_SD, OP_ADDI, OP_SLTI,
@@ -164,7 +164,7 @@ export function run(budget: i32): u32 {
         markCodePage(host);
         store<u64>(e, <u64>host | icacheGen);
         // the entry of a translated block calls its translation
-        if (JIT_THRESHOLD != 0) { const s = jitLookup(host, icacheGen); if (s >= 0) setJitEntry(e, host, icacheGen, <u32>s); }
+        if (jitAny) { const s = jitLookup(host, icacheGen); if (s >= 0) setJitEntry(e, host, icacheGen, <u32>s); }
       }
       // a debugger's breakpoint: the entry leaves run() instead (only looked up here, on a decode-cache miss)
       if (breakAt(pc)) store<u32>(e, OP_DEBUG, 8);

@@ -20,6 +20,14 @@ import { V, RAM_HOST, RAM_SIZE } from "./state";
 // @ts-ignore: decorator
 @inline export function icacheEntry(host: usize): usize { return V + V_ICACHE + (((host >> 1) & (ICACHE_ENTRIES - 1)) << 4); }
 
+/**
+ * Whether this hart installed a translation since its translations were last
+ * all dropped: until it has, a decode-cache miss does not look for one (a
+ * 64-vCPU boot on 2 cores translates little, and each look is a cache miss
+ * into the 128 KiB of tags).
+ */
+export let jitAny = false;
+
 /** The slot of the translation that starts at `host` under decode generation `gen`, or -1. */
 export function jitLookup(host: usize, gen: u64): i32 {
   const slot = jitSlot(host);
@@ -47,6 +55,7 @@ export function setJitEntry(e: usize, host: usize, gen: u64, slot: u32): void {
 
 /** Record translation `slot` for `host` (dropping the slot's previous one). */
 export function setTranslation(slot: u32, host: usize, gen: u64): void {
+  jitAny = true;
   dropSlot(slot, gen);
   store<u64>(tagAt(slot), <u64>host | gen);
   const pg = <usize>((<u64>host - RAM_HOST) >> 12);
@@ -85,6 +94,7 @@ export function jitForgetAll(): void {
   memory.fill(V + V_JIT_COUNTS, 0, <usize>JIT_COUNTERS << 2);
   memory.fill(V + V_JIT_QUEUE, 0, 16);
   memory.fill(V + V_JITMAP, 0, <usize>((RAM_SIZE >> 15) + 1));
+  jitAny = false;
 }
 
 /**
@@ -93,4 +103,5 @@ export function jitForgetAll(): void {
  */
 export function clearTranslations(): void {
   memory.fill(V + V_JITMAP, 0, <usize>((RAM_SIZE >> 15) + 1));
+  jitAny = false;
 }

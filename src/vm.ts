@@ -53,7 +53,7 @@ export interface MachineOptions {
   noReboot?: boolean;
   /** The JIT tier: translate hot guest code to WebAssembly (default on; environment WKVM_JIT=on|off). */
   jit?: boolean | 'on' | 'off';
-  /** Entries of a block from interpreted code before it is translated (default 16384; environment WKVM_JIT_THRESHOLD). */
+  /** Entries of a block from interpreted code before it is translated (default 16384 times the vCPUs per host core, rounded up; environment WKVM_JIT_THRESHOLD). */
   jitThreshold?: number;
   /** The VM's name (QEMU's -name; QMP's query-name). */
   name?: string;
@@ -327,7 +327,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       append: opts.append,
     };
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
-    const threshold = jitThreshold(opts.jit, opts.jitThreshold);
+    const threshold = jitThreshold(opts.jit, opts.jitThreshold, process.env, smp);
     opts.signal?.throwIfAborted();
     const from = opts.recycle;
     if (from !== undefined) {

@@ -37,6 +37,17 @@ describe('JIT controls', () => {
     expect(() => jitThreshold(undefined, 1.5, {})).toThrow(/threshold/);
   });
 
+  it('raises the default threshold with the vCPUs per host core, and only the default', () => {
+    const base = jitThreshold(undefined, undefined, {}, 1, 2);
+    expect(jitThreshold(undefined, undefined, {}, 2, 2)).toBe(base);
+    expect(jitThreshold(undefined, undefined, {}, 3, 2)).toBe(2 * base);
+    expect(jitThreshold(undefined, undefined, {}, 64, 2)).toBe(32 * base);
+    expect(jitThreshold(undefined, undefined, {}, 64, 64)).toBe(base);
+    expect(jitThreshold(undefined, 7, {}, 64, 2)).toBe(7);
+    expect(jitThreshold(undefined, undefined, { WKVM_JIT_THRESHOLD: '1' }, 64, 2)).toBe(1);
+    expect(jitThreshold('off', undefined, {}, 64, 2)).toBe(0);
+  });
+
   it('rejects bad API options with one-line errors', async () => {
     await expect(VirtualMachine.create({ bios: 'none', kernel: BENCH, jit: 'maybe' as 'on' })).rejects.toThrow(/^invalid jit option 'maybe'/);
     await expect(VirtualMachine.create({ bios: 'none', kernel: BENCH, jitThreshold: 0 })).rejects.toThrow(/^invalid JIT threshold/);

@@ -136,7 +136,7 @@ function buildRunCommand(): Command {
     .option('--gdb <dev>', "a gdb stub: tcp::PORT or tcp:HOST:PORT (gdb-multiarch -ex 'target remote :PORT'; see docs/gdb.md)")
     .option('-s', 'shorthand for -gdb tcp::1234')
     .option('--jit <on|off>', 'translate hot guest code to WebAssembly (default on; environment WKVM_JIT)')
-    .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384; environment WKVM_JIT_THRESHOLD)')
+    .option('--jit-threshold <n>', 'entries of a block before it is translated (default 16384 times the vCPUs per host core, rounded up; environment WKVM_JIT_THRESHOLD)')
     .helpOption(false)
     .allowExcessArguments(false)
     .showSuggestionAfterError(false)
