@@ -14,7 +14,7 @@ import * as BOARD from '../assembly/board.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
 import { jitThreshold, jitShared } from './jit/jit.js';
 import { VmMemory, maxRamSize } from './accel/memory.js';
-import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootPlan, type BootSpec } from './machine/virt.js';
+import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootPlan, type BootSpec, type GuestFile } from './machine/virt.js';
 import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
 import { DeviceManager, openDevices, type DeviceOptions } from './machine/devices.js';
@@ -222,9 +222,9 @@ async function writeChunks(target: string | NodeJS.WritableStream, chunks: Uint8
   return bytes;
 }
 
-function asFile(v: string | Uint8Array | undefined, what: string, ramSize: bigint): { name: string; data: Uint8Array } | undefined {
+function asFile(v: string | Uint8Array | undefined, what: string, ramSize: bigint, lazy: boolean): GuestFile | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === 'string') return readGuestFile(v, what, ramSize);
+  if (typeof v === 'string') return readGuestFile(v, what, ramSize, lazy);
   return guestBytes(v, what, ramSize);
 }
 
@@ -272,6 +272,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     private readonly jitThreshold: number,
     private readonly virtio: readonly VirtioDevice[],
     private readonly vmName: string | undefined,
+    restoring: boolean,
     epochMs: number = newEpoch(),
   ) {
     super();
@@ -281,7 +282,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
     this.devices = new DeviceManager(mem, virtio, (irq, level) => this.main.plic_set_level(irq, level ? 1 : 0),
       (message) => this.emit('warning', new Error(message)));
-    this.plan = this.load();
+    // a restore's RAM comes from its snapshot: the boot files are only checked (and read if it reboots)
+    this.plan = this.load(!restoring);
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
     this.main = inst.exports as unknown as VcpuExports;
     this.main.machine_bind();
@@ -302,8 +304,12 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     return VirtualMachine.build(opts);
   }
 
-  /** create(), with the machine's clock epoch given (a restore's guest clock goes on from its snapshot). */
+  /**
+   * create(), or with the machine's clock epoch given a restore's machine (its
+   * guest clock goes on from its snapshot, and its RAM comes from there).
+   */
   private static async build(opts: VmOptions, epochMs?: number): Promise<VirtualMachine> {
+    const restoring = epochMs !== undefined;
     const { module, layout } = loadVcpuModule();
     const smp = opts.smp ?? 1;
     if (!Number.isInteger(smp) || smp < 1 || smp > MAX_VCPUS) {
@@ -322,8 +328,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     else if (opts.bios) bios = opts.bios;
     const spec: BootSpec = {
       bios,
-      kernel: asFile(opts.kernel, 'kernel', memory),
-      initrd: asFile(opts.initrd, 'initrd', memory),
+      kernel: asFile(opts.kernel, 'kernel', memory, restoring),
+      initrd: asFile(opts.initrd, 'initrd', memory, restoring),
       append: opts.append,
     };
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
@@ -338,7 +344,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const virtio = await openDevices(opts);
     try {
       opts.signal?.throwIfAborted();
-      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio, opts.name, epochMs);
+      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio, opts.name, restoring, epochMs);
     } catch (e) {
       await Promise.allSettled(virtio.map((d) => d.close?.()));
       throw e;
@@ -374,8 +380,9 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /** The device tree the guest was given. */
   get fdt(): Uint8Array { return this.plan.fdt; }
 
-  private load(): BootPlan {
-    const plan = planBoot(this.mem, this.layout, this.spec);
+  /** Plan the boot and load its files into RAM (`write` false: plan only). */
+  private load(write = true): BootPlan {
+    const plan = planBoot(this.mem, this.layout, this.spec, write);
     this.mem.writeHeader({
       tohost: plan.tohost, fromhost: plan.fromhost, bootFlags: plan.bootFlags, epochMs: this.epochMs, jitThreshold: this.jitThreshold,
     });
@@ -531,7 +538,13 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     await this.devices.drain(); // no host I/O may land in the new boot's RAM
     this.devices.reset();
     this.mem.clearRam();
-    this.plan = this.load();
+    try {
+      this.plan = this.load();
+    } catch (e) { // a restored VM reads its boot files only now: one may be gone
+      this.state = 'running';
+      this.fail(e as Error);
+      return;
+    }
     this.state = this.publicState === 'running' ? 'running' : 'paused';
     this.panicSeen = false;
     this.emit('reset', { guest: reason.startsWith('guest-'), reason });

@@ -80,6 +80,35 @@ describe.each([1, 4])('a parallel job saved in the middle, at %i vCPUs', (smp) =
 });
 
 describe('the console guest', () => {
+  it('a restore reads its boot files only when the guest reboots; one gone by then is a one-line error', async () => {
+    const initrd = join(dir, 'initrd.bin');
+    writeFileSync(initrd, Buffer.alloc(64 << 10, 7));
+    const opts = { kernel: CONSOLE_ELF, initrd, memory: '64M' };
+    const vm = await consoleAtPrompt(opts);
+    const file = join(dir, 'console-files.snap');
+    await vm.save(file);
+    await vm.stop();
+
+    // the files are there at the restore (checked), so a reset boots from them
+    const back = await VirtualMachine.restore(file, opts);
+    back.console.sendLine('count');
+    await back.console.expect(/\n\d+\n/, { timeout: 10_000 });
+    await back.reset();
+    await back.console.expect('> ', { timeout: 10_000 });
+    back.console.sendLine('poweroff');
+    expect(await back.exited).toBe(0);
+
+    // the initrd goes after the restore: the guest runs on, and a reset is an error that ends the VM
+    const gone = await VirtualMachine.restore(file, opts);
+    rmSync(initrd);
+    gone.console.sendLine('count');
+    await gone.console.expect(/\n\d+\n/, { timeout: 10_000 });
+    void gone.reset();
+    await expect(gone.exited).rejects.toThrow(/^cannot read initrd '.*initrd\.bin': no such file or directory$/);
+    expect(gone.runState).toBe('internal-error');
+    await expect(VirtualMachine.restore(file, opts)).rejects.toThrow(/^cannot read initrd '.*initrd\.bin': no such file or directory$/);
+  }, 60_000);
+
   it('a line half typed before the save is finished after the restore; a paused VM restores paused; a restored VM saves again', async () => {
     const vm = await VirtualMachine.create({ kernel: CONSOLE_ELF, memory: '64M' });
     const con = vm.console;

@@ -34,14 +34,15 @@ function hasImageMagic(buf: Uint8Array): boolean {
 
 /**
  * Reads the RISC-V Linux Image header; null when `buf` is not an Image.
- * Old kernels leave image_size 0: the file size is used then.
+ * Old kernels leave image_size 0: the file size is used then. `buf` may be
+ * the file's start alone, with its size given.
  */
-export function parseLinuxImage(buf: Uint8Array, name: string): LinuxImageInfo | null {
+export function parseLinuxImage(buf: Uint8Array, name: string, size = buf.length): LinuxImageInfo | null {
   if (!hasImageMagic(buf)) return null;
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const loadOffset = dv.getBigUint64(8, true);
   let imageSize = dv.getBigUint64(16, true);
-  const fileSize = BigInt(buf.length);
+  const fileSize = BigInt(size);
   if (imageSize === 0n) imageSize = fileSize;
   if (imageSize < fileSize) {
     throw new WkvmError(`${name}: Linux Image header says image_size is ${imageSize} bytes, less than the file's ${fileSize}`);

@@ -4,7 +4,7 @@
  * (where kernel, initrd, firmware and device tree go, and how each hart starts).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WkvmError, describeFsError } from '../errors.js';
 import { formatSize } from './size.js';
@@ -13,7 +13,7 @@ import type { Layout } from '../accel/module.js';
 import { VIRT_FDT_MAP, buildVirtFdt } from './virt-fdt.js';
 import * as BOARD from '../../assembly/board.js';
 import { parseElf, type ElfImage } from './elf.js';
-import { detectKernelFormat, parseLinuxImage } from './image.js';
+import { IMAGE_HEADER_SIZE, detectKernelFormat, parseLinuxImage } from './image.js';
 
 /** Guest-physical memory map (QEMU hw/riscv/virt.c's virt_memmap). */
 export const VIRT_MEMMAP = {
@@ -33,10 +33,16 @@ const FDT_PAD = 16 * 1024;
 
 export type Bios = 'default' | 'none' | { file: string };
 
+/**
+ * A kernel, initrd or firmware to load: its size, and its bytes (for a
+ * restore read when first asked for; `head` then reads its start alone).
+ */
+export interface GuestFile { readonly name: string; readonly size: number; readonly data: Uint8Array; readonly head?: (n: number) => Uint8Array }
+
 export interface BootSpec {
   bios: Bios;
-  kernel?: { name: string; data: Uint8Array };
-  initrd?: { name: string; data: Uint8Array };
+  kernel?: GuestFile;
+  initrd?: GuestFile;
   append?: string;
 }
 
@@ -62,9 +68,11 @@ const MAX_READ = 2 ** 31 - 1;
 /**
  * Read a kernel, initrd or firmware file: a non-empty regular file of at
  * most `maxBytes` (what fits in guest RAM), checked before a byte is read,
- * so that /dev/zero or a FIFO cannot make us read forever.
+ * so that /dev/zero or a FIFO cannot make us read forever. `lazy`: checked
+ * now, read when its bytes are first asked for (a restored VM's RAM comes
+ * from its snapshot: only a reboot loads the files).
  */
-export function readGuestFile(path: string, what: string, maxBytes: bigint): { name: string; data: Uint8Array } {
+export function readGuestFile(path: string, what: string, maxBytes: bigint, lazy = false): GuestFile {
   let size: number;
   try {
     const st = statSync(path);
@@ -77,17 +85,35 @@ export function readGuestFile(path: string, what: string, maxBytes: bigint): { n
   }
   checkLoadable(`${what} '${path}'`, size, maxBytes);
   if (size > MAX_READ) throw new WkvmError(`cannot load ${what} '${path}': ${formatSize(BigInt(size))} is over the 2 GiB wkvm can load from one file`);
-  try {
-    return { name: path, data: readFileSync(path) };
-  } catch (e) {
-    throw new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`);
-  }
+  const read = (): Uint8Array => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`);
+    }
+  };
+  if (!lazy) { const data = read(); return { name: path, size: data.length, data }; }
+  let data: Uint8Array | undefined;
+  const head = (n: number): Uint8Array => {
+    if (data) return data.subarray(0, n);
+    let fd: number | undefined;
+    try {
+      fd = openSync(path, 'r');
+      const buf = new Uint8Array(Math.min(n, size));
+      return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
+    } catch (e) {
+      throw new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  };
+  return { name: path, size, head, get data() { return (data ??= read()); } };
 }
 
 /** Check guest bytes given directly (the embedding API's Uint8Array kernel, initrd or firmware). */
-export function guestBytes(data: Uint8Array, what: string, maxBytes: bigint): { name: string; data: Uint8Array } {
+export function guestBytes(data: Uint8Array, what: string, maxBytes: bigint): GuestFile {
   checkLoadable(what, data.length, maxBytes);
-  return { name: what, data };
+  return { name: what, size: data.length, data };
 }
 
 /** Something to load must have bytes and fit in guest RAM. */
@@ -107,7 +133,7 @@ function hex(v: bigint): string { return '0x' + v.toString(16); }
  * memory the guest may never use). Where a segment's zero part overlaps the
  * file bytes of an earlier one, that part is zeroed.
  */
-function loadElf(mem: VmMemory, elf: ElfImage, name: string): void {
+function loadElf(mem: VmMemory, elf: ElfImage, name: string, write: boolean): void {
   const written: { from: bigint; to: bigint }[] = [];
   for (const s of elf.segments) {
     if (s.memsz === 0n) continue;
@@ -118,6 +144,7 @@ function loadElf(mem: VmMemory, elf: ElfImage, name: string): void {
       }
       throw new WkvmError(`${name}: segment at ${hex(s.paddr)}+${hex(s.memsz)} is outside RAM (${hex(mem.ramBase)}+${hex(mem.ramSize)})`);
     }
+    if (!write) continue;
     const zeroFrom = s.paddr + BigInt(s.data.length), zeroTo = s.paddr + s.memsz;
     for (const w of written) {
       const from = w.from > zeroFrom ? w.from : zeroFrom, to = w.to < zeroTo ? w.to : zeroTo;
@@ -131,35 +158,60 @@ function loadElf(mem: VmMemory, elf: ElfImage, name: string): void {
   }
 }
 
-function loadBlob(mem: VmMemory, at: bigint, data: Uint8Array, name: string, extent = BigInt(data.length)): void {
-  if (!mem.inRam(at, extent)) {
-    throw new WkvmError(`${name}: ${data.length} bytes at ${hex(at)} do not fit in RAM (${hex(mem.ramBase)}+${hex(mem.ramSize)})`);
-  }
+/**
+ * Put `file` at `at`, where its image takes `extent` bytes of RAM (its size
+ * by default); with `write` false only check that it fits (its bytes are
+ * then not read).
+ */
+function loadBlob(mem: VmMemory, at: bigint, file: GuestFile, write: boolean, extent = BigInt(file.size)): void {
+  const fits = (n: bigint): void => {
+    if (!mem.inRam(at, n)) {
+      throw new WkvmError(`${file.name}: ${file.size} bytes at ${hex(at)} do not fit in RAM (${hex(mem.ramBase)}+${hex(mem.ramSize)})`);
+    }
+  };
+  fits(extent);
+  if (!write) return;
+  const data = file.data;
+  if (data.length > extent) fits(BigInt(data.length)); // a lazily read file that grew since it was checked
   mem.ram(at, data.length).set(data);
   mem.markLoaded(at, data.length);
 }
 
-/** Load a kernel; returns its entry point and the end of what it occupies. */
-function loadKernel(mem: VmMemory, k: { name: string; data: Uint8Array }, at: bigint, allowRaw: boolean): { entry: bigint; end: bigint; elf?: ElfImage } {
+/** Load a kernel (`write` false: only check it); returns its entry point and the end of what it occupies. */
+function loadKernel(mem: VmMemory, k: GuestFile, at: bigint, allowRaw: boolean, write: boolean): { entry: bigint; end: bigint; elf?: ElfImage } {
+  // planning a restore: a Linux Image's header is all the plan needs (its file is read if the guest reboots)
+  if (!write && k.head) {
+    const head = k.head(IMAGE_HEADER_SIZE);
+    const info = detectKernelFormat(head) === 'image' ? parseLinuxImage(head, k.name, k.size) : null;
+    if (info) {
+      loadBlob(mem, at, k, false, info.imageSize);
+      return { entry: at, end: at + info.imageSize };
+    }
+  }
   const fmt = detectKernelFormat(k.data);
   if (fmt === 'elf') {
     const elf = parseElf(k.data, k.name);
-    loadElf(mem, elf, k.name);
+    loadElf(mem, elf, k.name, write);
     const end = elf.segments.reduce((m, s) => (s.paddr + s.memsz > m ? s.paddr + s.memsz : m), 0n);
     return { entry: elf.entry, end, elf };
   }
   if (fmt === 'image') {
     const info = parseLinuxImage(k.data, k.name)!;
-    loadBlob(mem, at, k.data, k.name, info.imageSize);
+    loadBlob(mem, at, k, write, info.imageSize);
     return { entry: at, end: at + info.imageSize };
   }
   if (!allowRaw) throw new WkvmError(`${k.name}: not a RISC-V Linux Image or ELF file`);
-  loadBlob(mem, at, k.data, k.name);
+  loadBlob(mem, at, k, write);
   return { entry: at, end: at + BigInt(k.data.length) };
 }
 
-/** Load everything into RAM and decide how each hart starts. */
-export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPlan {
+/**
+ * Load everything into RAM and decide how each hart starts. With `write`
+ * false nothing is written to RAM and the initrd is not read (a restore:
+ * the snapshot brings RAM; the plan still names the device tree and the
+ * boot addresses, and checks that everything fits).
+ */
+export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec, write = true): BootPlan {
   const ramBase = mem.ramBase;
   const ramEnd = mem.ramBase + mem.ramSize;
   let tohost = 0n, fromhost = 0n;
@@ -171,29 +223,29 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
 
   if (spec.bios === 'none') {
     const k = spec.kernel ?? { ...readGuestFile(defaultGuestPath(), 'the demo guest', mem.ramSize), name: 'the demo guest' };
-    const r = loadKernel(mem, k, ramBase, true);
+    const r = loadKernel(mem, k, ramBase, true, write);
     entry = r.entry; kernelEnd = r.end; startPriv = 3;
     tohost = r.elf?.symbols.get('tohost') ?? 0n;
     fromhost = r.elf?.symbols.get('fromhost') ?? 0n;
   } else if (spec.bios === 'default') {
     if (!spec.kernel) throw new WkvmError('no kernel given: use -kernel FILE (or -bios none for a bare-metal program)');
-    const r = loadKernel(mem, spec.kernel, ramBase + KERNEL_OFFSET, false);
+    const r = loadKernel(mem, spec.kernel, ramBase + KERNEL_OFFSET, false, write);
     entry = r.entry; kernelEnd = r.end; startPriv = 1;
     bootFlags |= layout.BOOT_SBI;
     allStart = false; // secondary harts start through SBI HSM
   } else {
     const fw = readGuestFile(spec.bios.file, 'firmware', mem.ramSize);
-    const r = loadKernel(mem, fw, ramBase, true);
+    const r = loadKernel(mem, fw, ramBase, true, write);
     entry = r.entry; startPriv = 3;
     kernelEnd = r.end;
-    if (spec.kernel) kernelEnd = loadKernel(mem, spec.kernel, ramBase + KERNEL_OFFSET, false).end;
+    if (spec.kernel) kernelEnd = loadKernel(mem, spec.kernel, ramBase + KERNEL_OFFSET, false, write).end;
   }
 
   // the device tree goes high in RAM, 2 MiB aligned, below 3 GiB like QEMU
   const top = ramEnd < ramBase + (3n << 30n) ? ramEnd : ramBase + (3n << 30n);
   let initrd: { start: bigint; end: bigint } | undefined;
   if (spec.initrd) {
-    const len = BigInt(spec.initrd.data.length);
+    const len = BigInt(write ? spec.initrd.data.length : spec.initrd.size);
     // far enough above the kernel that it is not overwritten when the kernel unpacks
     const half = mem.ramSize / 2n;
     let start = (ramBase + KERNEL_OFFSET) + (half < (128n << 20n) ? half : 128n << 20n);
@@ -202,7 +254,7 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
     if (start + len + (2n << 20n) > top) {
       throw new WkvmError(`initrd '${spec.initrd.name}' (${len} bytes) does not fit in RAM: use a larger -m`);
     }
-    loadBlob(mem, start, spec.initrd.data, spec.initrd.name);
+    loadBlob(mem, start, spec.initrd, write, len);
     initrd = { start, end: start + len };
   }
   const blob = buildVirtFdt({
@@ -218,7 +270,7 @@ export function planBoot(mem: VmMemory, layout: Layout, spec: BootSpec): BootPla
   if (fdtAddr < kernelEnd || (initrd && fdtAddr < initrd.end)) {
     throw new WkvmError('RAM too small for the kernel, initrd and device tree: use a larger -m');
   }
-  loadBlob(mem, fdtAddr, fdt, 'device tree');
+  loadBlob(mem, fdtAddr, { name: 'device tree', size: fdt.length, data: fdt }, write);
 
   const harts: HartBoot[] = [];
   for (let h = 0; h < mem.harts; h++) {
