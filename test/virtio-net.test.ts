@@ -126,6 +126,31 @@ describe('virtio-net', () => {
     expect(packet.subarray(HDR).equals(big)).toBe(true);
   });
 
+  it('publishes the buffers of one packet together: the guest never sees a part of its num_buffers', async () => {
+    const backend = new InprocessNetBackend('n0');
+    const d = new TestDriver(mem, new VirtioNet(backend, MAC));
+    d.start({ queueSize: 64 });
+    const rx = d.queues[0]!;
+    const bufs = Array.from({ length: 8 }, () => d.buffer(2048));
+    for (const b of bufs) rx.post([{ addr: b, len: 2048, write: true }]);
+    d.transport.notify(0);
+    // every value the device stores into the used index (Linux's driver, on another vCPU, may read it between two)
+    const seen: number[] = [];
+    const guest = mem.guest;
+    const store = guest.storeU16Atomic.bind(guest);
+    guest.storeU16Atomic = (addr: bigint, v: number) => { if (addr === rx.used + 2n) seen.push(v); store(addr, v); };
+    try {
+      backend.inject(frame(9000, 3)); // 5 buffers
+      backend.inject(frame(100, 4)); // 1 buffer
+      await waitFor(() => rx.usedIdx() === 6, 2000, 'six used buffers');
+    } finally {
+      guest.storeU16Atomic = store;
+    }
+    expect(seen).toEqual([5, 6]);
+    const packet = Buffer.from(d.bytes(bufs[0]!, 2048));
+    expect(packet.readUInt16LE(10)).toBe(5); // num_buffers
+  });
+
   it('completes a partial checksum the guest asks for (CSUM) and drops a frame whose checksum lies outside it', () => {
     // an IPv4/UDP frame: the UDP checksum over the pseudo-header, header and payload
     const payload = Buffer.from('hello, checksum offload');

@@ -288,13 +288,29 @@ export class Virtqueue {
    * nothing) if the queue was detached or the chain is not from this queue.
    */
   push(chain: DescriptorChain, bytesWritten: number): boolean {
-    if (!this.ready || this.detached || chain.owner !== this) return false;
-    const len = Math.max(0, Math.min(Math.floor(bytesWritten) || 0, chain.writableLength, 0xffff_ffff));
-    const at = 4 + 8 * (this.nextUsed % this.size);
-    this.used.setUint32(at, chain.head, true);
-    this.used.setUint32(at + 4, len, true);
-    this.nextUsed = (this.nextUsed + 1) & 0xffff;
-    this.mem.storeU16Atomic(this.usedIdxAddr, this.nextUsed); // after the element: publishes it
+    return this.pushAll([[chain, bytesWritten]]);
+  }
+
+  /**
+   * Give several chains back at once: the driver sees all of them or none
+   * (the used index moves once, after the last element). A packet spread
+   * over mergeable receive buffers needs that: Linux's virtio-net reads
+   * num_buffers from the first and takes the rest from the used ring at
+   * once, dropping the packet if they are not there yet. Returns false (and
+   * gives back nothing) if the queue was detached or a chain is not from it.
+   */
+  pushAll(chains: readonly (readonly [DescriptorChain, number])[]): boolean {
+    if (!this.ready || this.detached || chains.some(([c]) => c.owner !== this)) return false;
+    let next = this.nextUsed;
+    for (const [chain, bytesWritten] of chains) {
+      const len = Math.max(0, Math.min(Math.floor(bytesWritten) || 0, chain.writableLength, 0xffff_ffff));
+      const at = 4 + 8 * (next % this.size);
+      this.used.setUint32(at, chain.head, true);
+      this.used.setUint32(at + 4, len, true);
+      next = (next + 1) & 0xffff;
+    }
+    this.nextUsed = next;
+    this.mem.storeU16Atomic(this.usedIdxAddr, next); // after the elements: publishes them
     return true;
   }
 

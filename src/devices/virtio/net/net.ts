@@ -155,11 +155,12 @@ export class VirtioNet implements VirtioDevice {
       header.writeUInt16LE(chains.length, 10); // num_buffers
       const packet = Buffer.concat([header, frame], need);
       let at = 0;
-      for (const chain of chains) {
+      const used = chains.map((chain) => {
         const n = chain.writeFrom(packet.subarray(at, need), 0);
-        queue.push(chain, n);
         at += n;
-      }
+        return [chain, n] as const;
+      });
+      queue.pushAll(used); // the packet's buffers together: the driver takes all num_buffers of them at once
     }
     ctx.signalUsed(RX);
     return true;
