@@ -1,18 +1,18 @@
-// After tsc: two entry points as one file each (esbuild), since every module
+// After tsc: three entry points as one file each (esbuild), since every module
 // a Node thread loads costs it a resolve, a read and a compile:
 //  - dist/cli.js, the CLI (bin/wkvm.js loads it): the ~57 modules of dist/src
 //    one by one took ~90 ms of every start, the one file ~50;
 //  - dist/vcpu-worker.js, the VM's pool threads (src/workers/pool.ts names
 //    it): 17-25 ms to load as modules in a new thread, 11-15 as one file,
-//    paid by each of a 64-vCPU VM's threads while its boot hart runs.
-// The library (dist/src/index.js) stays as tsc wrote it.
+//    paid by each of a 64-vCPU VM's threads while its boot hart runs;
+//  - dist/pool.js, the vCPU threads' pool (src/workers/pool.ts): bin/wkvm.js
+//    loads it first and starts the boot hart's thread while the rest of the
+//    CLI loads (~90 ms here); dist/cli.js imports it rather than holding a
+//    copy, so that both share the one pool module.
+// The library (dist/src/index.js) stays as tsc wrote it. In each bundle:
 //  - import.meta.url in each module becomes its own file's URL, so that the
 //    files it names beside it (the vCPU module, the worker script, the demo
 //    guest) are found where they are, not next to the bundle;
-//  - dist/pool.js, the vCPU threads' pool (src/workers/pool.ts), a bundle of
-//    its own that dist/cli.js imports: bin/wkvm.js loads it first and starts
-//    the boot hart's thread while the rest of the CLI loads (~90 ms here),
-//    and both must share the one pool module;
 //  - piscina stays outside: it finds its own worker script beside its files.
 import { build } from 'esbuild';
 import { dirname, relative, resolve } from 'node:path';

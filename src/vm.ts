@@ -272,18 +272,18 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     private readonly jitThreshold: number,
     private readonly virtio: readonly VirtioDevice[],
     private readonly vmName: string | undefined,
-    restoring: boolean,
-    epochMs: number = newEpoch(),
+    /** Given for a restore: the guest clock goes on from its snapshot. */
+    epochMs?: number,
   ) {
     super();
     this.exited = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
     this.exited.catch(() => {}); // observed through the promise by callers
-    this.epochMs = epochMs;
+    this.epochMs = epochMs ?? newEpoch();
     // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
     this.devices = new DeviceManager(mem, virtio, (irq, level) => this.main.plic_set_level(irq, level ? 1 : 0),
       (message) => this.emit('warning', new Error(message)));
     // a restore's RAM comes from its snapshot: the boot files are only checked (and read if it reboots)
-    this.plan = this.load(!restoring);
+    this.plan = this.load(epochMs === undefined);
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
     this.main = inst.exports as unknown as VcpuExports;
     this.main.machine_bind();
@@ -344,7 +344,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const virtio = await openDevices(opts);
     try {
       opts.signal?.throwIfAborted();
-      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio, opts.name, restoring, epochMs);
+      return new VirtualMachine(layout, module, mem, spec, opts.noReboot ?? false, threshold, virtio, opts.name, epochMs);
     } catch (e) {
       await Promise.allSettled(virtio.map((d) => d.close?.()));
       throw e;
@@ -761,7 +761,6 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
         if (devices.join(',') !== h.machine.devices.join(',')) {
           throw new WkvmError(`snapshot: its devices are [${h.machine.devices.join(', ')}], the machine's [${devices.join(', ')}]`);
         }
-        vm.mem.zeroLoaded(); // the rest of a fresh VM's RAM is zero already (clearing all of it costs a fault per page)
         const limits = { vcpuBytes: vcpuStateBytes(layout), machineBytes: layout.MACHINE_SIZE - layout.M_UART };
         let snap: SnapshotContents;
         if (fd !== undefined) {
@@ -803,7 +802,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.threads().run(task, { name: 'prefaultPages' }).catch(() => {}); // a touch changes nothing: no need to wait
   }
 
-  /** Put a snapshot's state into this (created, not started) VM, whose RAM was zeroed where the boot loader wrote. */
+  /** Put a snapshot's state into this (created, not started) VM, whose RAM is all zero (a restore plans its boot without loading it). */
   private applySnapshot(snap: SnapshotContents): void {
     const L = this.layout;
     const boot = snap.header.boot;

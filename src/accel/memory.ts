@@ -171,25 +171,10 @@ export class VmMemory {
   /** All of RAM, for snapshots (without marking it touched). */
   rawRam(): Uint8Array { return this.bytes.subarray(this.ramHost, this.ramHost + Number(this.ramSize)); }
 
-  /** Host offsets of what the boot loader wrote into RAM since the last clearRam() (the rest is still zero). */
-  private loaded: { off: number; len: number }[] = [];
-
-  /** The boot loader wrote [paddr, paddr+len): zeroLoaded() undoes it without touching the rest of RAM. */
-  markLoaded(paddr: bigint, len: number): void {
-    const off = this.hostOffset(paddr, len);
-    if (off >= 0) this.loaded.push({ off, len });
-  }
-
-  /** Zero what the boot loader wrote (a fresh VM's RAM is otherwise zero: a restore need not clear all of it). */
-  zeroLoaded(): void {
-    for (const r of this.loaded.splice(0)) this.bytes.fill(0, r.off, r.off + r.len);
-  }
-
   /** Zero all of guest RAM (reset). */
   clearRam(): void {
     this.bytes.fill(0, this.ramHost, this.ramHost + Number(this.ramSize));
     this.touched.fill(0);
-    this.loaded = [];
   }
 }
 

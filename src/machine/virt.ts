@@ -152,7 +152,6 @@ function loadElf(mem: VmMemory, elf: ElfImage, name: string, write: boolean): vo
     }
     if (s.data.length > 0) {
       mem.ram(s.paddr, s.data.length).set(s.data);
-      mem.markLoaded(s.paddr, s.data.length);
       written.push({ from: s.paddr, to: zeroFrom });
     }
   }
@@ -174,7 +173,6 @@ function loadBlob(mem: VmMemory, at: bigint, file: GuestFile, write: boolean, ex
   const data = file.data;
   if (data.length > extent) fits(BigInt(data.length)); // a lazily read file that grew since it was checked
   mem.ram(at, data.length).set(data);
-  mem.markLoaded(at, data.length);
 }
 
 /** Load a kernel (`write` false: only check it); returns its entry point and the end of what it occupies. */
