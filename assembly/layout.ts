@@ -111,13 +111,14 @@ export const V_IN_RUN: u32 = 0x824;  // i32 1 while the vCPU is inside run() (re
 export const V_STIMECMP: u32 = 0x828; // u64 effective S-timer deadline (Sstc stimecmp or SBI set_timer; U64_MAX = none)
 export const V_SPIN_NEXT: u32 = 0x830; // u32 entries of the spin-detection ring recorded since the last store
 export const V_DBG_STEP: u32 = 0x834; // i32 1: the debugger asked this hart to run one instruction (the worker clears it)
-export const V_SPIN_RING: u32 = 0xa00; // SPIN_RING x (pc u64, state hash u64) seen at slice checks
+export const V_SPIN_RING: u32 = 0xc00; // SPIN_RING x (pc u64, state hash u64) seen at slice checks
 export const SPIN_RING: u32 = 16;
 export const V_TLB_EPOCHS: u32 = 0xb00; // u32[3 TLBs][TLB_KEYS + 1]: each TLB's epoch under each permission key (0 = none yet), then the last one handed out
 export const TLB_KEYS: u32 = 16;
 export const V_SCRATCH_INSN: u32 = 0xf00; // 16 B decode entry for instructions that are not cached (page-crossing)
-// run struct (kvm_run's analog)
+// run struct (kvm_run's analog): RUN_BYTES from V_RUN, fields R_* below
 export const V_RUN: u32 = 0x900;
+export const RUN_BYTES: u32 = 0x200;
 export const R_EXIT: u32 = 0x00;      // u32 EXIT_*
 export const R_SIZE: u32 = 0x04;      // u32 MMIO access size
 export const R_ADDR: u32 = 0x08;      // u64 MMIO guest-physical address

@@ -63,7 +63,7 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
   const doorbellIdx = (L.MACHINE_BASE + L.M_IO_DOORBELL) >> 2;
   const parkedIdx = (L.MACHINE_BASE + L.M_VCPUS_PARKED) >> 2;
   const stepIdx = (base + L.V_DBG_STEP) >> 2;
-  const runView = new DataView(task.memory.buffer as unknown as SharedArrayBuffer, base + L.V_RUN, 0x100);
+  const runView = new DataView(task.memory.buffer as unknown as SharedArrayBuffer, base + L.V_RUN, L.RUN_BYTES);
   const REQ_ANY = L.REQ_STOP | L.REQ_PAUSE | L.REQ_EXIT;
   const pauseWord = new Int32Array(new SharedArrayBuffer(4));
   const cores = availableParallelism();
