@@ -1,9 +1,10 @@
-// The shared-memory layout (assembly/layout.ts): the regions of a vCPU's block
+// The shared-memory layout (assembly/layout.ts): the regions of the machine block and of a vCPU's block
 // must not overlap. They did once: the run struct's fields grew past 0x100
 // bytes into the spin-detection ring, so the ring's entries and the thread's
 // wait and debug-stop fields were written over each other.
 import { describe, expect, it } from 'vitest';
 import * as L from '../assembly/layout.js';
+import { MAX_HARTS } from '../assembly/board.js';
 
 /** [name, offset, bytes] of every region of the per-vCPU block, sizes from the layout's own constants. */
 const regions: [string, number, number][] = [
@@ -60,5 +61,41 @@ describe('shared-memory layout: the per-vCPU block', () => {
       const bytes = name === 'R_EXIT_COUNTS' ? L.EXIT_KINDS * 8 : 8; // every field is at most 8 bytes but the exit counts
       expect(at + bytes, `${name} at 0x${at.toString(16)}`).toBeLessThanOrEqual(L.RUN_BYTES);
     }
+  });
+});
+
+/** [name, offset, bytes] of every region of the machine block. */
+const machine: [string, number, number][] = [
+  ['M_MAGIC', L.M_MAGIC, 4], ['M_NHARTS', L.M_NHARTS, 4], ['M_RAM_BASE', L.M_RAM_BASE, 8], ['M_RAM_SIZE', L.M_RAM_SIZE, 8],
+  ['M_RAM_HOST', L.M_RAM_HOST, 8], ['M_TOHOST', L.M_TOHOST, 8], ['M_FROMHOST', L.M_FROMHOST, 8],
+  ['M_BOOT_FLAGS', L.M_BOOT_FLAGS, 4], ['M_JIT_THRESHOLD', L.M_JIT_THRESHOLD, 4], ['M_TIME_BASE', L.M_TIME_BASE, 8],
+  ['M_IO_DOORBELL', L.M_IO_DOORBELL, 4], ['M_SIG_DOORBELL', L.M_SIG_DOORBELL, 4], ['M_UART_DOORBELL', L.M_UART_DOORBELL, 4],
+  ['M_RUNSTATE', L.M_RUNSTATE, 4], ['M_EXIT_CODE', L.M_EXIT_CODE, 4], ['M_THREADS_UP', L.M_THREADS_UP, 4],
+  ['M_SIG_ARMED', L.M_SIG_ARMED, 8], ['M_VIRTIO_DOORBELL', L.M_VIRTIO_DOORBELL, 4], ['M_VCPUS_PARKED', L.M_VCPUS_PARKED, 4],
+  ['M_TOUCHED_MAP', L.M_TOUCHED_MAP, 4], ['M_VIRTIO_NOTIFY', L.M_VIRTIO_NOTIFY, L.VIRTIO_NOTIFY_SLOTS * 4],
+  ['M_MMIO_TABLE', L.M_MMIO_TABLE, 8 + L.MMIO_TABLE_MAX * 16],
+  ['M_UART', L.M_UART, L.U_TX_WAIT + 4], ['M_UART_TX', L.M_UART_TX, L.UART_TX_SIZE], ['M_UART_RX', L.M_UART_RX, L.UART_RX_SIZE],
+  ['M_PLIC_PRIORITY', L.M_PLIC_PRIORITY, L.PLIC_SOURCES * 4], ['M_PLIC_PENDING', L.M_PLIC_PENDING, L.PLIC_SOURCES / 8],
+  ['M_PLIC_LEVEL', L.M_PLIC_LEVEL, L.PLIC_SOURCES / 8], ['M_PLIC_CLAIMED', L.M_PLIC_CLAIMED, L.PLIC_SOURCES / 8],
+  ['M_PLIC_LOCK', L.M_PLIC_LOCK, 4], ['M_PLIC_CTX', L.M_PLIC_CTX, 2 * MAX_HARTS * L.PLIC_CTX_STRIDE],
+  ['M_DBG_FLAGS', L.M_DBG_FLAGS, 4], ['M_DBG_NBP', L.M_DBG_NBP, 4], ['M_DBG_NWP', L.M_DBG_NWP, 4],
+  ['M_DBG_BP', L.M_DBG_BP, L.DBG_BP_MAX * 8], ['M_DBG_WP', L.M_DBG_WP, L.DBG_WP_MAX * L.DBG_WP_STRIDE],
+];
+
+describe('shared-memory layout: the machine block', () => {
+  it('lists every M_ region of assembly/layout.ts', () => {
+    const named = Object.keys(L).filter((k) => k.startsWith('M_')).sort();
+    expect(machine.map(([n]) => n).sort()).toEqual(named);
+  });
+
+  it('has no two regions overlapping, and all of them inside MACHINE_SIZE', () => {
+    const sorted = [...machine].sort((a, b) => a[1] - b[1]);
+    for (let i = 1; i < sorted.length; i++) {
+      const [prev, at, bytes] = sorted[i - 1];
+      expect(at + bytes, `${prev} (0x${at.toString(16)}, ${bytes} bytes) runs into ${sorted[i][0]} (0x${sorted[i][1].toString(16)})`)
+        .toBeLessThanOrEqual(sorted[i][1]);
+    }
+    const [lastName, lastAt, lastBytes] = sorted[sorted.length - 1];
+    expect(lastAt + lastBytes, `${lastName} ends past MACHINE_SIZE`).toBeLessThanOrEqual(L.MACHINE_SIZE);
   });
 });
