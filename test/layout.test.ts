@@ -6,6 +6,17 @@ import { describe, expect, it } from 'vitest';
 import * as L from '../assembly/layout.js';
 import { MAX_HARTS } from '../assembly/board.js';
 
+/** Sorted by offset, each region ends before the next begins, and the last within `limit`. */
+function expectDisjoint(list: [string, number, number][], limit: number, limitName: string): void {
+  const sorted = [...list].sort((a, b) => a[1] - b[1]);
+  sorted.forEach(([name, at, bytes], i) => {
+    const next = sorted[i + 1];
+    const end = next ? next[1] : limit;
+    expect(at + bytes, `${name} (0x${at.toString(16)}, ${bytes} bytes) runs into ${next ? next[0] : limitName} (0x${end.toString(16)})`)
+      .toBeLessThanOrEqual(end);
+  });
+}
+
 /** [name, offset, bytes] of every region of the per-vCPU block, sizes from the layout's own constants. */
 const regions: [string, number, number][] = [
   ['V_X', L.V_X, 33 * 8],
@@ -37,33 +48,6 @@ const regions: [string, number, number][] = [
   ['V_JIT_QUEUE', L.V_JIT_QUEUE, 16 + L.JIT_QUEUE_MAX * 16],
 ];
 
-describe('shared-memory layout: the per-vCPU block', () => {
-  it('lists every V_ region of assembly/layout.ts', () => {
-    const named = Object.keys(L).filter((k) => k.startsWith('V_')).sort();
-    expect(regions.map(([n]) => n).sort()).toEqual(named);
-  });
-
-  it('has no two regions overlapping, and all of them inside VCPU_STRIDE', () => {
-    const sorted = [...regions].sort((a, b) => a[1] - b[1]);
-    for (let i = 1; i < sorted.length; i++) {
-      const [prev, at, bytes] = sorted[i - 1];
-      expect(at + bytes, `${prev} (0x${at.toString(16)}, ${bytes} bytes) runs into ${sorted[i][0]} (0x${sorted[i][1].toString(16)})`)
-        .toBeLessThanOrEqual(sorted[i][1]);
-    }
-    const [lastName, lastAt, lastBytes] = sorted[sorted.length - 1];
-    expect(lastAt + lastBytes, `${lastName} ends past VCPU_STRIDE`).toBeLessThanOrEqual(L.VCPU_STRIDE);
-  });
-
-  it('keeps every run-struct field (R_*) inside RUN_BYTES', () => {
-    const fields = Object.entries(L).filter(([k]) => k.startsWith('R_')) as [string, number][];
-    expect(fields.length).toBeGreaterThan(20);
-    for (const [name, at] of fields) {
-      const bytes = name === 'R_EXIT_COUNTS' ? L.EXIT_KINDS * 8 : 8; // every field is at most 8 bytes but the exit counts
-      expect(at + bytes, `${name} at 0x${at.toString(16)}`).toBeLessThanOrEqual(L.RUN_BYTES);
-    }
-  });
-});
-
 /** [name, offset, bytes] of every region of the machine block. */
 const machine: [string, number, number][] = [
   ['M_MAGIC', L.M_MAGIC, 4], ['M_NHARTS', L.M_NHARTS, 4], ['M_RAM_BASE', L.M_RAM_BASE, 8], ['M_RAM_SIZE', L.M_RAM_SIZE, 8],
@@ -82,20 +66,29 @@ const machine: [string, number, number][] = [
   ['M_DBG_BP', L.M_DBG_BP, L.DBG_BP_MAX * 8], ['M_DBG_WP', L.M_DBG_WP, L.DBG_WP_MAX * L.DBG_WP_STRIDE],
 ];
 
-describe('shared-memory layout: the machine block', () => {
-  it('lists every M_ region of assembly/layout.ts', () => {
-    const named = Object.keys(L).filter((k) => k.startsWith('M_')).sort();
-    expect(machine.map(([n]) => n).sort()).toEqual(named);
+const blocks = [
+  { block: 'the per-vCPU block', prefix: 'V_', list: regions, limit: L.VCPU_STRIDE, limitName: 'VCPU_STRIDE' },
+  { block: 'the machine block', prefix: 'M_', list: machine, limit: L.MACHINE_SIZE, limitName: 'MACHINE_SIZE' },
+];
+
+describe.each(blocks)('shared-memory layout: $block', ({ prefix, list, limit, limitName }) => {
+  it(`lists every ${prefix} region of assembly/layout.ts`, () => {
+    const named = Object.keys(L).filter((k) => k.startsWith(prefix)).sort();
+    expect(list.map(([n]) => n).sort()).toEqual(named);
   });
 
-  it('has no two regions overlapping, and all of them inside MACHINE_SIZE', () => {
-    const sorted = [...machine].sort((a, b) => a[1] - b[1]);
-    for (let i = 1; i < sorted.length; i++) {
-      const [prev, at, bytes] = sorted[i - 1];
-      expect(at + bytes, `${prev} (0x${at.toString(16)}, ${bytes} bytes) runs into ${sorted[i][0]} (0x${sorted[i][1].toString(16)})`)
-        .toBeLessThanOrEqual(sorted[i][1]);
+  it(`has no two regions overlapping, and all of them inside ${limitName}`, () => {
+    expectDisjoint(list, limit, limitName);
+  });
+});
+
+describe('shared-memory layout: the run struct', () => {
+  it('keeps every run-struct field (R_*) inside RUN_BYTES', () => {
+    const fields = Object.entries(L).filter(([k]) => k.startsWith('R_')) as [string, number][];
+    expect(fields.length).toBeGreaterThan(20);
+    for (const [name, at] of fields) {
+      const bytes = name === 'R_EXIT_COUNTS' ? L.EXIT_KINDS * 8 : 8; // every field is at most 8 bytes but the exit counts
+      expect(at + bytes, `${name} at 0x${at.toString(16)}`).toBeLessThanOrEqual(L.RUN_BYTES);
     }
-    const [lastName, lastAt, lastBytes] = sorted[sorted.length - 1];
-    expect(lastAt + lastBytes, `${lastName} ends past MACHINE_SIZE`).toBeLessThanOrEqual(L.MACHINE_SIZE);
   });
 });
