@@ -2,9 +2,10 @@
 // a Node thread loads costs it a resolve, a read and a compile:
 //  - dist/cli.js, the CLI (bin/wkvm.js loads it): the ~57 modules of dist/src
 //    one by one took ~90 ms of every start, the one file ~50;
-//  - dist/vcpu-worker.js, the VM's pool threads (src/workers/pool.ts names
+//  - dist/vcpu-worker.cjs, the VM's pool threads (src/workers/pool.ts names
 //    it): 17-25 ms to load as modules in a new thread, 11-15 as one file,
 //    paid by each of a 64-vCPU VM's threads while its boot hart runs;
+//    CommonJS (see its build below);
 //  - dist/pool.js, the vCPU threads' pool (src/workers/pool.ts): bin/wkvm.js
 //    loads it first and starts the boot hart's thread while the rest of the
 //    CLI loads (~90 ms here); dist/cli.js imports it rather than holding a
@@ -21,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-async function bundle(entry, out, shared = []) {
+async function bundle(entry, out, shared = [], format = 'esm') {
   const outfile = resolve(root, out);
   const fromBundle = (path) => './' + relative(dirname(outfile), path).split('\\').join('/');
   const ownUrls = {
@@ -50,18 +51,27 @@ async function bundle(entry, out, shared = []) {
     outfile,
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format,
     target: 'node20',
     sourcemap: 'linked',
     external: ['piscina'],
     plugins: [sharedBundles, ownUrls],
     logLevel: 'warning',
-    // commander is CommonJS: its require() calls need one in an ES module
-    banner: { js: "import { createRequire as wkvmCreateRequire } from 'node:module'; const require = wkvmCreateRequire(import.meta.url);" },
+    ...(format === 'esm' ? {
+      // commander is CommonJS: its require() calls need one in an ES module
+      banner: { js: "import { createRequire as wkvmCreateRequire } from 'node:module'; const require = wkvmCreateRequire(import.meta.url);" },
+    } : {
+      // CommonJS has no import.meta: the file's own URL stands in for it
+      banner: { js: "const wkvmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+      define: { 'import.meta.url': 'wkvmImportMetaUrl' },
+    }),
   });
 }
 
 const pool = { from: 'dist/src/workers/pool.js', to: 'dist/pool.js' };
 await bundle(pool.from, pool.to);
 await bundle('dist/src/cli/main.js', 'dist/cli.js', [pool]);
-await bundle('dist/src/workers/vcpu-worker.js', 'dist/vcpu-worker.js');
+// CommonJS: piscina require()s its worker file, and Node 20 require()s an ES module by instantiating it
+// synchronously, which aborts the whole process (FATAL ERROR: v8::Module::IsGraphAsync ...) when the process
+// exits meanwhile: 'wkvm run' failing on bad input while the boot hart's thread still starts (1 run in ~200)
+await bundle('dist/src/workers/vcpu-worker.js', 'dist/vcpu-worker.cjs', [], 'cjs');

@@ -67,6 +67,21 @@ console.log(JSON.stringify({ status, out, harts: vm.harts, wkvmError: typeof Wkv
     expect(bad.stderr.trim()).toMatch(/^wkvm: [^\n]*memory size[^\n]*$/);
   });
 
+  it("loads its pool threads' file with require() alone: no ES module instantiated synchronously, which aborted Node when the process exited meanwhile", async () => {
+    // with require(esm) turned off, an ES module here would throw ERR_REQUIRE_ESM
+    writeFileSync(join(project, 'thread-file.mjs'), `
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+const dist = join(process.cwd(), 'node_modules', 'wkvm', 'dist');
+const { POOL_THREAD_FILE } = await import(join(dist, 'pool.js'));
+const m = createRequire(import.meta.url)(POOL_THREAD_FILE);
+console.log(JSON.stringify({ inPackage: POOL_THREAD_FILE.startsWith(dist), exports: [typeof m.default, typeof m.signalThread, typeof m.prefaultPages] }));
+`);
+    const r = await runCmd(process.execPath, ['--no-experimental-require-module', 'thread-file.mjs'], { cwd: project, timeoutMs: 30_000 });
+    expect(r.code, tail(r)).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toEqual({ inPackage: true, exports: ['function', 'function', 'function'] });
+  });
+
   it('type-checks for a TypeScript consumer, and the internals are not public', async () => {
     writeFileSync(join(project, 'use.ts'), `
 import { VirtualMachine, type VmOptions, type VmEvents } from 'wkvm';

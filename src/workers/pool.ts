@@ -9,6 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { MAX_HARTS } from '../../assembly/board.js';
 
+/**
+ * The file each pool thread loads: vcpu-worker.ts and what it imports as one
+ * CommonJS file (scripts/bundle.mjs). piscina require()s it, and Node 20
+ * require()s an ES module by instantiating it synchronously, which aborted
+ * the whole process when it exited meanwhile (a `wkvm run` failing on bad
+ * input while the boot hart's thread still started: 1 run in ~300).
+ */
+export const POOL_THREAD_FILE = fileURLToPath(new URL('../../vcpu-worker.cjs', import.meta.url));
+
 const sparePools: Piscina[] = [];
 const SPARE_POOLS = 2;
 const IDLE_THREAD_MS = 30_000;
@@ -25,8 +34,7 @@ export function prewarmPool(): void {
 
 function newPool(): Piscina {
   return new Piscina({
-    // vcpu-worker.ts and what it imports, as one file (scripts/bundle.mjs): each new thread loads it faster
-    filename: fileURLToPath(new URL('../../vcpu-worker.js', import.meta.url)),
+    filename: POOL_THREAD_FILE, // one file: each new thread loads it faster
     minThreads: 1, // the boot hart's, alone: a second one coming up beside it slowed it down; the VM asks for the rest
     maxThreads: MAX_HARTS + 1,
     idleTimeout: IDLE_THREAD_MS,
