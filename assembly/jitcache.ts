@@ -93,8 +93,7 @@ export function jitForgetAll(): void {
   memory.fill(V + V_JIT_TAGS, 0, <usize>JIT_ENTRIES << 3);
   memory.fill(V + V_JIT_COUNTS, 0, <usize>JIT_COUNTERS << 2);
   memory.fill(V + V_JIT_QUEUE, 0, 16);
-  memory.fill(V + V_JITMAP, 0, <usize>((RAM_SIZE >> 15) + 1));
-  jitAny = false;
+  clearTranslations();
 }
 
 /**

@@ -71,7 +71,5 @@ async function bundle(entry, out, shared = [], format = 'esm') {
 const pool = { from: 'dist/src/workers/pool.js', to: 'dist/pool.js' };
 await bundle(pool.from, pool.to);
 await bundle('dist/src/cli/main.js', 'dist/cli.js', [pool]);
-// CommonJS: piscina require()s its worker file, and Node 20 require()s an ES module by instantiating it
-// synchronously, which aborts the whole process (FATAL ERROR: v8::Module::IsGraphAsync ...) when the process
-// exits meanwhile: 'wkvm run' failing on bad input while the boot hart's thread still starts (1 run in ~200)
+// CommonJS: why is at POOL_THREAD_FILE in src/workers/pool.ts
 await bundle('dist/src/workers/vcpu-worker.js', 'dist/vcpu-worker.cjs', [], 'cjs');

@@ -178,15 +178,8 @@ function loadBlob(mem: VmMemory, at: bigint, file: GuestFile, write: boolean, ex
 /** Load a kernel (`write` false: only check it); returns its entry point and the end of what it occupies. */
 function loadKernel(mem: VmMemory, k: GuestFile, at: bigint, allowRaw: boolean, write: boolean): { entry: bigint; end: bigint; elf?: ElfImage } {
   // planning a restore: a Linux Image's header is all the plan needs (its file is read if the guest reboots)
-  if (!write && k.head) {
-    const head = k.head(IMAGE_HEADER_SIZE);
-    const info = detectKernelFormat(head) === 'image' ? parseLinuxImage(head, k.name, k.size) : null;
-    if (info) {
-      loadBlob(mem, at, k, false, info.imageSize);
-      return { entry: at, end: at + info.imageSize };
-    }
-  }
-  const fmt = detectKernelFormat(k.data);
+  const head = !write && k.head ? k.head(IMAGE_HEADER_SIZE) : undefined;
+  const fmt = detectKernelFormat(head ?? k.data);
   if (fmt === 'elf') {
     const elf = parseElf(k.data, k.name);
     loadElf(mem, elf, k.name, write);
@@ -194,7 +187,7 @@ function loadKernel(mem: VmMemory, k: GuestFile, at: bigint, allowRaw: boolean, 
     return { entry: elf.entry, end, elf };
   }
   if (fmt === 'image') {
-    const info = parseLinuxImage(k.data, k.name)!;
+    const info = parseLinuxImage(head ?? k.data, k.name, head ? k.size : undefined)!;
     loadBlob(mem, at, k, write, info.imageSize);
     return { entry: at, end: at + info.imageSize };
   }
