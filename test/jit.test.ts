@@ -4,7 +4,8 @@
  * another, one VA mapped to different code, a fault or a device access in
  * the middle of a block, a timer interrupt in a tight loop, many harts
  * spinning on plain loads, how units follow jumps and load a cold tail's
- * registers). Each guest runs on wkvm three ways: the
+ * registers, how they take in warm code placed out of line and lay out
+ * their loops). Each guest runs on wkvm three ways: the
  * interpreter only (WKVM_JIT=off), the default, and translating every block
  * at once (WKVM_JIT_THRESHOLD=1); each must pass. Their output is also
  * compared with QEMU's where QEMU is installed (lines starting with `#`
@@ -43,6 +44,7 @@ const GUESTS: JitGuest[] = [
   { name: 'mmio_mid', pass: 'PASS mmio_mid' },
   { name: 'timer_loop', pass: 'PASS timer_loop' },
   { name: 'trace', pass: 'PASS trace' },
+  { name: 'cfg', pass: 'PASS cfg' },
   { name: 'spin64', smp: 4, append: 'rounds=100', pass: 'spin64: PASS' },
   // 64 vCPUs take seconds to start, so a few rounds, and not again with the interpreter alone (run at -smp 4
   // above); compared with QEMU at -smp 4 only (64 QEMU vCPUs on 2 cores are slow)

@@ -122,9 +122,8 @@ export class Jit {
   private ram!: Uint8Array;
   private base = 0;
   private codeBytes = 0;
-  /** Hot blocks taken from the vCPU module's queue, not yet translated. */
-  private pending: number[] = [];
-  private pendingSet = new Set<number>();
+  /** Hot blocks taken from the vCPU module's queue, not yet translated: host address -> guest virtual pc (low 32 bits). */
+  private pending = new Map<number, number>();
   /** The batch V8 compiles now (in the background), and its result once there. */
   private batch: Unit[] | undefined;
   private compiled: WebAssembly.Module | undefined;
@@ -135,9 +134,12 @@ export class Jit {
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
   private readonly eager: boolean;
+  /** Taken branches to a block that make it warm: taken into a unit that branches there (discover()). */
+  private readonly warmCount: number;
 
   constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared) {
     this.eager = threshold === 1;
+    this.warmCount = Math.max(1, threshold >> 4);
     // grown to its JIT_ENTRIES slots at the first installation: V8 sets up each instance that imports a
     // table (the vCPU module's, jit_chain's) in time that grows with its size, 1-5 ms at 16385 entries,
     // paid by every thread, most of which translate nothing in a 64-vCPU boot
@@ -173,6 +175,27 @@ export class Jit {
     (this.imports.env as Record<string, unknown>).jit_chain = chain.exports.f0;
   }
 
+  /**
+   * Whether discover() takes the code at an offset of the guest page at virtual address `vpage` (host
+   * address `page`) into a unit that branches there: it ran often (its count of taken branches, in the vCPU
+   * module's counters hashed by address, is a sixteenth of the threshold) and no translation starts there
+   * (a unit chains to that one instead of holding a copy of its code: on the fsm kernel every case of the
+   * switch took in the whole loop, and the compiles of those copies outweighed what they saved at 1000
+   * rounds). With threshold 1 (the tests' mode) every target is warm: units take in all they can.
+   */
+  private warm(vpage: number, page: number): (off: number) => boolean {
+    if (this.eager) return () => true;
+    const counts = this.base + this.L.V_JIT_COUNTS, mask = this.L.JIT_COUNTERS - 1, min = this.warmCount;
+    return (off) => !this.isEntry(page + off) && this.view.getUint32(counts + ((((vpage + off) >>> 1) & mask) << 2), true) >= min;
+  }
+
+  /** Whether a translation starts at host address `host` (installed, being compiled, or queued). */
+  private isEntry(host: number): boolean {
+    if (this.pending.has(host) || this.batch?.some((u) => u.host === host)) return true;
+    for (const u of this.installed.values()) if (u.host === host) return true;
+    return false;
+  }
+
   /** The decoder of instructions in `page` (a copy of a code page: offsets are the page's). */
   private decoder = (page: Uint8Array): Decoder => (off: number): Insn => {
     const w = this.cpu.jit_decode((page[off] ?? 0) | (page[off + 1] ?? 0) << 8 | (page[off + 2] ?? 0) << 16 | (page[off + 3] ?? 0) << 24);
@@ -191,14 +214,14 @@ export class Jit {
     const count = this.view.getUint32(q, true);
     for (let i = 0; i < count; i++) {
       const host = Number(this.view.getBigUint64(q + 16 + 16 * i + 8, true));
-      if (!this.pendingSet.has(host)) { this.pending.push(host); this.pendingSet.add(host); }
+      if (!this.pending.has(host)) this.pending.set(host, this.view.getUint32(q + 16 + 16 * i, true));
     }
     this.view.setUint32(q, 0, true);
     const gen = this.cpu.jit_generation();
     if (gen !== this.generation) { this.generation = gen; this.revalidate(); }
     if (this.compiled) this.install();
     else if (this.failed !== undefined) throw this.failed;
-    if (!this.batch && this.pending.length > 0) this.translateBatch();
+    if (!this.batch && this.pending.size > 0) this.translateBatch();
   }
 
   /** Translate pending blocks into one module and have V8 compile it off this thread. */
@@ -206,14 +229,14 @@ export class Jit {
     const t0 = performance.now();
     const units: Unit[] = [];
     const bodies: Bytes[] = [];
-    for (const host of this.pending.splice(0, BATCH_MAX)) {
-      this.pendingSet.delete(host);
+    for (const [host, pc] of [...this.pending].slice(0, BATCH_MAX)) {
+      this.pending.delete(host);
       // translated from a copy, which is what the guest's code is checked against before the translation is
       // installed: another hart may be rewriting it now (decoding the live page, then copying it, could pair
       // the old code's translation with the new code)
       const page = host & ~0xfff;
       const copy = this.ram.slice(page, page + 0x1000);
-      const blocks = discover(host & 0xfff, this.decoder(copy));
+      const blocks = discover(host & 0xfff, this.decoder(copy), this.warm((pc & ~0xfff) >>> 0, page));
       if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
       const { from, to } = unitSpan(blocks);
       units.push({ host, slot: this.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to) });

@@ -3,11 +3,12 @@
  *
  * A translation unit starts at a hot block's first instruction and runs on
  * through conditional branches inside the same 4 KiB page, up to a size cap;
- * it ends at a jump, and before an instruction it does not translate (CSR,
- * SYSTEM, FENCE.I, atomics, a 32-bit instruction across the page end). Its
- * basic blocks become the arms of one `loop` + `br_table` dispatcher (a plain
- * loop when the only branch back is to the entry), so branches inside the
- * unit, loops included, never leave Wasm; a backward branch checks
+ * it ends at a call or an indirect jump, and before an instruction it does
+ * not translate (CSR, SYSTEM, FENCE.I, atomics, a 32-bit instruction across
+ * the page end); it takes in warm code its branches go to (discover()). Its
+ * loops become Wasm loops and its forward branches Wasm blocks (structure();
+ * a `loop` + `br_table` dispatcher where the control flow is not reducible),
+ * so branches inside the unit, loops included, never leave Wasm; a backward branch checks
  * the budget, so a loop returns to the interpreter's interrupt and request
  * checks in bounded time. Guest registers live in Wasm locals for the whole
  * call and are written back on the way out.
@@ -143,37 +144,52 @@ const plainJump = (i: Insn): boolean => i.op === O.OP_JAL && (i.rd === 0 || i.rd
 /**
  * The unit that starts at page offset `entry`: the run of translated
  * instructions from it (through conditional branches) up to a call or an
- * indirect jump, an instruction it does not translate, the page end or the
- * size cap. A plain jump (JAL x0) to code in the same page that the run
- * does not hold yet is followed: the run goes on at its target, as the code
- * does (a loop entered at its condition, a switch's case jumping back to
- * the loop's tail), so blocks are in the run's order, not always in address
- * order. Branches into the run stay inside it (loops); null if its first
- * instruction is not translated.
+ * indirect jump, an instruction it does not translate, the page end, code
+ * the unit holds already, or the size cap. A plain jump (JAL x0) to code in
+ * the same page that the run does not hold yet is followed: the run goes on
+ * at its target, as the code does (a loop entered at its condition, a
+ * switch's case jumping back to the loop's tail), so blocks are in the run's
+ * order, not always in address order. Then, while the cap allows, the
+ * targets of its branches and jumps in the page that `warm` names (code the
+ * guest ran often: a loop's other arm, a swap before the loop goes on) are
+ * taken in, each as a run of its own, so that a branch there stays inside
+ * the unit instead of leaving it for another translation. Branches into the
+ * unit stay inside it (loops); null if its first instruction is not
+ * translated.
  */
-export function discover(entry: number, decode: Decoder): Block[] | null {
+export function discover(entry: number, decode: Decoder, warm: (off: number) => boolean = () => false): Block[] | null {
   const run: { off: number; i: Insn }[] = [];
   const held = new Set<number>();
-  for (let off = entry; off >= 0 && off < 0x1000 && run.length < UNIT_CAP && !held.has(off);) {
-    const i = decode(off);
-    if (!translatable(i.op) || off + i.len > 0x1000) break;
-    run.push({ off, i });
-    held.add(off);
-    // a call or an indirect jump ends the unit: running on past a call made units with more registers to
-    // load and store on every entry, slower on the benchmark kernels (sort 1.5x) than the dispatches it saved
-    if (i.op === O.OP_JALR || (i.op === O.OP_JAL && !plainJump(i))) break;
-    off += i.op === O.OP_JAL ? i.imm : i.len;
-  }
-  if (run.length === 0) return null;
-  // a jump is followed only where the unit needs no dispatcher (no branch to a block other than the entry):
-  // a dispatcher makes V8 spill every register, in the unit's hot loops too (a byte-copy loop ran 15% slower)
-  for (let f = 0; f < run.length - 1; f++) {
-    if (plainJump(run[f].i) && branchesInside(run, nextJump(run, f + 1), entry)) { run.length = f + 1; break; }
-  }
-  const inRun = new Set(run.map((x) => x.off));
+  /** Take in the run from `from`; returns where it stopped. */
+  const take = (from: number): number => {
+    let off = from;
+    while (off >= 0 && off < 0x1000 && run.length < UNIT_CAP && !held.has(off)) {
+      const i = decode(off);
+      if (!translatable(i.op) || off + i.len > 0x1000) break;
+      run.push({ off, i });
+      held.add(off);
+      // a call or an indirect jump ends the run: running on past a call made units with more registers to
+      // load and store on every entry, slower on the benchmark kernels (sort 1.5x) than the dispatches it saved
+      if (i.op === O.OP_JALR || (i.op === O.OP_JAL && !plainJump(i))) return -1;
+      off += i.op === O.OP_JAL ? i.imm : i.len;
+    }
+    return off;
+  };
   const targets = new Set<number>([entry]);
+  const ranInto = (stop: number): void => { if (held.has(stop)) targets.add(stop); }; // it goes on there: a block starts
+  ranInto(take(entry));
+  if (run.length === 0) return null;
+  for (let k = 0; k < run.length && run.length < UNIT_CAP; k++) {
+    const { off, i } = run[k];
+    if (!BRANCHES.has(i.op) && !plainJump(i)) continue;
+    const t = off + i.imm;
+    if (t < 0 || t >= 0x1000 || held.has(t) || !warm(t)) continue;
+    const before = run.length;
+    const stop = take(t);
+    if (run.length > before) { targets.add(t); ranInto(stop); }
+  }
   for (const { off, i } of run) {
-    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && inRun.has(off + i.imm)) targets.add(off + i.imm);
+    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && held.has(off + i.imm)) targets.add(off + i.imm);
   }
   // basic blocks: split at branch targets and after control transfers
   const blocks: Block[] = [];
@@ -183,19 +199,87 @@ export function discover(entry: number, decode: Decoder): Block[] | null {
     cur.insns.push({ off, i });
     if (BRANCHES.has(i.op) || i.op === O.OP_JAL || i.op === O.OP_JALR) cur = undefined;
   }
-  return blocks;
+  return layOut(blocks);
 }
 
-/** The end of the run's segment that starts at index `from`: just past its next plain jump, or the run's end. */
-function nextJump(run: { i: Insn }[], from: number): number {
-  for (let k = from; k < run.length; k++) if (plainJump(run[k].i)) return k + 1;
-  return run.length;
-}
-/** Whether a branch or jump (not a followed one) among run[0..upto) goes to an instruction among them other than `entry`. */
-function branchesInside(run: { off: number; i: Insn }[], upto: number, entry: number): boolean {
-  const held = new Set(run.slice(0, upto).map((x) => x.off));
-  return run.slice(0, upto).some(({ off, i }, k) => (BRANCHES.has(i.op) || i.op === O.OP_JAL) &&
-    !(plainJump(i) && k < upto - 1) && off + i.imm !== entry && held.has(off + i.imm));
+/**
+ * The blocks in the order they are emitted in: the entry first, every block
+ * after the blocks that branch forward to it, and each loop's blocks
+ * together (then translate() makes its loops and forward branches Wasm
+ * `loop`s and `block`s: structure()). Where they can, a block's successor
+ * without a branch (the code that follows it, a jump's target) comes next.
+ * Control flow that is not reducible (a loop entered other than at its
+ * head) keeps the run's order: translate() gives it a dispatcher.
+ */
+function layOut(blocks: Block[]): Block[] {
+  const n = blocks.length;
+  const index = new Map(blocks.map((bl, k) => [bl.start, k]));
+  // the successors of each block inside the unit; `next`: the one that follows without a branch, if any
+  const succ: number[][] = [], next: (number | undefined)[] = [];
+  for (const bl of blocks) {
+    const { off, i } = bl.insns[bl.insns.length - 1];
+    const out = new Set<number>();
+    let nx: number | undefined;
+    if (BRANCHES.has(i.op) || i.op === O.OP_JAL) { const t = index.get(off + i.imm); if (t !== undefined) out.add(t); if (plainJump(i)) nx = t; }
+    if (i.op !== O.OP_JAL && i.op !== O.OP_JALR) { nx = index.get(off + i.len); if (nx !== undefined) out.add(nx); }
+    succ.push([...out]);
+    next.push(nx);
+  }
+  // depth-first from the entry: the branches back (to a block on the path), and the predecessors
+  const back = new Set<string>(), preds: number[][] = blocks.map(() => []), rpo: number[] = [];
+  const state = new Uint8Array(n); // 0 new, 1 on the path, 2 done
+  const visit = (u: number): void => {
+    state[u] = 1;
+    for (const v of succ[u]) {
+      preds[v].push(u);
+      if (state[v] === 1) back.add(`${u},${v}`); else if (state[v] === 0) visit(v);
+    }
+    state[u] = 2;
+    rpo.unshift(u);
+  };
+  visit(0);
+  if (rpo.length !== n) return blocks; // not all reachable from the entry (cannot happen: discover() reaches them)
+  // dominators (iteratively, in reverse postorder): reducible if every branch back goes to a dominator
+  const dom: Set<number>[] = blocks.map((_, k) => new Set(k === 0 ? [0] : rpo));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const v of rpo) {
+      if (v === 0) continue;
+      const d = new Set<number>([v]);
+      const ps = preds[v].filter((p) => state[p] === 2);
+      for (const x of dom[ps[0]]) if (ps.every((p) => dom[p].has(x))) d.add(x);
+      if (d.size !== dom[v].size) { dom[v] = d; changed = true; }
+    }
+  }
+  for (const e of back) { const [u, h] = e.split(',').map(Number); if (!dom[u].has(h)) return blocks; }
+  // each loop's blocks: its head and what reaches a branch back to it without passing the head
+  const body = new Map<number, Set<number>>();
+  for (const e of back) {
+    const [u, h] = e.split(',').map(Number);
+    const set = body.get(h) ?? new Set([h]);
+    body.set(h, set);
+    const work = [u];
+    while (work.length > 0) { const x = work.pop()!; if (set.has(x)) continue; set.add(x); work.push(...preds[x]); }
+  }
+  // place blocks whose forward predecessors are placed, staying in the innermost loop begun until it is done
+  const pending = blocks.map((_, v) => preds[v].filter((u) => !back.has(`${u},${v}`)).length);
+  const ready = new Set<number>([0]), placed: number[] = [], done = new Set<number>(), loops: Set<number>[] = [];
+  while (placed.length < n) {
+    while (loops.length > 0 && [...loops[loops.length - 1]].every((x) => done.has(x))) loops.pop();
+    const inLoop = (v: number): boolean => loops.length === 0 || loops[loops.length - 1].has(v);
+    const last = placed[placed.length - 1];
+    const nx = last === undefined ? undefined : next[last];
+    let v = nx !== undefined && ready.has(nx) && inLoop(nx) ? nx : undefined;
+    if (v === undefined) for (const r of ready) if (inLoop(r) && (v === undefined || r < v)) v = r;
+    if (v === undefined) return blocks;
+    ready.delete(v);
+    placed.push(v);
+    done.add(v);
+    const loop = body.get(v);
+    if (loop) loops.push(loop);
+    for (const w of succ[v]) if (!back.has(`${v},${w}`) && --pending[w] === 0) ready.add(w);
+  }
+  return placed.map((k) => blocks[k]);
 }
 
 /** The page offsets a unit's guest code spans (what is compared before it is installed). */
@@ -232,19 +316,116 @@ function regUse(i: Insn): { reads: number[]; write: number } {
   return { reads, write: write === 32 ? 0 : write };
 }
 
+/** A plain jump that discover() followed: its target is the next block (no branch is emitted). */
+function followedJump(blocks: Block[], k: number, i: Insn, off: number): boolean {
+  return plainJump(i) && k + 1 < blocks.length && blocks[k + 1].start === off + i.imm;
+}
+
+/**
+ * Where block k goes on when it does not branch (a branch not taken, a block
+ * without a branch at its end): the next block, `k + 1`; another block of the
+ * unit (a run discover() took in ran into code it held already: a branch
+ * there); or undefined, out of the unit. Not for a block that ends in a jump.
+ */
+function onwardOf(blocks: Block[], index: Map<number, number>, k: number): number | undefined {
+  const last = blocks[k].insns[blocks[k].insns.length - 1];
+  const next = last.off + last.i.len;
+  return k + 1 < blocks.length && blocks[k + 1].start === next ? k + 1 : index.get(next);
+}
+
+/**
+ * The branches between a unit's blocks, by block index: each block's taken
+ * branch or jump inside the unit (not a followed jump) and where it goes on
+ * when that is not the next block (what structure() lays out).
+ */
+export function unitBranches(blocks: Block[]): number[][] {
+  const index = new Map(blocks.map((bl, k) => [bl.start, k]));
+  return blocks.map((bl, k) => {
+    const { off, i } = bl.insns[bl.insns.length - 1];
+    const out: number[] = [];
+    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followedJump(blocks, k, i, off)) {
+      const t = index.get(off + i.imm);
+      if (t !== undefined) out.push(t);
+    }
+    if (i.op !== O.OP_JAL && i.op !== O.OP_JALR) {
+      const o = onwardOf(blocks, index, k);
+      if (o !== undefined && o !== k + 1) out.push(o);
+    }
+    return out;
+  });
+}
+
+/**
+ * Structured control flow for a unit of n blocks (in the order they are
+ * emitted: layOut()) whose branches (taken branches and jumps, and a block
+ * going on into one that does not follow it) are `succ` (block indices;
+ * running on into block k + 1 needs no branch): each branch back (to a
+ * block at or before its source) makes its target the head of a Wasm `loop`
+ * that runs to the last block branching back there; each branch forward
+ * targets a `block` that ends just before its target and opens at the head
+ * of the innermost loop holding the target (at the unit's start when none
+ * does). Wasm needs these nested: loops that overlap are stretched to end
+ * together, and a branch into the middle of a loop from outside it (control
+ * flow that is not reducible) cannot be structured: null, and the unit gets
+ * the `br_table` dispatcher instead. V8 compiles loops and blocks as the
+ * code's own control flow; a dispatcher merges every register at its head,
+ * which V8 spills, and a unit's loops went around it.
+ */
+export interface Construct { /** the last block inside it */ end: number; /** a loop: its head */ loopHead?: number; /** a block: the block a branch to it goes to */ target?: number }
+export function structure(n: number, succ: number[][]): Construct[][] | null {
+  const loopEnd = new Map<number, number>();
+  for (let k = 0; k < n; k++) for (const t of succ[k]) if (t <= k) loopEnd.set(t, Math.max(loopEnd.get(t) ?? t, k));
+  // overlapping loops end together (a loop may run on past its last branch back: control falls out of it)
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [h1, e1] of loopEnd) for (const [h2, e2] of loopEnd) {
+      if (h1 < h2 && h2 <= e1 && e1 < e2) { loopEnd.set(h1, e2); changed = true; }
+    }
+  }
+  /** The innermost loop holding block j other than one it heads: its head, or -1. */
+  const innermost = (j: number): number => {
+    let head = -1;
+    for (const [h, e] of loopEnd) if (h < j && j <= e && h > head) head = h;
+    return head;
+  };
+  // what opens before each block, outer first: the one that ends last; a block ending where a loop does holds it
+  const opens: Construct[][] = Array.from({ length: n }, () => []);
+  for (const [h, e] of loopEnd) opens[h].push({ end: e, loopHead: h });
+  const targets = new Set<number>();
+  for (let k = 0; k < n; k++) {
+    for (const t of succ[k]) {
+      if (t <= k || targets.has(t)) { if (t > k && k < innermost(t)) return null; continue; }
+      const head = innermost(t);
+      if (k < head) return null; // into a loop other than at its head
+      targets.add(t);
+      opens[Math.max(head, 0)].push({ end: t - 1, target: t });
+    }
+  }
+  for (const list of opens) list.sort((a, b) => b.end - a.end || (a.target !== undefined ? -1 : 1));
+  // nested, as emitted: each opens inside the innermost one still open and ends no later than it
+  const stack: number[] = [];
+  for (let k = 0; k < n; k++) {
+    while (stack.length > 0 && stack[stack.length - 1] < k) stack.pop();
+    for (const c of opens[k]) {
+      if (stack.length > 0 && c.end > stack[stack.length - 1]) return null;
+      stack.push(c.end);
+    }
+  }
+  return opens;
+}
+
 /** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
 export function translate(blocks: Block[], entry: number, fusedMadd = false): Bytes {
   const b = new Bytes();
   const index = new Map<number, number>();
   blocks.forEach((bl, k) => index.set(bl.start, k));
   // a plain jump that discover() followed goes on in the next block: no branch at all
-  const followed = (k: number, off: number, i: Insn): boolean =>
-    plainJump(i) && k + 1 < blocks.length && blocks[k + 1].start === off + i.imm;
-  /** The index of the block a branch or jump of block k goes to inside the unit (not a followed jump), or undefined. */
-  const inside = (k: number, off: number, i: Insn): number | undefined =>
-    (BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followed(k, off, i) ? index.get(off + i.imm) : undefined;
-  // a branch to a block other than the first needs the dispatcher; loops back to the entry alone do not
-  const dispatch = blocks.some((bl, k) => bl.insns.some(({ off, i }) => (inside(k, off, i) ?? 0) !== 0));
+  const followed = (k: number, off: number, i: Insn): boolean => followedJump(blocks, k, i, off);
+  const onward = (k: number): number | undefined => onwardOf(blocks, index, k);
+  // the unit's control flow as Wasm loops and blocks, or (not reducible) a dispatcher
+  const succ = unitBranches(blocks);
+  const opens = structure(blocks.length, succ);
+  const dispatch = opens === null;
 
   // Guest registers live in locals. Those the code uses up to the unit's last branch inside it (from or to
   // there) are loaded on entry and the written ones stored on every way out. The code after that runs at most
@@ -271,8 +452,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
     uses.push(u);
     for (const r of u.reads) use(r);
     if (u.write !== 0) use(u.write);
-    const t = inside(k, off, i);
-    if (t !== undefined) lastBack = Math.max(lastBack, pos, blockPos[t] - 1);
+    if (off === bl.insns[bl.insns.length - 1].off) for (const t of succ[k]) lastBack = Math.max(lastBack, pos, blockPos[t] - 1);
     pos++;
   }));
   for (let r = 1; r < 32; r++) if (regLocal[r] >= 0 && firstUse[r] > lastBack) lazy.add(r);
@@ -349,7 +529,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
 
   const EXIT = open(Op.block);
   const HEXIT = open(Op.block); // a slow path's exit: its status is in jit_status
-  const LOOP = open(Op.loop);
+  const LOOP = dispatch ? open(Op.loop) : -1;
   // leaving for a block start at page offset `off`: the epilogue chains to its translation if it has one
   const exitTo = (off: number, extra: number, status: number): void => {
     pcAt(off); set(L_RETPC); setRet(extra, status); i32c(1); set(L_CHAIN); br(EXIT);
@@ -370,10 +550,14 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
       get(L_N); get(P_BUDGET); b.byte(Op.i32_ge_s);
       open(Op.if_); exitTo(t, 0, JUMP); end();
     }
+    if (!dispatch) { br(k <= from ? loopLabel.get(k)! : blockLabel.get(k)!); return; }
     if (selfLoop !== undefined && k === from) { br(selfLoop); return; }
-    if (dispatch) { i32c(k); set(L_BB); }
-    br(LOOP); // without the dispatcher, k is 0: the loop's head
+    i32c(k); set(L_BB);
+    br(LOOP);
   };
+  // structured: the labels of the loops and blocks open where a branch is emitted
+  const loopLabel = new Map<number, number>(), blockLabel = new Map<number, number>();
+  const openStack: number[] = []; // the ends of the open loops and blocks, innermost last
   // a block that branches back to its own start is a Wasm loop of its own: the br_table of the dispatcher
   // makes every register a phi of every arm, which V8 spills, and the tightest loops then go around it
   let selfLoop: number | undefined;
@@ -584,6 +768,11 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   pos = 0;
   for (let k = 0; k < blocks.length; k++) {
     if (dispatch) end(); // arm k starts here
+    while (openStack.length > 0 && openStack[openStack.length - 1] < k) { end(); openStack.pop(); }
+    for (const c of opens?.[k] ?? []) {
+      openStack.push(c.end);
+      if (c.loopHead !== undefined) loopLabel.set(c.loopHead, open(Op.loop)); else blockLabel.set(c.target!, open(Op.block));
+    }
     const bl = blocks[k];
     let terminated = false;
     const tail = bl.insns[bl.insns.length - 1];
@@ -622,9 +811,9 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
           const t = off + imm;
           if (t >= 0 && t < 0x1000) goTo(t, k); else exitTo(t, 0, JUMP);
           end();
-          // not taken: the next block in address order, or out
-          if (k + 1 < blocks.length && blocks[k + 1].start === off + len) { /* falls through */ }
-          else exitTo(off + len, 0, CONTINUE);
+          // not taken: the next block in address order, another block of the unit, or out
+          const o = onward(k);
+          if (o === k + 1) { /* falls through */ } else if (o !== undefined) goTo(off + len, k); else exitTo(off + len, 0, CONTINUE);
           terminated = true;
           break;
         }
@@ -799,13 +988,14 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
       const last = bl.insns[bl.insns.length - 1];
       const next = last.off + last.i.len;
       get(L_N); i32c(bl.insns.length); b.byte(Op.i32_add); set(L_N);
-      if (k + 1 < blocks.length && blocks[k + 1].start === next) { /* falls through */ }
-      else exitTo(next, 0, CONTINUE);
+      const o = onward(k);
+      if (o === k + 1) { /* falls through */ } else if (o !== undefined) goTo(next, k); else exitTo(next, 0, CONTINUE);
     }
     if (loops) end();
   }
+  while (openStack.length > 0) { end(); openStack.pop(); }
   b.byte(Op.unreachable); // every block ended in a branch
-  end(); // loop
+  if (dispatch) end(); // the dispatcher's loop
   end(); // HEXIT: a slow path reported a status and set V_PC (the trap handler, or the next instruction)
   get(P_V); mem(Op.i64_load, L.V_PC, 3); set(L_RETPC);
   get(L_N); get(L_K); b.byte(Op.i32_add); i32c(2); b.byte(Op.i32_shl); b.byte(Op.global_get); b.u32(G_STATUS); b.byte(Op.i32_or);
