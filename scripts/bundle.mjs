@@ -6,15 +6,19 @@
 //    it): 17-25 ms to load as modules in a new thread, 11-15 as one file,
 //    paid by each of a 64-vCPU VM's threads while its boot hart runs;
 //    CommonJS (see its build below);
-//  - dist/pool.js, the vCPU threads' pool (src/workers/pool.ts): bin/wkvm.js
-//    loads it first and starts the boot hart's thread while the rest of the
-//    CLI loads (~90 ms here); dist/cli.js imports it rather than holding a
-//    copy, so that both share the one pool module.
+//  - dist/pool.js, the vCPU threads' pool (src/workers/pool.ts) with piscina
+//    in it: bin/wkvm.js loads it first and starts the boot hart's thread
+//    while the rest of the CLI loads (~90 ms here); dist/cli.js imports it
+//    rather than holding a copy, so that both share the one pool module.
+//    Importing piscina as a package took 37 ms before the thread could
+//    start (ES module resolution, a dozen files), its bundled copy 20.
 // The library (dist/src/index.js) stays as tsc wrote it. In each bundle:
 //  - import.meta.url in each module becomes its own file's URL, so that the
 //    files it names beside it (the vCPU module, the worker script, the demo
 //    guest) are found where they are, not next to the bundle;
-//  - piscina stays outside: it finds its own worker script beside its files.
+//  - piscina is in dist/pool.js only, and finds its own worker script (a
+//    file of the installed package, which it starts each thread with) where
+//    the package is installed, not beside the bundle.
 import { build } from 'esbuild';
 import { dirname, relative, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -22,7 +26,21 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-async function bundle(entry, out, shared = [], format = 'esm') {
+/** piscina's thread script is its package's dist/worker.js: found from where the package resolves at run time. */
+const piscinaWorkerPath = {
+  name: 'piscina-worker-path',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]piscina[\\/]dist[\\/]index\.js$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const own = "(0, node_path_1.resolve)(__dirname, 'worker.js')";
+      if (!text.includes(own)) throw new Error(`${args.path}: piscina no longer names its worker script as this bundle expects`);
+      const installed = "require('node:path').join(require('node:path').dirname(require.resolve('piscina')), 'worker.js')";
+      return { contents: text.replace(own, installed), loader: 'js' };
+    });
+  },
+};
+
+async function bundle(entry, out, shared = [], format = 'esm', withPiscina = false) {
   const outfile = resolve(root, out);
   const fromBundle = (path) => './' + relative(dirname(outfile), path).split('\\').join('/');
   const ownUrls = {
@@ -54,8 +72,8 @@ async function bundle(entry, out, shared = [], format = 'esm') {
     format,
     target: 'node20',
     sourcemap: 'linked',
-    external: ['piscina'],
-    plugins: [sharedBundles, ownUrls],
+    external: withPiscina ? [] : ['piscina'],
+    plugins: [sharedBundles, ownUrls, ...(withPiscina ? [piscinaWorkerPath] : [])],
     logLevel: 'warning',
     ...(format === 'esm' ? {
       // commander is CommonJS: its require() calls need one in an ES module
@@ -69,7 +87,7 @@ async function bundle(entry, out, shared = [], format = 'esm') {
 }
 
 const pool = { from: 'dist/src/workers/pool.js', to: 'dist/pool.js' };
-await bundle(pool.from, pool.to);
+await bundle(pool.from, pool.to, [], 'esm', true);
 await bundle('dist/src/cli/main.js', 'dist/cli.js', [pool]);
 // CommonJS: why is at POOL_THREAD_FILE in src/workers/pool.ts
 await bundle('dist/src/workers/vcpu-worker.js', 'dist/vcpu-worker.cjs', [], 'cjs');
