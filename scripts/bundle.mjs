@@ -1,4 +1,4 @@
-// After tsc: three entry points as one file each (esbuild), since every module
+// After tsc: four entry points as one file each (esbuild), since every module
 // a Node thread loads costs it a resolve, a read and a compile:
 //  - dist/cli.js, the CLI (bin/wkvm.js loads it): the ~57 modules of dist/src
 //    one by one took ~90 ms of every start, the one file ~50;
@@ -12,7 +12,10 @@
 //    rather than holding a copy, so that both share the one pool module.
 //    Importing piscina as a package took 37 ms before the thread could
 //    start (ES module resolution, a dozen files), its bundled copy 20.
-// The library (dist/src/index.js) stays as tsc wrote it. In each bundle:
+//  - dist/index.js, the library (the package's entry; its types are
+//    dist/src/index.d.ts): importing it took 123-139 ms as the modules tsc
+//    wrote (dist/src/index.js, which the tests import), 55-73 as one file.
+// In each bundle:
 //  - import.meta.url in each module becomes its own file's URL, so that the
 //    files it names beside it (the vCPU module, the worker script, the demo
 //    guest) are found where they are, not next to the bundle;
@@ -89,5 +92,6 @@ async function bundle(entry, out, shared = [], format = 'esm', withPiscina = fal
 const pool = { from: 'dist/src/workers/pool.js', to: 'dist/pool.js' };
 await bundle(pool.from, pool.to, [], 'esm', true);
 await bundle('dist/src/cli/main.js', 'dist/cli.js', [pool]);
+await bundle('dist/src/index.js', 'dist/index.js', [pool]);
 // CommonJS: why is at POOL_THREAD_FILE in src/workers/pool.ts
 await bundle('dist/src/workers/vcpu-worker.js', 'dist/vcpu-worker.cjs', [], 'cjs');
