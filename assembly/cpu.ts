@@ -83,6 +83,10 @@ function serviceRfence(): void {
  * Run until an exit or until `budget` instructions retired; returns EXIT_*.
  * The worker calls it in slices (V8 has no on-stack replacement for Wasm).
  */
+// the pc after a 32-bit instruction across the page end while it runs (a global, not one of run()'s locals:
+// it is used on slow paths only)
+let afterCross: u64 = NO_PAGE;
+
 export function run(budget: i32): u32 {
   completeMmio();
   const R = V + V_RUN;
@@ -145,6 +149,11 @@ export function run(budget: i32): u32 {
         }
       }
       fetchPage = pc & ~(<u64>0xfff);
+      // after a 32-bit instruction across the page end (no translation holds one): the code it runs into is a
+      // block start, else it ran interpreted up to the next taken branch (in a loop of disk reads,
+      // follow_page_mask's hot path after one was 7.6% of the instructions interpreted)
+      if (pc == afterCross && jitCount(pc, TF)) nextCheck = n;
+      afterCross = NO_PAGE;
     }
     const host = <usize>(pc + fetchDelta);
     let e = IC + (((host >> 1) & (ICACHE_ENTRIES - 1)) << 4);
@@ -158,6 +167,7 @@ export function run(budget: i32): u32 {
         if (ev != EV_NONE) { n++; pc = takeFault(pc); fetchPage = NO_PAGE; continue; } // mtval = pc + 2, the missing half
         e = V + V_SCRATCH_INSN;
         decode32(e, lo | (<u32>load<u16>(h2) << 16));
+        afterCross = pc + 4;
       }
       store<u64>(V + V_RUN + R_DECODE_MISSES, load<u64>(V + V_RUN + R_DECODE_MISSES) + 1);
       if (e != V + V_SCRATCH_INSN) {
@@ -358,6 +368,7 @@ export function run(budget: i32): u32 {
         resAddr = h; resValue = v;
         store<u64>(X + (rd << 3), v);
         pc += len;
+        if (jitCount(pc, TF)) nextCheck = n; // see OP_CSR
         break;
       }
       case OP_SC_W: case OP_SC_D: {
@@ -374,6 +385,7 @@ export function run(budget: i32): u32 {
         resAddr = 0;
         store<u64>(X + (rd << 3), ok ? 0 : 1);
         pc += len;
+        if (jitCount(pc, TF)) nextCheck = n;
         break;
       }
       case OP_AMO_W: {
@@ -404,6 +416,7 @@ export function run(budget: i32): u32 {
         }
         store<u64>(X + (rd << 3), sx32(<u64>old));
         pc += len;
+        if (jitCount(pc, TF)) nextCheck = n;
         break;
       }
       case OP_AMO_D: {
@@ -434,6 +447,7 @@ export function run(budget: i32): u32 {
         }
         store<u64>(X + (rd << 3), old);
         pc += len;
+        if (jitCount(pc, TF)) nextCheck = n;
         break;
       }
 
@@ -504,6 +518,10 @@ export function run(budget: i32): u32 {
         }
         store<u64>(X + (rd << 3), old);
         pc += len;
+        // a translation ends before an instruction it does not translate (CSR, LR/SC): the code after it
+        // is a block start too, else it ran interpreted up to the next taken branch (the rest of an
+        // irqsave path, of a compare-and-swap loop)
+        if (jitCount(pc, TF)) nextCheck = n;
         break;
       }
 

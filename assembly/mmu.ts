@@ -483,6 +483,9 @@ export function lrHost(va: u64, size: u32): usize {
 /** Translate va for an atomic read-modify-write (store permission); returns host or 0 with ev set. */
 export function amoHost(va: u64, size: u32): usize {
   if ((va & (<u64>size - 1)) != 0) { raise(EXC_STORE_MISALIGNED, va); return 0; }
+  // the store TLB holds only RAM the hart may write that is not code and that no watchpoint is on (fill())
+  const e = tlbBase(ACC_STORE) + ((<usize>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
+  if (load<u64>(e) == ((va & ~(<u64>0xfff)) | epochStore)) return <usize>(va + load<u64>(e, 8));
   if (watchHit(va, size, DBG_WATCH_READ | DBG_WATCH_WRITE)) { ev = EV_DEBUG; return 0; }
   const pa = translate(va, ACC_STORE);
   if (ev != EV_NONE) return 0;
@@ -490,5 +493,8 @@ export function amoHost(va: u64, size: u32): usize {
   const host = <usize>(pa + RAM_DELTA);
   markTouched(pa);
   if (isCodePage(pa - RAM_BASE)) invalidateCode(host, size);
+  // the next AMO to the page finds it there (a translation's AMOs run inline only then): the walk was one
+  // per AMO, and kernel code runs one on a page its plain stores may never reach (a reference count)
+  else fill(va, ACC_STORE, pa);
   return host;
 }

@@ -15,6 +15,10 @@
  *             ICOUNT):
  *             the registers the arm and the loop wrote before the load
  *             hold their new values, mepc and mtval are the load's
+ *   J (20-29) AMOs (add, swap, xor, or, and; .W and .D) in a hot loop, the
+ *             last round's last one misaligned: the memory and registers
+ *             the AMOs before it wrote, and the trap at it (store/AMO
+ *             address misaligned; QEMU 7.2 says load: exit 29 there)
  * Exit 0 = pass, n = the failing check. */
 #include "isa.h"
 TEST_NAME cfg
@@ -132,6 +136,56 @@ test_main:
   CHECKR 17, s4, t4
   CHECK 18, t2, 1             /* the previous round's load */
   CHECK_EPC 19, .LI_load
+
+  /* ---- J: AMOs in a hot loop; the last round's last one is misaligned ---- */
+  TRAP_RESET
+  SET_RESUME .LJ_fault
+  la s3, amow
+  addi s4, s3, 8
+  addi s5, s3, 16
+  addi s6, s3, 24
+  li s0, 0
+  li s1, ICOUNT
+  li s2, 0
+  li s7, ICOUNT - 1
+  li s8, 0
+  li t0, 3
+.LJ_loop:
+  amoadd.w t1, t0, (s3)       /* w += 3 */
+  add s2, s2, t1
+  amoswap.d.aqrl t2, s0, (s4) /* d = the round */
+  add s2, s2, t2
+  amoxor.w t3, s0, (s5)       /* x ^= the round */
+  add s8, s8, t3
+  amoor.d zero, s0, (s6)      /* y |= the round */
+  sub t5, s0, s7              /* 0 on the last round */
+  seqz t5, t5
+  slli t5, t5, 1
+  add a5, s3, t5              /* &w, or &w + 2 on the last round */
+.LJ_and:
+  amoand.w t4, t0, (a5)       /* w &= 3, or misaligned */
+  addi s0, s0, 1
+  bne s0, s1, .LJ_loop
+  li a0, 20
+  j fail                      /* the fault never came */
+.LJ_fault:
+  li t6, 1800000001           /* the old values of w and d (the round before) */
+  CHECKR 21, s2, t6
+  li t6, 900000000            /* the old values of x */
+  CHECKR 22, s8, t6
+  lwu t6, 0(s3)
+  CHECK 23, t6, 4             /* w: this round's add, not its and */
+  ld t6, 0(s4)
+  CHECK 24, t6, ICOUNT - 1
+  lwu t6, 0(s5)
+  CHECK 25, t6, 0             /* x: 0 ^ 1 ^ ... ^ 59999 */
+  ld t6, 0(s6)
+  CHECK 26, t6, 65535
+  li t6, ICOUNT - 1
+  CHECKR 27, s0, t6
+  CHECK_EPC 28, .LJ_and
+  /* NOTE: QEMU 7.2 raises a misaligned AMO as a load's (4): it fails here */
+  CHECK_TRAP 29, CAUSE_MISALIGNED_STORE
   j pass
 
   /* the out-of-line arms (same page as their loops) */
@@ -185,3 +239,6 @@ gfunc:
   .balign 8
 word:
   .dword 1
+  .balign 4096               /* a page of its own: AMOs to a page that holds code drop its translations */
+amow:
+  .dword 0, 0, 0, 0

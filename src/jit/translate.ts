@@ -4,7 +4,7 @@
  * A translation unit starts at a hot block's first instruction and runs on
  * through conditional branches inside the same 4 KiB page, up to a size cap;
  * it ends at a call or an indirect jump, and before an instruction it does
- * not translate (CSR, SYSTEM, FENCE.I, atomics, a 32-bit instruction across
+ * not translate (CSR, SYSTEM, FENCE.I, LR/SC, AMOMIN/MAX, a 32-bit instruction across
  * the page end); it takes in warm code its branches go to (discover()). Its
  * loops become Wasm loops and its forward branches Wasm blocks (structure();
  * a `loop` + `br_table` dispatcher where the control flow is not reducible),
@@ -78,6 +78,14 @@ const STORES = new Set([O.OP_SB, O.OP_SH, O.OP_SW, O.OP_SD]);
 export function translatable(op: number): boolean {
   return (op >= O.OP_LUI && op <= O.OP_REMUW) || op === O.OP_FENCE || (op >= O.OP_FLW && op <= O.OP_FP);
 }
+
+/**
+ * An AMO a translation runs inline, as a Wasm atomic read-modify-write (the
+ * others, AMOMIN/MAX, and LR/SC end a unit): AMOADD, AMOSWAP, AMOXOR, AMOOR,
+ * AMOAND (their funct5, the decoder's immediate: 0, 1, 4, 8, 12).
+ */
+const AMO_RMW = new Map<number, [Op32: number, Op64: number]>([[0, [0x1e, 0x1f]], [1, [0x41, 0x42]], [4, [0x3a, 0x3b]], [8, [0x33, 0x34]], [12, [0x2c, 0x2d]]]);
+export const amoInline = (i: Insn): boolean => (i.op === O.OP_AMO_W || i.op === O.OP_AMO_D) && AMO_RMW.has(i.imm);
 
 /** An F/D instruction (OP_FP, raw bits) that reads integer register rs1 (FCVT.*.W/L, FMV.*.X). */
 function fpReadsX(insn: number): boolean {
@@ -165,7 +173,8 @@ export function discover(entry: number, decode: Decoder, warm: (off: number) => 
     let off = from;
     while (off >= 0 && off < 0x1000 && run.length < UNIT_CAP && !held.has(off)) {
       const i = decode(off);
-      if (!translatable(i.op) || off + i.len > 0x1000) break;
+      // an AMO may not start a unit: one whose atomic goes to the interpreter returns at it (see translate())
+      if (!(translatable(i.op) || (amoInline(i) && run.length > 0)) || off + i.len > 0x1000) break;
       run.push({ off, i });
       held.add(off);
       // a call or an indirect jump ends the run: running on past a call made units with more registers to
@@ -308,7 +317,7 @@ function regUse(i: Insn): { reads: number[]; write: number } {
     if (fpWritesX(i.imm)) write = i.rd;
   } else {
     const reads2 = BRANCHES.has(i.op) || STORES.has(i.op) || (i.op >= O.OP_ADD && i.op <= O.OP_AND) ||
-      (i.op >= O.OP_ADDW && i.op <= O.OP_SRAW) || (i.op >= O.OP_MUL && i.op <= O.OP_REMUW);
+      (i.op >= O.OP_ADDW && i.op <= O.OP_SRAW) || (i.op >= O.OP_MUL && i.op <= O.OP_REMUW) || amoInline(i);
     if (i.op !== O.OP_LUI && i.op !== O.OP_AUIPC && i.op !== O.OP_JAL && i.op !== O.OP_FENCE) read(i.rs1);
     if (reads2) read(i.rs2);
     if (!BRANCHES.has(i.op) && !STORES.has(i.op) && i.op !== O.OP_FENCE && i.op < O.OP_FLW) write = i.rd;
@@ -933,6 +942,26 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
           setReg(rd);
           break;
         case O.OP_FENCE: break; // the shared memory's atomics are sequentially consistent already
+        case O.OP_AMO_W: case O.OP_AMO_D: {
+          // aligned, and its page in the store TLB (RAM the hart may write, not code): a Wasm atomic on it,
+          // sequentially consistent (aq/rl hold); anything else (a fault, MMIO, a code page, a debugger's
+          // watchpoint) goes to the interpreter, which runs the AMO: the translation returns at it
+          const size = op === O.OP_AMO_W ? 4 : 8;
+          reg(rs1); set(L_A);
+          tlbHit(STORE_TLB, size, L_EPOCH_STORE);
+          get(L_A); b.byte(Op.i32_wrap_i64); i32c(size - 1); b.byte(Op.i32_and); b.byte(Op.i32_eqz);
+          b.byte(Op.i32_and);
+          open(Op.if_, T.i64);
+          hostAddress(STORE_TLB);
+          reg(rs2); if (size === 4) b.byte(Op.i32_wrap_i64);
+          b.byte(Op.atomic); b.u32(AMO_RMW.get(imm)![size === 4 ? 0 : 1]); b.u32(size === 4 ? 2 : 3); b.u32(0);
+          if (size === 4) b.byte(Op.i64_extend_i32_s);
+          b.byte(Op.else_);
+          pcAt(off); set(L_RETPC); setRet(idx, CONTINUE); i32c(0); set(L_CHAIN); br(EXIT);
+          end();
+          setReg(rd);
+          break;
+        }
         case O.OP_FLW: case O.OP_FLD: case O.OP_FSW: case O.OP_FSD: {
           // F registers stay in memory
           const d = op === O.OP_FLD || op === O.OP_FSD ? 8 : 4;

@@ -34,6 +34,7 @@ export enum Op {
   f64_convert_i32_s = 0xb7, f64_convert_i32_u = 0xb8, f64_convert_i64_s = 0xb9, f64_convert_i64_u = 0xba,
   f64_promote_f32 = 0xbb, i32_reinterpret_f32 = 0xbc, i64_reinterpret_f64 = 0xbd, f64_reinterpret_i64 = 0xbf,
   simd = 0xfd, // the prefix of the vector instructions (Simd)
+  atomic = 0xfe, // the prefix of the atomic memory instructions (a u32 opcode, then a memarg)
 }
 
 /** Vector instructions: the u32 after the 0xfd prefix. */
