@@ -222,9 +222,9 @@ async function writeChunks(target: string | NodeJS.WritableStream, chunks: Uint8
   return bytes;
 }
 
-function asFile(v: string | Uint8Array | undefined, what: string, ramSize: bigint, lazy: boolean): GuestFile | undefined {
+function asFile(v: string | Uint8Array | undefined, what: string, ramSize: bigint): GuestFile | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === 'string') return readGuestFile(v, what, ramSize, lazy);
+  if (typeof v === 'string') return readGuestFile(v, what, ramSize);
   return guestBytes(v, what, ramSize);
 }
 
@@ -309,7 +309,6 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
    * guest clock goes on from its snapshot, and its RAM comes from there).
    */
   private static async build(opts: VmOptions, epochMs?: number): Promise<VirtualMachine> {
-    const restoring = epochMs !== undefined;
     const { module, layout } = loadVcpuModule();
     const smp = opts.smp ?? 1;
     if (!Number.isInteger(smp) || smp < 1 || smp > MAX_VCPUS) {
@@ -328,8 +327,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     else if (opts.bios) bios = opts.bios;
     const spec: BootSpec = {
       bios,
-      kernel: asFile(opts.kernel, 'kernel', memory, restoring),
-      initrd: asFile(opts.initrd, 'initrd', memory, restoring),
+      kernel: asFile(opts.kernel, 'kernel', memory),
+      initrd: asFile(opts.initrd, 'initrd', memory),
       append: opts.append,
     };
     if (spec.bios === 'default' && !spec.kernel) spec.bios = 'none'; // the embedded demo guest
