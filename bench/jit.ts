@@ -2,7 +2,9 @@
  * The JIT section of `npm run bench`: the same work with the JIT tier off and
  * on, side by side with QEMU (TCG):
  *  - each benchmark kernel of guests/bench/bench.elf alone (`only=NAME`), timed
- *    by the guest itself (rdtime around the kernel: start-up is not in it);
+ *    by the guest itself (rdtime around the kernel: start-up is not in it),
+ *    and, JIT on and QEMU, its speed once warm (the time of three times the
+ *    rounds less that of the rounds, per rounds);
  *  - Linux to the shell prompt at 1, 8 and 64 vCPUs;
  *  - a user-space loop inside Linux (busybox awk), timed on the host from
  *    sending the command to its answer;
@@ -44,18 +46,29 @@ async function kernels(ctx: JitBenchContext): Promise<unknown> {
   const iters = ctx.quick ? 100 : 1000;
   console.log(`== JIT: each kernel of bench.elf alone (iters=${iters}, guest-timed ms; 1 vCPU): JIT off, JIT on, QEMU`);
   const rows: Record<string, unknown>[] = [];
+  // the kernel's time over three times the rounds too (JIT on and QEMU): what the extra rounds take is the
+  // translated code's speed once warm, without the warm-up (translating, compiling) that 1000 rounds (~40 ms
+  // of QEMU's time) mostly measure
+  const steadyIters = iters * 3;
+  const ms = (us?: number) => (us === undefined ? undefined : us / 1000);
   for (const k of KERNELS) {
-    const append = `iters=${iters} only=${k} times`;
-    const w = (mode: Mode) => guestTimes(process.execPath, [ctx.wkvm, 'run', '-bios', 'none', '-m', '256M', '-kernel', elf, '-append', append],
+    const append = (n: number) => `iters=${n} only=${k} times`;
+    const w = (mode: Mode, n = iters) => guestTimes(process.execPath, [ctx.wkvm, 'run', '-bios', 'none', '-m', '256M', '-kernel', elf, '-append', append(n)],
       { ...process.env, WKVM_JIT: mode, WKVM_JIT_THRESHOLD: '' });
+    const qemu = async (n = iters) => (ctx.qemu ? (await guestTimes(ctx.qemu, ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '256M', '-kernel', elf, '-append', append(n)], process.env))?.get(k) : undefined);
     const off = (await w('off'))?.get(k), on = (await w('on'))?.get(k);
-    const q = ctx.qemu ? (await guestTimes(ctx.qemu, ['-M', 'virt', '-bios', 'none', '-nographic', '-m', '256M', '-kernel', elf, '-append', append], process.env))?.get(k) : undefined;
-    const ms = (us?: number) => (us === undefined ? undefined : us / 1000);
+    const q = await qemu();
+    const on3 = (await w('on', steadyIters))?.get(k), q3 = await qemu(steadyIters);
+    // ms per `iters` rounds, from the extra rounds alone
+    const steady = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > a ? (b - a) / 1000 / (steadyIters / iters - 1) : undefined);
+    const sOn = steady(on, on3), sQ = steady(q, q3);
     const r = { kernel: k, offMs: ms(off) ?? null, onMs: ms(on) ?? null, qemuMs: ms(q) ?? null,
-      speedup: off && on ? off / on : null, vsQemu: on && q ? q / on : null };
+      speedup: off && on ? off / on : null, vsQemu: on && q ? q / on : null,
+      steadyOnMs: sOn ?? null, steadyQemuMs: sQ ?? null, steadyVsQemu: sOn && sQ ? sQ / sOn : null };
     rows.push(r);
     console.log(`${k.padEnd(7)} off ${fmt(ms(off)).padStart(6)} ms  on ${fmt(ms(on)).padStart(6)} ms  qemu ${fmt(ms(q)).padStart(6)} ms` +
-      `  JIT speedup ${r.speedup ? r.speedup.toFixed(2) + 'x' : 'n/a'}, speed vs qemu ${r.vsQemu ? r.vsQemu.toFixed(2) + 'x' : 'n/a'}`);
+      `  JIT speedup ${r.speedup ? r.speedup.toFixed(2) + 'x' : 'n/a'}, speed vs qemu ${r.vsQemu ? r.vsQemu.toFixed(2) + 'x' : 'n/a'}` +
+      `; warm (rounds ${iters + 1}-${steadyIters}, ms per ${iters}): on ${fmt(sOn)} qemu ${fmt(sQ)}, vs qemu ${r.steadyVsQemu ? r.steadyVsQemu.toFixed(2) + 'x' : 'n/a'}`);
   }
   return rows;
 }
