@@ -235,13 +235,14 @@ function layOut(blocks: Block[]): Block[] {
     next.push(nx);
   }
   // depth-first from the entry: the branches back (to a block on the path), and the predecessors
-  const back = new Set<string>(), preds: number[][] = blocks.map(() => []), rpo: number[] = [];
+  // a branch back from block u to v is u * 1024 + v (a unit has at most UNIT_CAP blocks)
+  const back = new Set<number>(), preds: number[][] = blocks.map(() => []), rpo: number[] = [];
   const state = new Uint8Array(n); // 0 new, 1 on the path, 2 done
   const visit = (u: number): void => {
     state[u] = 1;
     for (const v of succ[u]) {
       preds[v].push(u);
-      if (state[v] === 1) back.add(`${u},${v}`); else if (state[v] === 0) visit(v);
+      if (state[v] === 1) back.add(u * 1024 + v); else if (state[v] === 0) visit(v);
     }
     state[u] = 2;
     rpo.unshift(u);
@@ -260,18 +261,18 @@ function layOut(blocks: Block[]): Block[] {
       if (d.size !== dom[v].size) { dom[v] = d; changed = true; }
     }
   }
-  for (const e of back) { const [u, h] = e.split(',').map(Number); if (!dom[u].has(h)) return blocks; }
+  for (const e of back) if (!dom[e >> 10].has(e & 1023)) return blocks;
   // each loop's blocks: its head and what reaches a branch back to it without passing the head
   const body = new Map<number, Set<number>>();
   for (const e of back) {
-    const [u, h] = e.split(',').map(Number);
+    const u = e >> 10, h = e & 1023;
     const set = body.get(h) ?? new Set([h]);
     body.set(h, set);
     const work = [u];
     while (work.length > 0) { const x = work.pop()!; if (set.has(x)) continue; set.add(x); work.push(...preds[x]); }
   }
   // place blocks whose forward predecessors are placed, staying in the innermost loop begun until it is done
-  const pending = blocks.map((_, v) => preds[v].filter((u) => !back.has(`${u},${v}`)).length);
+  const pending = blocks.map((_, v) => preds[v].filter((u) => !back.has(u * 1024 + v)).length);
   const ready = new Set<number>([0]), placed: number[] = [], done = new Set<number>(), loops: Set<number>[] = [];
   while (placed.length < n) {
     while (loops.length > 0 && [...loops[loops.length - 1]].every((x) => done.has(x))) loops.pop();
@@ -286,7 +287,7 @@ function layOut(blocks: Block[]): Block[] {
     done.add(v);
     const loop = body.get(v);
     if (loop) loops.push(loop);
-    for (const w of succ[v]) if (!back.has(`${v},${w}`) && --pending[w] === 0) ready.add(w);
+    for (const w of succ[v]) if (!back.has(v * 1024 + w) && --pending[w] === 0) ready.add(w);
   }
   return placed.map((k) => blocks[k]);
 }
