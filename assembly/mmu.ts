@@ -484,8 +484,8 @@ export function lrHost(va: u64, size: u32): usize {
 export function amoHost(va: u64, size: u32): usize {
   if ((va & (<u64>size - 1)) != 0) { raise(EXC_STORE_MISALIGNED, va); return 0; }
   // the store TLB holds only RAM the hart may write that is not code and that no watchpoint is on (fill())
-  const e = tlbBase(ACC_STORE) + ((<usize>(va >> 12) & (TLB_ENTRIES - 1)) << 4);
-  if (load<u64>(e) == ((va & ~(<u64>0xfff)) | epochStore)) return <usize>(va + load<u64>(e, 8));
+  const cached = tlbHost(tlbBase(ACC_STORE), va, size, epochStore);
+  if (cached != 0) return cached;
   if (watchHit(va, size, DBG_WATCH_READ | DBG_WATCH_WRITE)) { ev = EV_DEBUG; return 0; }
   const pa = translate(va, ACC_STORE);
   if (ev != EV_NONE) return 0;

@@ -130,8 +130,6 @@ export class Jit {
   private failed: unknown;
   /** The installed translations by table slot, with the guest code each was made from. */
   private installed = new Map<number, { host: number; at: number; code: Uint8Array }>();
-  /** The host addresses of the installed translations (their blocks' starts). */
-  private installedHosts = new Set<number>();
   private generation = -1;
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
@@ -193,7 +191,7 @@ export class Jit {
 
   /** Whether a translation starts at host address `host` (installed, being compiled, or queued). */
   private isEntry(host: number): boolean {
-    return this.pending.has(host) || this.installedHosts.has(host) || (this.batch?.some((u) => u.host === host) ?? false);
+    return this.pending.has(host) || this.installed.get(this.cpu.jit_slot(host))?.host === host || (this.batch?.some((u) => u.host === host) ?? false);
   }
 
   /** The decoder of instructions in `page` (a copy of a code page: offsets are the page's). */
@@ -275,10 +273,7 @@ export class Jit {
       if (!this.unchanged(at, code)) return;
       this.table.set(this.L.JIT_TABLE_BASE + slot, exports[`f${i}`] as () => void);
       this.cpu.jit_install(host);
-      const replaced = this.installed.get(slot);
-      if (replaced) this.installedHosts.delete(replaced.host);
       this.installed.set(slot, { host, at, code });
-      this.installedHosts.add(host);
       installed++;
     });
     this.bump(this.L.R_JIT_BLOCKS, installed);
@@ -294,7 +289,7 @@ export class Jit {
   private revalidate(): void {
     const t0 = performance.now();
     for (const [slot, { host, at, code }] of this.installed) {
-      if (this.unchanged(at, code)) this.cpu.jit_install(host); else { this.installed.delete(slot); this.installedHosts.delete(host); }
+      if (this.unchanged(at, code)) this.cpu.jit_install(host); else this.installed.delete(slot);
     }
     this.time(t0);
   }
@@ -308,7 +303,6 @@ export class Jit {
   /** Drop every translation (and with them the modules they keep alive). */
   private flush(): void {
     this.installed.clear();
-    this.installedHosts.clear();
     this.cpu.jit_flush();
     for (let i = this.L.JIT_TABLE_BASE; i < this.table.length; i++) this.table.set(i, null);
     this.codeBytes = 0;

@@ -226,13 +226,9 @@ function layOut(blocks: Block[]): Block[] {
   // the successors of each block inside the unit; `next`: the one that follows without a branch, if any
   const succ: number[][] = [], next: (number | undefined)[] = [];
   for (const bl of blocks) {
-    const { off, i } = bl.insns[bl.insns.length - 1];
-    const out = new Set<number>();
-    let nx: number | undefined;
-    if (BRANCHES.has(i.op) || i.op === O.OP_JAL) { const t = index.get(off + i.imm); if (t !== undefined) out.add(t); if (plainJump(i)) nx = t; }
-    if (i.op !== O.OP_JAL && i.op !== O.OP_JALR) { nx = index.get(off + i.len); if (nx !== undefined) out.add(nx); }
-    succ.push([...out]);
-    next.push(nx);
+    const { taken, onward } = exitsOf(bl, index);
+    succ.push([...new Set([taken, onward])].filter((t): t is number => t !== undefined));
+    next.push(plainJump(bl.insns[bl.insns.length - 1].i) ? taken : onward);
   }
   // depth-first from the entry: the branches back (to a block on the path), and the predecessors
   // a branch back from block u to v is u * 1024 + v (a unit has at most UNIT_CAP blocks)
@@ -332,15 +328,17 @@ function followedJump(blocks: Block[], k: number, i: Insn, off: number): boolean
 }
 
 /**
- * Where block k goes on when it does not branch (a branch not taken, a block
- * without a branch at its end): the next block, `k + 1`; another block of the
- * unit (a run discover() took in ran into code it held already: a branch
- * there); or undefined, out of the unit. Not for a block that ends in a jump.
+ * Where a block's last instruction leaves for inside the unit (block
+ * indices): `taken`, its branch's or jump's target; `onward`, the block
+ * that starts where the code goes on without a branch (a branch not taken, a
+ * block that does not end in one; none after a jump).
  */
-function onwardOf(blocks: Block[], index: Map<number, number>, k: number): number | undefined {
-  const last = blocks[k].insns[blocks[k].insns.length - 1];
-  const next = last.off + last.i.len;
-  return k + 1 < blocks.length && blocks[k + 1].start === next ? k + 1 : index.get(next);
+function exitsOf(bl: Block, index: Map<number, number>): { taken?: number; onward?: number } {
+  const { off, i } = bl.insns[bl.insns.length - 1];
+  return {
+    taken: BRANCHES.has(i.op) || i.op === O.OP_JAL ? index.get(off + i.imm) : undefined,
+    onward: i.op === O.OP_JAL || i.op === O.OP_JALR ? undefined : index.get(off + i.len),
+  };
 }
 
 /**
@@ -352,15 +350,10 @@ export function unitBranches(blocks: Block[]): number[][] {
   const index = new Map(blocks.map((bl, k) => [bl.start, k]));
   return blocks.map((bl, k) => {
     const { off, i } = bl.insns[bl.insns.length - 1];
+    const { taken, onward } = exitsOf(bl, index);
     const out: number[] = [];
-    if ((BRANCHES.has(i.op) || i.op === O.OP_JAL) && !followedJump(blocks, k, i, off)) {
-      const t = index.get(off + i.imm);
-      if (t !== undefined) out.push(t);
-    }
-    if (i.op !== O.OP_JAL && i.op !== O.OP_JALR) {
-      const o = onwardOf(blocks, index, k);
-      if (o !== undefined && o !== k + 1) out.push(o);
-    }
+    if (taken !== undefined && !followedJump(blocks, k, i, off)) out.push(taken);
+    if (onward !== undefined && onward !== k + 1) out.push(onward);
     return out;
   });
 }
@@ -431,7 +424,8 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   blocks.forEach((bl, k) => index.set(bl.start, k));
   // a plain jump that discover() followed goes on in the next block: no branch at all
   const followed = (k: number, off: number, i: Insn): boolean => followedJump(blocks, k, i, off);
-  const onward = (k: number): number | undefined => onwardOf(blocks, index, k);
+  /** Where block k goes on without a branch: k + 1 (the next block), another block, or out (undefined). */
+  const onward = (k: number): number | undefined => exitsOf(blocks[k], index).onward;
   // the unit's control flow as Wasm loops and blocks, or (not reducible) a dispatcher
   const succ = unitBranches(blocks);
   const opens = structure(blocks.length, succ);

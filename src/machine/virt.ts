@@ -4,7 +4,7 @@
  * (where kernel, initrd, firmware and device tree go, and how each hart starts).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WkvmError, describeFsError } from '../errors.js';
 import { formatSize } from './size.js';
@@ -68,7 +68,7 @@ export function defaultGuestPath(): string {
   return fileURLToPath(new URL('../../../guests/demo/demo.elf', import.meta.url));
 }
 
-/** Largest file readFileSync can return (Node's kIoMaxLength). */
+/** Largest file wkvm loads (Node's kIoMaxLength: what one buffer of a file may hold). */
 const MAX_READ = 2 ** 31 - 1;
 
 /**
@@ -93,7 +93,6 @@ export function readGuestFile(path: string, what: string, maxBytes: bigint): Gue
   }
   checkLoadable(`${what} '${path}'`, size, maxBytes);
   if (size > MAX_READ) throw new WkvmError(`cannot load ${what} '${path}': ${formatSize(BigInt(size))} is over the 2 GiB wkvm can load from one file`);
-  const failed = (e: unknown): WkvmError => (e instanceof WkvmError ? e : new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`));
   /** Fill `dst` from the file's start; with `whole`, the file must be exactly that long (it was checked, then read). */
   const readAt = (dst: Uint8Array, whole: boolean): number => {
     let fd: number | undefined;
@@ -110,7 +109,7 @@ export function readGuestFile(path: string, what: string, maxBytes: bigint): Gue
       }
       return got;
     } catch (e) {
-      throw failed(e);
+      throw e instanceof WkvmError ? e : new WkvmError(`cannot read ${what} '${path}': ${describeFsError(e)}`);
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
@@ -122,11 +121,9 @@ export function readGuestFile(path: string, what: string, maxBytes: bigint): Gue
     return buf.subarray(0, readAt(buf, false));
   };
   const read = (): Uint8Array => {
-    try {
-      return readFileSync(path);
-    } catch (e) {
-      throw failed(e);
-    }
+    const buf = new Uint8Array(size);
+    readAt(buf, true);
+    return buf;
   };
   const readInto = (dst: Uint8Array): void => {
     if (data) dst.set(data.subarray(0, dst.length)); else readAt(dst, true);
