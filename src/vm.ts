@@ -37,6 +37,9 @@ export const MAX_VCPUS: number = BOARD.MAX_HARTS;
 const STOP_GRACE_MS = 5000;
 /** Unread console output the serial stream holds before the guest's UART stalls. */
 const SERIAL_HIGH_WATER_MARK = 64 * 1024;
+/** Signal tasks of this process, numbered (M_SIG_TASK): a VM's memory may go to another VM while its task waits for a thread. */
+let signalTasks = 0;
+const nextSignalTask = (): number => (signalTasks = (signalTasks % 0x3fff_ffff) + 1);
 
 export interface MachineOptions {
   /** Guest RAM: bytes, or a QEMU-style size such as '128M' (default 128 MiB). */
@@ -243,6 +246,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private onPoolError = (_e: Error): void => {};
   /** The signal thread's task (src/workers/signal.ts), on a thread of the pool. */
   private signal: Promise<unknown> | undefined;
+  /** Its id in M_SIG_TASK. */
+  private signalId = 0;
   /** Every vCPU thread ended by itself at the stop: no thread can still touch the memory (recycle). */
   private stoppedCleanly = false;
   private tasks: Promise<unknown>[] = [];
@@ -441,8 +446,10 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.tasks = [];
     this.startThreads(++this.launches);
     // after the boot hart's task, which takes the pool's first warm thread
-    const signal: SignalTask = { module: this.module, memory: this.mem.memory, layout: L, epochMs: this.epochMs };
+    const signal: SignalTask = { module: this.module, memory: this.mem.memory, layout: L, epochMs: this.epochMs, id: nextSignalTask() };
+    Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_SIG_TASK) >> 2, signal.id);
     this.signal = this.pool!.run(signal, { name: 'signalThread' }).catch((e: Error) => this.fail(e));
+    this.signalId = signal.id;
   }
 
   /**
@@ -508,9 +515,13 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const sig = (L.MACHINE_BASE + L.M_SIG_DOORBELL) >> 2;
     Atomics.add(i32, sig, 1);
     Atomics.notify(i32, sig);
+    // a signal task whose thread is still coming up (~100 ms of a core here: a short guest can be done by
+    // then) is cancelled rather than waited for: it returns at once when it starts
+    const sigTask = (L.MACHINE_BASE + L.M_SIG_TASK) >> 2;
+    const started = Atomics.compareExchange(i32, sigTask, this.signalId, 0) !== this.signalId;
     // every vCPU sees the stop within a time slice; a thread that does not is ended with its pool
     const settled = await Promise.race([
-      Promise.all([...this.tasks, this.signal]).then(() => true),
+      Promise.all([...this.tasks, started ? this.signal : undefined]).then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS).unref()),
     ]);
     if (!settled) this.emit('warning', new Error('a vCPU thread did not stop in time; terminating it'));

@@ -12,6 +12,9 @@ import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runWkvm, runCmd, which } from './helpers.js';
 import { VirtualMachine } from '../dist/src/index.js';
+import { loadVcpuModule } from '../dist/src/accel/module.js';
+import { VmMemory } from '../dist/src/accel/memory.js';
+import { signalThread } from '../dist/src/workers/signal.js';
 
 // ---------------------------------------------------------------------------
 // A minimal RV64 assembler: registers by ABI name, labels resolved in a
@@ -403,6 +406,37 @@ describe('timer alarm (signal worker)', () => {
       expect(r.code).toBe(0);
     });
   }
+
+  // A VM that stops before its signal thread is up (a short guest: the thread takes ~100 ms of a core to
+  // come up here) cancels the task instead of waiting for it; the thread, once up, must then do nothing,
+  // also when the memory went on to another VM (recycle) that runs with a signal task of its own.
+  it('a signal task runs only while it is the machine\'s current one', () => {
+    const { module, layout: L } = loadVcpuModule();
+    const mem = new VmMemory(L, 1, 0x8000_0000n, 16n << 20n);
+    const task = (id: number) => ({ module, memory: mem.memory, layout: L, epochMs: 0, id });
+    const word = (L.MACHINE_BASE + L.M_SIG_TASK) >> 2, runstate = (L.MACHINE_BASE + L.M_RUNSTATE) >> 2;
+    Atomics.store(mem.i32, runstate, L.RUNSTATE_RUNNING); // a task that scanned would not return
+    Atomics.store(mem.i32, word, 0); // cancelled by the stop
+    expect(signalThread(task(7))).toBe(0);
+    Atomics.store(mem.i32, word, 8); // another VM's task now
+    expect(signalThread(task(7))).toBe(0);
+    expect(Atomics.load(mem.i32, word)).toBe(8);
+    Atomics.store(mem.i32, word, 7); // its own: it claims it and scans until the machine stops
+    Atomics.store(mem.i32, runstate, L.RUNSTATE_SHUTDOWN);
+    expect(signalThread(task(7))).toBe(0);
+    expect(Atomics.load(mem.i32, word)).toBe(-7);
+  });
+
+  it('a VM stopped right after its start stops, and the next VM in its memory keeps time', async () => {
+    const first = await VirtualMachine.create({ bios: 'none', kernel: sleepGuest });
+    first.start();
+    await first.stop();
+    const next = await VirtualMachine.create({ bios: 'none', kernel: sleepGuest, recycle: first });
+    const t0 = performance.now();
+    next.start();
+    expect(await next.exited).toBe(0);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(990); // its 1 s sleep: woken by its alarm, not early
+  });
 
   it('an idle vCPU in WFI does not spin, and the alarm is not early', async () => {
     const vm = await VirtualMachine.create({ bios: 'none', kernel: sleepGuest });

@@ -143,7 +143,10 @@ async function runCommand(argv: string[], earlySignals: readonly NodeJS.Signals[
   }
   // stopped by a signal: output a reader has not taken by now is not waited for
   if (signals.received !== undefined) process.exit(status);
-  return status;
+  // the VM has stopped and closed its devices: exit once stdout is out, not once every pool thread has
+  // ended (the signal thread of a short run may still be coming up: ~100 ms of its exit here)
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(status);
 }
 
 /** The virtio console's end of stdio: what the guest writes goes to stdout (with its backpressure), stdin is pushed in. */

@@ -13,16 +13,19 @@
  */
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 
-export interface SignalTask { module: WebAssembly.Module; memory: WebAssembly.Memory; layout: Layout; epochMs: number }
+/** `id`: the task's number in M_SIG_TASK (a stop before the task starts cancels it there). */
+export interface SignalTask { module: WebAssembly.Module; memory: WebAssembly.Memory; layout: Layout; epochMs: number; id: number }
 
 const NEVER = 0xffff_ffff_ffff_ffffn;
 
 export function signalThread(task: SignalTask): number {
-  const { module, memory, layout: L, epochMs } = task;
-  const scanner = new WebAssembly.Instance(module, vcpuImports(memory, epochMs)).exports as unknown as VcpuExports;
-  scanner.machine_bind();
+  const { module, memory, layout: L, epochMs, id } = task;
   const sab = memory.buffer as unknown as SharedArrayBuffer;
   const i32 = new Int32Array(sab);
+  // a thread that came up after the VM stopped (or after its memory went to another VM) does nothing
+  if (Atomics.compareExchange(i32, (L.MACHINE_BASE + L.M_SIG_TASK) >> 2, id, -id) !== id) return 0;
+  const scanner = new WebAssembly.Instance(module, vcpuImports(memory, epochMs)).exports as unknown as VcpuExports;
+  scanner.machine_bind();
   const u64 = new BigUint64Array(sab);
   const doorbell = (L.MACHINE_BASE + L.M_SIG_DOORBELL) >> 2;
   const runstate = (L.MACHINE_BASE + L.M_RUNSTATE) >> 2;
