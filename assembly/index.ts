@@ -21,7 +21,7 @@ import {
 import { V, BOOT_FLAGS, NHARTS, bindVcpu, bindMachine, setCsr, vcpuBase } from "./state";
 import { setPriv, privChanged, flushIcache, resetTlb, ev, EV_NONE } from "./mmu";
 import { resetCsrs, wfiWake } from "./csr";
-import { checkTimers, signalScan, MENVCFG_STCE } from "./irq";
+import { checkTimers, signalScan, deadlineMs, MENVCFG_STCE } from "./irq";
 import { run as runCpu, clearReservation } from "./cpu";
 import { jitForgetAll } from "./jitcache";
 import { plicSetLevel } from "./plic";
@@ -39,6 +39,8 @@ export function machine_bind(): void { bindMachine(); }
 
 /** Signal worker: raise due timer interrupts; returns ms until the next deadline (Infinity: none). */
 export function signal_scan(): f64 { return signalScan(); }
+/** vCPU thread: ms until this hart's earliest timer deadline (Infinity: none). */
+export function vcpu_deadline_ms(): f64 { return deadlineMs(); }
 
 /**
  * Bind this instance to vCPU `hart` (once, in its worker). The decode cache's

@@ -87,6 +87,20 @@ export function checkTimers(): void {
 }
 
 /**
+ * Milliseconds until this hart's earliest timer deadline (Infinity: none; 0:
+ * due): how long a sleeping hart may wait before its own alarm, whether or
+ * not the signal worker is up yet.
+ */
+export function deadlineMs(): f64 {
+  const m = atomic.load<u64>(V + V_MTIMECMP);
+  const s = atomic.load<u64>(V + V_STIMECMP);
+  const d = m < s ? m : s;
+  if (d == U64.MAX_VALUE) return Infinity;
+  const now = mtimeNow();
+  return d <= now ? 0 : <f64>(d - now) / TICKS_PER_MS;
+}
+
+/**
  * The signal worker's scan: raise the due timer interrupts of every hart
  * (waking a sleeping one; each hart lowers its own), arm M_SIG_ARMED with the
  * next deadline and return the ms until it (Infinity: none).

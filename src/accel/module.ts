@@ -25,6 +25,7 @@ export interface VcpuExports {
   heap_base(): number;
   machine_bind(): void;
   signal_scan(): number;
+  vcpu_deadline_ms(): number;
   vcpu_bind(hart: number): void;
   vcpu_reset(pc: bigint, a0: bigint, a1: bigint, priv: number): void;
   vcpu_resume(): void;
