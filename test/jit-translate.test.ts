@@ -11,7 +11,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as O from '../assembly/ops.js';
-import { UNIT_CAP, discover, structure, translate, translationModule, unitBranches, type Insn } from '../src/jit/translate.js';
+import { UNIT_CAP, discover, structure, translate, translationModule, unitBranches, warmUp, type Insn } from '../src/jit/translate.js';
 
 /** One made-up instruction of a 4-byte-aligned page: kind and operand. */
 type Made = { kind: 'alu' | 'branch' | 'jump' | 'call' | 'ret' | 'csr'; to: number; reg: number };
@@ -132,5 +132,12 @@ describe('translator: units and their control flow', () => {
     const irreducible = discover(0, (off) => madeInsn(f[off >> 2], off))!;
     expect(structure(irreducible.length, unitBranches(irreducible))).toBeNull();
     expect(WebAssembly.validate(translationModule([translate(irreducible, 0)]))).toBe(true);
+  });
+
+  // a pool's first thread runs it before its task (src/workers/vcpu-worker.ts): it must translate, and to valid Wasm
+  it('the warm-up unit (a loop of loads, stores, ALU, multiply, F/D code) translates to valid Wasm', () => {
+    const bytes = warmUp();
+    expect(WebAssembly.validate(bytes)).toBe(true);
+    expect(bytes.length).toBeGreaterThan(600); // the whole loop, not a unit that stopped at its first instruction
   });
 });

@@ -1091,3 +1091,43 @@ export const CHAIN_IMPORTS: Import[] = [
   { module: 'env', name: 'epoch_fetch', kind: 'global', type: T.i64, mutable: true },
   { module: 'env', name: 'icache_gen', kind: 'global', type: T.i64, mutable: true },
 ];
+
+/**
+ * Translate a made-up unit once (a loop with loads, stores, ALU, multiply and
+ * F/D code, a forward branch, a return) and return its module's bytes. V8
+ * compiles the translator's functions on their first call: a thread's first
+ * real translation took 7-11 ms here (a bench kernel's first unit; the next
+ * ones 0.4-3 ms). A pool's first thread does this while it waits for its
+ * task (src/workers/vcpu-worker.ts), so the guest's first unit does not pay.
+ */
+export function warmUp(): Uint8Array<ArrayBuffer> {
+  const code: Insn[] = [];
+  const at = new Map<number, Insn>();
+  let off = 0;
+  const add = (op: number, rd: number, rs1: number, rs2: number, imm: number, len = 4): number => {
+    const i = { op, rd, rs1, rs2, imm, len };
+    code.push(i); at.set(off, i);
+    const here = off;
+    off += len;
+    return here;
+  };
+  const head = add(O.OP_ADDI, 10, 10, 0, 1);
+  add(O.OP_LD, 11, 12, 0, 8);
+  add(O.OP_LW, 13, 12, 0, 16);
+  add(O.OP_ADD, 14, 11, 13, 0);
+  add(O.OP_MUL, 15, 14, 10, 0);
+  const skip = add(O.OP_BEQ, 0, 15, 0, 0); // to `over` (set below)
+  add(O.OP_SD, 0, 12, 15, 24);
+  add(O.OP_SLLI, 16, 15, 0, 3);
+  const over = add(O.OP_FLD, 1, 12, 0, 32);
+  at.get(skip)!.imm = over - skip;
+  add(O.OP_FP, 1, 2, 3, 0x0231_00d3); // fadd.d f1, f2, f3
+  add(O.OP_FSD, 0, 12, 1, 40);
+  add(O.OP_ADDIW, 17, 16, 0, -1, 2);
+  const back = add(O.OP_BLTU, 0, 10, 5, 0);
+  at.get(back)!.imm = head - back;
+  add(O.OP_JALR, 32, 1, 0, 0);
+  const blocks = discover(head, (o) => at.get(o) ?? { op: O.OP_ADDI, rd: 7, rs1: 7, rs2: 0, imm: 1, len: 4 }, () => true);
+  return translationModule([translate(blocks!, head, false)]);
+}
+

@@ -5,8 +5,10 @@
  */
 import { readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { workerData } from 'node:worker_threads';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { Jit, type JitShared } from '../jit/jit.js';
+import { warmUp } from '../jit/translate.js';
 
 // the VM's signal thread, and a restore's page faults, are tasks of the same pool (piscina runs them by name)
 export { signalThread } from './signal.js';
@@ -41,6 +43,12 @@ const SPIN_CONTENDED = 100;
 /** Sleep after a spin-loop exit: doubling from MIN while the hart keeps spinning. */
 const SPIN_YIELD_MIN_MS = 0.05;
 const SPIN_YIELD_MAX_MS = 2;
+
+// A pool's first thread (the boot hart's) compiles the translator's code while it waits for its task: a
+// made-up unit now, so that the guest's first hot block does not wait ~10 ms for it. One thread only: the
+// others of a 64-vCPU VM start while the boot hart runs, on the same cores.
+const firstThread = (workerData as { jitWarmUp?: Int32Array } | null)?.jitWarmUp;
+if (firstThread && Atomics.add(firstThread, 0, 1) === 0 && process.env.WKVM_JIT !== 'off') warmUp();
 
 /** This thread's OS thread id (Linux names it in /proc/thread-self), for monitors (QMP's thread-id); 0 where unknown. */
 function osThreadId(): number {
