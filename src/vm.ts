@@ -443,16 +443,18 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       this.mem.view.setBigUint64(b + L.V_STIMECMP, 0xffff_ffff_ffff_ffffn, true);
     }
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_THREADS_UP) >> 2, 0);
-    // The signal thread starts once a vCPU sets its first timer deadline (the doorbell rings: no alarm is
-    // armed until then), or at once for a resumed snapshot (its deadlines are set already). Its thread
-    // takes ~100 ms of a core to come up here, beside the guest's first instructions: a guest that sets
-    // no deadline (a compute kernel) ran 6-12% faster without it. Sleeping harts wake at their own deadlines.
+    // A hart going to sleep waits at most until its own earliest deadline, so one vCPU, which alone sets
+    // its deadlines, needs no signal thread: its thread takes ~100 ms of a core to come up here, beside
+    // the guest's first instructions (a 1-vCPU Linux boot to the prompt: ~8% of it). With more, the
+    // signal thread also serves a deadline one hart sets for another: it starts once a vCPU sets its
+    // first deadline (the doorbell rings: no alarm is armed until then), so a guest that sets none (a
+    // compute kernel: 5-13% faster without it) never has it, or at once for a resumed snapshot.
     const id = nextSignalTask();
     this.signalId = id;
     this.signal = undefined;
     Atomics.store(this.mem.i32, (L.MACHINE_BASE + L.M_SIG_TASK) >> 2, id);
-    if (resume) this.startSignal(id);
-    else {
+    if (this.harts > 1 && resume) this.startSignal(id);
+    else if (this.harts > 1) {
       this.mem.view.setBigUint64(L.MACHINE_BASE + L.M_SIG_ARMED, 0xffff_ffff_ffff_ffffn, true);
       const doorbell = (L.MACHINE_BASE + L.M_SIG_DOORBELL) >> 2;
       const rung = Atomics.waitAsync(this.mem.i32, doorbell, Atomics.load(this.mem.i32, doorbell));

@@ -9,9 +9,10 @@
  * It runs as a task of the VM's thread pool, beside the vCPU tasks
  * (vcpu-worker.ts exports it for piscina): a pooled thread is warm, where a
  * new Node worker for each VM took ~50 ms of CPU to come up and go, beside
- * the guest's first instructions. The VM starts it with the first timer
- * deadline a vCPU sets (src/vm.ts launch()); a stop cancels it if its thread
- * has not come up yet (M_SIG_TASK).
+ * the guest's first instructions. A VM of several vCPUs starts it with the
+ * first timer deadline a vCPU sets (src/vm.ts launch()); one of a single
+ * vCPU has none (its hart waits for its own deadlines); a stop cancels it if
+ * its thread has not come up yet (M_SIG_TASK).
  */
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 
