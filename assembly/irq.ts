@@ -96,11 +96,20 @@ export function checkTimers(): void {
  */
 export function deadlineMs(): f64 {
   const now = mtimeNow();
-  const m = atomic.load<u64>(V + V_MTIMECMP);
-  const s = atomic.load<u64>(V + V_STIMECMP);
-  let d = U64.MAX_VALUE;
-  if (m > now) d = m;
-  if (s > now && s < d) d = s;
+  return msUntil(now, ahead(now, atomic.load<u64>(V + V_MTIMECMP), atomic.load<u64>(V + V_STIMECMP), U64.MAX_VALUE));
+}
+
+/** The earliest of `next` and the deadlines `m` and `s` that are still ahead of `now`. */
+// @ts-ignore: decorator
+@inline function ahead(now: u64, m: u64, s: u64, next: u64): u64 {
+  if (m > now && m < next) next = m;
+  if (s > now && s < next) next = s;
+  return next;
+}
+
+/** Milliseconds from `now` to deadline `d` (Infinity: U64_MAX, none). */
+// @ts-ignore: decorator
+@inline function msUntil(now: u64, d: u64): f64 {
   return d == U64.MAX_VALUE ? Infinity : <f64>(d - now) / TICKS_PER_MS;
 }
 
@@ -120,9 +129,8 @@ export function signalScan(): f64 {
     // stopped) stays due: setPendingLevel writes nothing when the bits are up
     const due = timersDue(now, m, s);
     if (due != 0) setPendingLevel(h, due, true);
-    if (m > now && m < next) next = m;
-    if (s > now && s < next) next = s;
+    next = ahead(now, m, s, next);
   }
   atomic.store<u64>(MACHINE_BASE + M_SIG_ARMED, next);
-  return next == U64.MAX_VALUE ? Infinity : <f64>(next - now) / TICKS_PER_MS;
+  return msUntil(now, next);
 }

@@ -538,7 +538,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     // a signal task whose thread is still coming up (~100 ms of a core here: a short guest can be done by
     // then) is cancelled rather than waited for: it returns at once when it starts
     const sigTask = (L.MACHINE_BASE + L.M_SIG_TASK) >> 2;
-    const started = Atomics.compareExchange(i32, sigTask, this.signalId, 0) !== this.signalId && this.signal !== undefined;
+    const started = Atomics.compareExchange(i32, sigTask, this.signalId, 0) !== this.signalId;
     // every vCPU sees the stop within a time slice; a thread that does not is ended with its pool
     const settled = await Promise.race([
       Promise.all([...this.tasks, started ? this.signal : undefined]).then(() => true),

@@ -1101,15 +1101,12 @@ export const CHAIN_IMPORTS: Import[] = [
  * task (src/workers/vcpu-worker.ts), so the guest's first unit does not pay.
  */
 export function warmUp(): Uint8Array<ArrayBuffer> {
-  const code: Insn[] = [];
   const at = new Map<number, Insn>();
   let off = 0;
   const add = (op: number, rd: number, rs1: number, rs2: number, imm: number, len = 4): number => {
-    const i = { op, rd, rs1, rs2, imm, len };
-    code.push(i); at.set(off, i);
-    const here = off;
+    at.set(off, { op, rd, rs1, rs2, imm, len });
     off += len;
-    return here;
+    return off - len;
   };
   const head = add(O.OP_ADDI, 10, 10, 0, 1);
   add(O.OP_LD, 11, 12, 0, 8);

@@ -129,8 +129,8 @@ export default async function vcpuThread(task: VcpuTask): Promise<number> {
       const w = Atomics.load(i32, pendingIdx);
       if (!cpu.wfi_should_sleep()) return;
       const t0 = waiting(L.R_TIME_HALT_MS);
-      // the signal thread raises the timer bit and wakes the hart; the hart also wakes itself at its own
-      // deadline, since the signal thread starts only once a deadline is set (vm.ts) and takes a while
+      // the hart wakes itself at its own next deadline: a VM of one vCPU has no signal thread, and one of
+      // several starts it only once a deadline is set (vm.ts), then it takes a while to come up
       Atomics.wait(i32, pendingIdx, w, Math.min(cpu.vcpu_deadline_ms() + 0.05, 10_000));
       waited(L.R_TIME_HALT_MS, t0);
     }
