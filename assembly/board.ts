@@ -39,6 +39,9 @@ export const VIRTIO_SLOTS: u32 = 8;
 export const VIRTIO_IRQ_BASE: u32 = 1;
 /** virtio-mmio QueueNotify register: the vCPU rings a doorbell instead of exiting (ioeventfd). */
 export const VIRTIO_MMIO_QUEUE_NOTIFY: u32 = 0x050;
+/** virtio-mmio InterruptStatus and InterruptACK: served in Wasm too (an interrupt's handler reads one and writes the other). */
+export const VIRTIO_MMIO_INTERRUPT_STATUS: u32 = 0x060;
+export const VIRTIO_MMIO_INTERRUPT_ACK: u32 = 0x064;
 /** Guest RAM starts here (`-m` bytes of it). */
 export const DRAM_BASE: u32 = 0x8000_0000;
 /** Most harts the board takes (the shared-memory layout has a block for each). */

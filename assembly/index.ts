@@ -24,7 +24,7 @@ import { resetCsrs, wfiWake } from "./csr";
 import { checkTimers, signalScan, deadlineMs, MENVCFG_STCE } from "./irq";
 import { run as runCpu, clearReservation } from "./cpu";
 import { jitForgetAll } from "./jitcache";
-import { plicSetLevel } from "./plic";
+import { plicSetLevel, virtioInterrupt } from "./plic";
 import { uartRxNotify, uartTxNotify } from "./uart";
 import { hsmStart } from "./sbi";
 import { spinForget } from "./spin";
@@ -158,6 +158,8 @@ export function hsm_start(): void {
 
 /** Main thread: drive a PLIC interrupt line. */
 export function plic_set_level(irq: u32, level: bool): void { plicSetLevel(irq, level); }
+/** A virtio-mmio slot's InterruptStatus bits set and cleared, with its line (the I/O thread raises through it). */
+export function virtio_interrupt(slot: u32, set: u32, clear: u32): void { virtioInterrupt(slot, set, clear); }
 
 /** Main thread: bytes were added to the UART receive ring. */
 export function uart_rx_notify(): void { uartRxNotify(); }

@@ -44,6 +44,7 @@ export const M_VCPUS_PARKED: u32 = 0x064; // i32 vCPU threads parked by REQ_PAUS
 export const M_VIRTIO_DOORBELL: u32 = 0x060; // bumped when a vCPU rang a virtio queue notify (the I/O loop waits on it)
 export const M_VIRTIO_NOTIFY: u32 = 0x080;   // u32 per virtio-mmio slot: bit q = queue q notified (the I/O loop takes them with exchange)
 export const VIRTIO_NOTIFY_SLOTS: u32 = 8;   // words at M_VIRTIO_NOTIFY (board.ts VIRTIO_SLOTS must fit: checked by src/accel/module.ts)
+export const M_VIRTIO_ISR: u32 = 0x0a0;      // u32 per virtio-mmio slot: its InterruptStatus (VIRTIO_NOTIFY_SLOTS words), changed with the slot's PLIC line under the PLIC lock
 
 // MMIO regions served on the main thread: count u32 at +0, then (base u64, size u64) pairs
 export const M_MMIO_TABLE: u32 = 0x100;

@@ -11,7 +11,7 @@ import {
   EXIT_MMIO, EXIT_SHUTDOWN, CSR_SATP, CSR_MSTATUS, MACHINE_BASE, M_MMIO_TABLE, V_ICACHE, ICACHE_ENTRIES,
 } from "./layout";
 import { V, RAM_BASE, RAM_SIZE, RAM_DELTA, TOHOST, FROMHOST, TOUCHED, csr } from "./state";
-import { deviceLoad, deviceStore, isDevice, virtioDoorbell } from "./devices";
+import { deviceLoad, deviceStore, isDevice, virtioLoad, virtioStore } from "./devices";
 import { uartPutc } from "./uart";
 import { pmpAllows } from "./pmp";
 import { dropPageTranslations, clearTranslations } from "./jitcache";
@@ -402,6 +402,8 @@ function mmioLoad(pa: u64, size: u32, va: u64): u64 {
   if ((pa & (<u64>size - 1)) != 0) { raise(EXC_LOAD_MISALIGNED, va); return 0; }
   if (isDevice(pa)) return deviceLoad(pa, size);
   if (!inMmioTable(pa, size)) { raise(EXC_LOAD_ACCESS, va); return 0; }
+  const served = virtioLoad(pa, size);
+  if (served >= 0) return <u64>served;
   exitMmio(pa, size, 0, false);
   return 0;
 }
@@ -410,7 +412,7 @@ function mmioStore(pa: u64, size: u32, v: u64, va: u64): void {
   if ((pa & (<u64>size - 1)) != 0) { raise(EXC_STORE_MISALIGNED, va); return; }
   if (isDevice(pa)) { deviceStore(pa, size, v); return; }
   if (!inMmioTable(pa, size)) { raise(EXC_STORE_ACCESS, va); return; }
-  if (virtioDoorbell(pa, size, v)) return;
+  if (virtioStore(pa, size, v)) return;
   exitMmio(pa, size, v, true);
 }
 

@@ -5,8 +5,9 @@
 // the harts whose external-interrupt line changed.
 import {
   MACHINE_BASE, M_PLIC_PRIORITY, M_PLIC_PENDING, M_PLIC_LEVEL, M_PLIC_CLAIMED, M_PLIC_LOCK,
-  M_PLIC_CTX, PLIC_CTX_STRIDE, PLIC_SOURCES,
+  M_PLIC_CTX, PLIC_CTX_STRIDE, PLIC_SOURCES, M_VIRTIO_ISR,
 } from "./layout";
+import { VIRTIO_SLOTS, VIRTIO_IRQ_BASE } from "./board";
 import { NHARTS } from "./state";
 import { setPendingLevel, MIP_MEIP, MIP_SEIP } from "./irq";
 
@@ -55,8 +56,31 @@ function update(): void {
 /** Drive interrupt line `irq` (1..PLIC_SOURCES-1) to `level`. */
 export function plicSetLevel(irq: u32, level: bool): void {
   if (irq == 0 || irq >= PLIC_SOURCES) return;
-  const w = irq >> 5, bit: u32 = 1 << (irq & 31);
   lock();
+  setLevel(irq, level);
+  unlock();
+}
+
+/**
+ * A virtio-mmio slot's InterruptStatus: set bits (the device, from the I/O
+ * thread) and clear bits (the driver's InterruptACK, on a vCPU) in one step
+ * with the slot's line, under the lock: a raise racing an acknowledgement
+ * must not leave the line low while the status is non-zero.
+ */
+export function virtioInterrupt(slot: u32, set: u32, clear: u32): void {
+  if (slot >= VIRTIO_SLOTS) return;
+  const isr = MACHINE_BASE + M_VIRTIO_ISR + (<usize>slot << 2);
+  lock();
+  const old = load<u32>(isr);
+  const now = (old & ~clear) | set;
+  atomic.store<u32>(isr, now);
+  if ((old != 0) != (now != 0)) setLevel(VIRTIO_IRQ_BASE + slot, now != 0);
+  unlock();
+}
+
+/** plicSetLevel with the lock held. */
+function setLevel(irq: u32, level: bool): void {
+  const w = irq >> 5, bit: u32 = 1 << (irq & 31);
   const lv = load<u32>(LEVEL + (w << 2));
   if (level) {
     store<u32>(LEVEL + (w << 2), lv | bit);
@@ -66,7 +90,6 @@ export function plicSetLevel(irq: u32, level: bool): void {
     store<u32>(PEND + (w << 2), load<u32>(PEND + (w << 2)) & ~bit);
   }
   update();
-  unlock();
 }
 
 export function plicLoad(off: u32, size: u32): u64 {

@@ -285,8 +285,12 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.exited.catch(() => {}); // observed through the promise by callers
     this.epochMs = epochMs ?? newEpoch();
     // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
-    this.devices = new DeviceManager(mem, virtio, (irq, level) => this.main.plic_set_level(irq, level ? 1 : 0),
-      (message) => this.emit('warning', new Error(message)));
+    // a virtio slot's InterruptStatus lives in shared memory, where the vCPUs read and acknowledge it
+    const isrWord = (slot: number): number => (layout.MACHINE_BASE + layout.M_VIRTIO_ISR + 4 * slot) >> 2;
+    this.devices = new DeviceManager(mem, virtio, (slot) => ({
+      read: () => Atomics.load(mem.i32, isrWord(slot)) >>> 0,
+      update: (set, clear) => this.main.virtio_interrupt(slot, set, clear),
+    }), (message) => this.emit('warning', new Error(message)));
     // a restore's RAM comes from its snapshot: the boot files are only checked (and read if it reboots)
     this.plan = this.load(epochMs === undefined);
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));

@@ -11,6 +11,9 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from 'no
 import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, runWkvm, runCmd, which } from './helpers.js';
+import { makeElf } from './make-elf.js';
+import { addi, bType, bytesOf, iType, jal, rType, sType, slli, srli, uType } from './rv-encode.js';
+import * as BOARD from '../assembly/board.js';
 import { VirtualMachine } from '../dist/src/index.js';
 import { loadVcpuModule } from '../dist/src/accel/module.js';
 import { VmMemory } from '../dist/src/accel/memory.js';
@@ -386,6 +389,39 @@ describe('console backpressure: output nobody reads stalls the guest, never grow
   it('an empty kernel given as bytes is refused', async () => {
     await expect(VirtualMachine.create({ bios: 'none', kernel: new Uint8Array(0) })).rejects.toThrow(/kernel: it is empty/);
     await expect(VirtualMachine.create({ kernel: new Uint8Array(0) })).rejects.toThrow(/kernel: it is empty/);
+  });
+});
+
+describe('virtio-mmio registers served in the vCPU', () => {
+  it('InterruptStatus reads and InterruptACK writes take no exit, and the acknowledgement lowers the PLIC line', async () => {
+    const T0 = 5, T1 = 6, T2 = 7, T3 = 28, T4 = 29, T5 = 30, T6 = 31, A0 = 10, A1 = 11;
+    const lw = (rd: number, rs1: number, imm: number) => iType(0x03, rd, 2, rs1, imm);
+    const sw = (rs2: number, rs1: number, imm: number) => sType(0x23, 2, rs1, rs2, imm);
+    const andi = (rd: number, rs1: number, imm: number) => iType(0x13, rd, 7, rs1, imm);
+    const or = (rd: number, rs1: number, rs2: number) => rType(0x33, rd, 6, rs1, rs2, 0);
+    const slot = BOARD.VIRTIO_SLOTS - 1, irq = BOARD.VIRTIO_IRQ_BASE + slot; // the one device sits in the top slot
+    const code = [
+      uType(0x37, T0, (BOARD.VIRTIO_BASE + slot * BOARD.VIRTIO_SIZE) >>> 12),
+      uType(0x37, A1, (BOARD.PLIC_BASE + 0x1000) >>> 12), // the PLIC's pending bits
+      // a0 = status | line pending << 1, before and after the acknowledgement (bits 2, 3)
+      lw(T1, T0, 0x060), lw(T3, A1, 0), srli(T3, T3, irq), andi(T3, T3, 1),
+      sw(T1, T0, 0x064),
+      lw(T5, T0, 0x060), lw(T4, A1, 0), srli(T4, T4, irq), andi(T4, T4, 1),
+      slli(T3, T3, 1), or(A0, T1, T3), slli(T5, T5, 2), or(A0, A0, T5), slli(T4, T4, 3), or(A0, A0, T4),
+      // 1000 more rounds of an interrupt handler's two accesses
+      addi(T2, 0, 1000), lw(T6, T0, 0x060), sw(T6, T0, 0x064), addi(T2, T2, -1), bType(1, T2, 0, -12),
+      // exit with a0 as the status: sifive_test (a0 << 16) | FAIL
+      uType(0x37, T3, BOARD.TEST_BASE >>> 12), slli(A0, A0, 16), uType(0x37, T4, 3), addi(T4, T4, 0x333), or(A0, A0, T4), sw(A0, T3, 0),
+      jal(0, 0),
+    ];
+    const kernel = makeElf({ entry: 0x8000_0000n, segments: [{ vaddr: 0x8000_0000n, data: bytesOf(code), memsz: 0x1000n }] });
+    const vm = await VirtualMachine.create({ bios: 'none', kernel, rng: true });
+    // the device raises its used-buffer interrupt before the guest runs (as the I/O thread does)
+    (vm as unknown as { devices: { transports: { raiseInterrupt(bits: number): void }[] } }).devices.transports[slot]!.raiseInterrupt(1);
+    vm.start();
+    expect(await vm.exited).toBe(0b0011); // status 1 with its line pending; after the ack: 0, line low
+    const [s] = vm.stats();
+    expect(s!.exitsByReason.mmio).toBe(0n);
   });
 });
 

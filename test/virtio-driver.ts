@@ -6,7 +6,7 @@
  */
 import { loadVcpuModule } from '../dist/src/accel/module.js';
 import { VmMemory } from '../src/accel/memory.js';
-import type { IrqLine } from '../src/devices/device.js';
+import { hostInterruptStatus, type IrqLine } from '../src/devices/device.js';
 import { VirtioMmioReg as R, VirtioMmioTransport, VirtioStatus as S } from '../src/devices/virtio/mmio.js';
 import type { VirtioDevice } from '../src/devices/virtio/device.js';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../src/devices/virtio/queue.js';
@@ -139,7 +139,7 @@ export class TestDriver {
   readonly queues: DriverQueue[] = [];
 
   constructor(readonly mem: VmMemory, readonly device: VirtioDevice | undefined, readonly heap = new GuestHeap()) {
-    this.transport = new VirtioMmioTransport(0, device, mem.guest, this.irq, (m) => this.warnings.push(m));
+    this.transport = new VirtioMmioTransport(0, device, mem.guest, hostInterruptStatus(this.irq), (m) => this.warnings.push(m));
   }
 
   read(off: number): number { return this.transport.read(off, 4); }

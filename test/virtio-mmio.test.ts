@@ -14,6 +14,7 @@ import {
   type VirtioContext, type VirtioDevice,
 } from '../src/devices/virtio/device.js';
 import { VirtioRng } from '../src/devices/virtio/rng/rng.js';
+import { hostInterruptStatus } from '../src/devices/device.js';
 import { GuestHeap, TestDriver, TestIrq, newMemory } from './virtio-driver.js';
 
 const mem: VmMemory = newMemory();
@@ -46,7 +47,7 @@ class ProbeDevice implements VirtioDevice {
 
 describe('registers', () => {
   it('an empty slot: magic, version 2, device id 0, vendor; nothing else', () => {
-    const t = new VirtioMmioTransport(3, undefined, mem.guest, new TestIrq());
+    const t = new VirtioMmioTransport(3, undefined, mem.guest, hostInterruptStatus(new TestIrq()));
     expect(t.read(R.MagicValue, 4)).toBe(VIRTIO_MMIO_MAGIC);
     expect(t.read(R.Version, 4)).toBe(2);
     expect(t.read(R.DeviceID, 4)).toBe(0);
@@ -282,7 +283,7 @@ describe('save and restore', () => {
     expect(state.queues[0]).toMatchObject({ num: 8, ready: true, lastAvail: 2, usedIdx: 2 });
 
     const irq = new TestIrq();
-    const t2 = new VirtioMmioTransport(0, new VirtioRng(), mem.guest, irq);
+    const t2 = new VirtioMmioTransport(0, new VirtioRng(), mem.guest, hostInterruptStatus(irq));
     t2.restore(state);
     expect(t2.read(R.Status, 4)).toBe(STARTED);
     expect(irq.level).toBe(true); // the pending interrupt is carried too

@@ -37,6 +37,7 @@ export interface VcpuExports {
   hsm_start(): void;
   hsm_resume(): void;
   plic_set_level(irq: number, level: number): void;
+  virtio_interrupt(slot: number, set: number, clear: number): void;
   uart_rx_notify(): void;
   uart_tx_notify(): void;
   // the JIT tier (assembly/jit.ts)

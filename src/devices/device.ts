@@ -24,6 +24,31 @@ export interface IrqLine {
   set(level: boolean): void;
 }
 
+/**
+ * An interrupt status register and the line it drives, high exactly while
+ * the status is non-zero (virtio-mmio's InterruptStatus). A VM keeps it in
+ * shared memory, where the vCPUs read and acknowledge it without an exit
+ * (assembly/devices.ts), and changes it with the line in one step.
+ */
+export interface InterruptStatus {
+  read(): number;
+  /** Set bits `set` (the device) and clear bits `clear` (the driver's acknowledgement). */
+  update(set: number, clear: number): void;
+}
+
+/** An interrupt status held on the host, driving `line`: for a device model outside a VM (tests). */
+export function hostInterruptStatus(line: IrqLine): InterruptStatus {
+  let status = 0;
+  return {
+    read: () => status,
+    update(set, clear) {
+      const was = status;
+      status = (status & ~clear) | set;
+      if ((was !== 0) !== (status !== 0)) line.set(status !== 0);
+    },
+  };
+}
+
 /** Thrown by GuestMemory for a range a guest gave that is not all RAM. */
 export class GuestMemoryError extends Error {
   constructor(readonly addr: bigint, readonly len: number) {

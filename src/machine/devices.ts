@@ -10,6 +10,7 @@ import { WkvmError } from '../errors.js';
 import * as BOARD from '../../assembly/board.js';
 import type { VmMemory } from '../accel/memory.js';
 import type { BusRange } from '../io/main-loop.js';
+import type { InterruptStatus } from '../devices/device.js';
 import { GoldfishRtc } from '../devices/goldfish-rtc.js';
 import {
   VirtioMmioTransport, openBlockImage, VirtioRng, VirtioConsole, VirtioNet, macBytes,
@@ -112,14 +113,16 @@ export class DeviceManager {
    * @param setIrq   drives a PLIC line (the in-Wasm PLIC, through the main thread's instance)
    * @param warn     one line per host-side problem
    */
-  constructor(mem: VmMemory, devices: readonly VirtioDevice[], setIrq: (irq: number, level: boolean) => void, warn: (message: string) => void) {
+  /**
+   * @param virtioStatus each slot's InterruptStatus register with its PLIC line (VIRTIO_IRQ_BASE + slot)
+   */
+  constructor(mem: VmMemory, devices: readonly VirtioDevice[], virtioStatus: (slot: number) => InterruptStatus, warn: (message: string) => void) {
     this.bus = [{ base: BigInt(BOARD.RTC_BASE), size: BigInt(BOARD.RTC_SIZE), device: new GoldfishRtc() }];
     const bySlot = new Map<number, VirtioDevice>();
     // the device tree lists the slots from the highest address down and Linux probes them in that order
     devices.forEach((d, i) => bySlot.set(BOARD.VIRTIO_SLOTS - 1 - i, d));
     for (let slot = 0; slot < BOARD.VIRTIO_SLOTS; slot++) {
-      const irq = BOARD.VIRTIO_IRQ_BASE + slot;
-      const t = new VirtioMmioTransport(slot, bySlot.get(slot), mem.guest, { set: (level) => setIrq(irq, level) }, limitWarnings(warn));
+      const t = new VirtioMmioTransport(slot, bySlot.get(slot), mem.guest, virtioStatus(slot), limitWarnings(warn));
       this.transports.push(t);
       this.bus.push({ base: BigInt(BOARD.VIRTIO_BASE + slot * BOARD.VIRTIO_SIZE), size: BigInt(BOARD.VIRTIO_SIZE), device: t });
     }

@@ -14,7 +14,7 @@
  * serving one, sets DEVICE_NEEDS_RESET, raises a config interrupt and warns
  * once; nothing escapes to the caller.
  */
-import { GuestMemoryError, type GuestMemory, type IrqLine, type MmioDevice } from '../device.js';
+import { GuestMemoryError, type GuestMemory, type InterruptStatus, type MmioDevice } from '../device.js';
 import {
   DEVICE_FEATURE_MASK, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_EVENT_IDX, VIRTIO_F_VERSION_1,
   type VirtioContext, type VirtioDevice,
@@ -145,9 +145,7 @@ export class VirtioMmioTransport implements MmioDevice {
   private driverFeaturesSel = 0;
   private driverFeatures = 0n;
   private queueSel = 0;
-  private interruptStatus = 0;
   private configGeneration = 0;
-  private irqLevel = false;
   private readonly queueRegs: QueueRegisters[];
   private activation: Activation | null = null;
   private readonly offered: bigint;
@@ -158,14 +156,14 @@ export class VirtioMmioTransport implements MmioDevice {
    * @param index   slot number (names the device in warnings)
    * @param device  the backend, or undefined for an empty slot
    * @param mem     guest RAM, every range checked
-   * @param irq     this slot's PLIC line; its level is (InterruptStatus != 0)
+   * @param isr     this slot's InterruptStatus and PLIC line (high while it is non-zero)
    * @param warn    one line per problem worth telling the user about
    */
   constructor(
     readonly index: number,
     private readonly device: VirtioDevice | undefined,
     private readonly mem: GuestMemory,
-    private readonly irq: IrqLine,
+    private readonly isr: InterruptStatus,
     private readonly warn: WarnFn = () => {},
   ) {
     this.name = device ? `virtio-mmio.${index} (${device.name})` : `virtio-mmio.${index}`;
@@ -201,7 +199,7 @@ export class VirtioMmioTransport implements MmioDevice {
         return Number((this.offered >> BigInt(32 * this.deviceFeaturesSel)) & U32);
       case R.QueueNumMax: return q ? this.device.queueSizes[this.queueSel]! : 0;
       case R.QueueReady: return q?.ready ? 1 : 0;
-      case R.InterruptStatus: return this.interruptStatus;
+      case R.InterruptStatus: return this.isr.read();
       case R.Status: return this.status;
       case R.SHMLenLow: case R.SHMLenHigh: case R.SHMBaseLow: case R.SHMBaseHigh:
         return 0xffff_ffff; // no shared memory regions: length -1 (4.2.2)
@@ -234,7 +232,7 @@ export class VirtioMmioTransport implements MmioDevice {
       case R.DriverFeaturesSel: this.driverFeaturesSel = value; return;
       case R.QueueSel: this.queueSel = value; return;
       case R.QueueNotify: this.notify(value & 0xffff); return;
-      case R.InterruptACK: this.ackInterrupt(value); return;
+      case R.InterruptACK: this.isr.update(0, value); return;
       case R.Status: this.writeStatus(value); return;
     }
     this.writeQueueRegister(offset, value);
@@ -352,20 +350,7 @@ export class VirtioMmioTransport implements MmioDevice {
   }
 
   raiseInterrupt(bits: number): void {
-    this.interruptStatus |= bits;
-    this.updateIrq();
-  }
-
-  private ackInterrupt(bits: number): void {
-    this.interruptStatus &= ~bits;
-    this.updateIrq();
-  }
-
-  private updateIrq(): void {
-    const level = this.interruptStatus !== 0;
-    if (level === this.irqLevel) return;
-    this.irqLevel = level;
-    this.irq.set(level);
+    this.isr.update(bits, 0);
   }
 
   /** Device reset (Status = 0, or a guest reset): back to the power-on state. */
@@ -377,14 +362,13 @@ export class VirtioMmioTransport implements MmioDevice {
     this.driverFeaturesSel = 0;
     this.driverFeatures = 0n;
     this.queueSel = 0;
-    this.interruptStatus = 0;
+    this.isr.update(0, ~0);
     this.warned.clear();
     this.queueRegs.forEach((q, i) => {
       q.num = this.device?.queueSizes[i] ?? 0;
       q.ready = false;
       q.desc = q.driver = q.device = 0n;
     });
-    this.updateIrq();
     if (!this.device) return;
     try {
       this.device.reset();
@@ -406,7 +390,7 @@ export class VirtioMmioTransport implements MmioDevice {
       driverFeaturesSel: this.driverFeaturesSel,
       driverFeatures: this.driverFeatures.toString(),
       queueSel: this.queueSel,
-      interruptStatus: this.interruptStatus,
+      interruptStatus: this.isr.read(),
       configGeneration: this.configGeneration,
       queues: this.queueRegs.map((q, i) => {
         const at = queues?.[i]?.indices ?? { lastAvail: 0, usedIdx: 0 };
@@ -438,8 +422,7 @@ export class VirtioMmioTransport implements MmioDevice {
     if (this.status & S.DRIVER_OK && !(this.status & S.DEVICE_NEEDS_RESET)) {
       this.activate(s.queues.map((q) => ({ lastAvail: q.lastAvail, usedIdx: q.usedIdx })));
     }
-    this.interruptStatus |= s.interruptStatus & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
-    this.updateIrq();
+    this.isr.update(s.interruptStatus & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG), 0);
   }
 
   async close(): Promise<void> {

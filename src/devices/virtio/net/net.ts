@@ -15,6 +15,7 @@ import type { NetBackend } from '../../../netdev/netdev.js';
 import { parseMac } from '../../../netdev/spec.js';
 import type { VirtioContext, VirtioDevice } from '../device.js';
 import type { DescriptorChain } from '../queue.js';
+import { onesComplementSum } from './checksum.js';
 
 export const VIRTIO_ID_NET = 1;
 const VIRTIO_NET_F_CSUM = 1n << 0n;
@@ -213,12 +214,7 @@ export function completeChecksum(header: Buffer, frame: Buffer): boolean {
   const start = header.readUInt16LE(6);
   const at = start + header.readUInt16LE(8);
   if (at + 2 > frame.length) return false;
-  let sum = 0;
-  const end = frame.length;
-  let i = start;
-  for (; i + 1 < end; i += 2) sum += frame.readUInt16BE(i);
-  if (i < end) sum += frame[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const sum = onesComplementSum(frame, start, frame.length);
   frame.writeUInt16BE(~sum & 0xffff, at);
   return true;
 }
