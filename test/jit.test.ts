@@ -34,6 +34,8 @@ type Mode = 'off' | 'default' | 'eager';
 
 const GUESTS: JitGuest[] = [
   { name: 'smc', pass: 'PASS smc' },
+  // translations that call each other directly, one of them rewritten
+  { name: 'smc_linked', pass: 'PASS smc_linked' },
   // QEMU has no precise self-modifying code on RISC-V: the old instruction runs (the spec allows that)
   { name: 'smc_same', pass: 'PASS smc_same', qemu: { code: 1 } },
   { name: 'smc_remote', smp: 2, pass: 'smc_remote: PASS' },

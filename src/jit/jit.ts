@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { allowRelaxedSimd, compileEager, type Layout, type VcpuExports } from '../accel/module.js';
-import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule, unitSpan,
+import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule, unitSpan, type Block,
   type Decoder, type Insn } from './translate.js';
 import type { Bytes } from './wasm.js';
 import { WkvmError } from '../errors.js';
@@ -87,11 +87,22 @@ export function fusedMadd(env: NodeJS.ProcessEnv = process.env): boolean {
   return fusedMaddFound;
 }
 
+/** Guest code a translation was made from: `code`, at host address `at`. */
+interface Span { at: number; code: Uint8Array }
+
 /**
  * A unit translated and being compiled: installed only if its guest code
- * (`code`, at host address `at` in the unit's page) is still what was translated.
+ * (its own span) is still what was translated, and so are the units it calls
+ * directly (`links`: indices in its batch, units of its page).
  */
-interface Unit { host: number; slot: number; at: number; code: Uint8Array }
+interface Unit extends Span { host: number; slot: number; links: number[] }
+
+/**
+ * An installed translation and what it depends on: its own span and those of
+ * every unit it reaches by direct calls. A FENCE.I reinstalls it only if all
+ * of them are unchanged.
+ */
+interface Installed { host: number; spans: Span[] }
 
 /**
  * What every vCPU thread's JIT shares, made once per process (by the VM, on
@@ -129,7 +140,7 @@ export class Jit {
   private compiled: WebAssembly.Module | undefined;
   private failed: unknown;
   /** The installed translations by table slot, with the guest code each was made from. */
-  private installed = new Map<number, { host: number; at: number; code: Uint8Array }>();
+  private installed = new Map<number, Installed>();
   private generation = -1;
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
@@ -222,23 +233,44 @@ export class Jit {
     if (!this.batch && this.pending.size > 0) this.translateBatch();
   }
 
-  /** Translate pending blocks into one module and have V8 compile it off this thread. */
+  /**
+   * Translate pending blocks into one module and have V8 compile it off this
+   * thread. An exit of a unit to the start of another unit of the same page
+   * in this batch calls that one directly (no lookup, and an indirect call
+   * site of its own rather than jit_chain's one for every exit): both come
+   * from the same copy of the page, so they are installed, and reinstalled
+   * after a FENCE.I, only together.
+   */
   private translateBatch(): void {
     const t0 = performance.now();
-    const units: Unit[] = [];
-    const bodies: Bytes[] = [];
+    const found: { host: number; pc: number; blocks: Block[]; copy: Uint8Array }[] = [];
+    const copies = new Map<number, Uint8Array>();
     for (const [host, pc] of [...this.pending].slice(0, BATCH_MAX)) {
       this.pending.delete(host);
       // translated from a copy, which is what the guest's code is checked against before the translation is
       // installed: another hart may be rewriting it now (decoding the live page, then copying it, could pair
-      // the old code's translation with the new code)
+      // the old code's translation with the new code). One copy per page: linked units must agree.
       const page = host & ~0xfff;
-      const copy = this.ram.slice(page, page + 0x1000);
+      let copy = copies.get(page);
+      if (!copy) { copy = this.ram.slice(page, page + 0x1000); copies.set(page, copy); }
       const blocks = discover(host & 0xfff, this.decoder(copy), this.warm((pc & ~0xfff) >>> 0, page));
       if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
+      found.push({ host, pc, blocks, copy });
+    }
+    const byHost = new Map(found.map((u, i) => [u.host, i]));
+    const units: Unit[] = [];
+    const bodies: Bytes[] = [];
+    for (const { host, blocks, copy } of found) {
+      const page = host & ~0xfff;
       const { from, to } = unitSpan(blocks);
-      units.push({ host, slot: this.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to) });
-      bodies.push(translate(blocks, host & 0xfff, this.shared.fused));
+      const links: number[] = [];
+      const direct = (off: number): number | undefined => {
+        const j = byHost.get(page + off);
+        if (j !== undefined && !links.includes(j)) links.push(j);
+        return j;
+      };
+      units.push({ host, slot: this.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to), links });
+      bodies.push(translate(blocks, host & 0xfff, this.shared.fused, direct));
     }
     if (units.length === 0) { this.time(t0); return; }
     const bytes = translationModule(bodies);
@@ -268,12 +300,20 @@ export class Jit {
     this.compiled = undefined;
     this.ready();
     const exports = new WebAssembly.Instance(module, this.imports).exports;
+    // a unit is valid if its code is unchanged and so is every unit it calls directly, transitively
+    const valid = units.map((u) => this.unchanged(u.at, u.code));
+    for (let again = true; again;) {
+      again = false;
+      units.forEach((u, i) => { if (valid[i] && u.links.some((j) => !valid[j])) { valid[i] = false; again = true; } });
+    }
     let installed = 0;
-    units.forEach(({ host, slot, at, code }, i) => {
-      if (!this.unchanged(at, code)) return;
+    units.forEach(({ host, slot, links }, i) => {
+      if (!valid[i]) return;
+      const reach = new Set([i]);
+      for (const j of reach) for (const k of units[j]!.links) reach.add(k); // a Set iterates what is added meanwhile
       this.table.set(this.L.JIT_TABLE_BASE + slot, exports[`f${i}`] as () => void);
       this.cpu.jit_install(host);
-      this.installed.set(slot, { host, at, code });
+      this.installed.set(slot, { host, spans: [...reach].map((j) => units[j]!) });
       installed++;
     });
     this.bump(this.L.R_JIT_BLOCKS, installed);
@@ -288,8 +328,15 @@ export class Jit {
    */
   private revalidate(): void {
     const t0 = performance.now();
-    for (const [slot, { host, at, code }] of this.installed) {
-      if (this.unchanged(at, code)) this.cpu.jit_install(host); else this.installed.delete(slot);
+    // linked units share their spans (the same objects): each is compared once
+    const same = new Map<Span, boolean>();
+    const check = (s: Span): boolean => {
+      let v = same.get(s);
+      if (v === undefined) { v = this.unchanged(s.at, s.code); same.set(s, v); }
+      return v;
+    };
+    for (const [slot, { host, spans }] of this.installed) {
+      if (spans.every(check)) this.cpu.jit_install(host); else this.installed.delete(slot);
     }
     this.time(t0);
   }

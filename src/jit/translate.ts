@@ -64,6 +64,9 @@ export const IMPORTS: Import[] = [
   { module: 'env', name: 'spin_stored', kind: 'global', type: T.i32, mutable: true },
   { module: 'env', name: 'jit_status', kind: 'global', type: T.i32, mutable: true },
 ];
+/** The imported functions: a module's own translations come after them in its function index space. */
+const FUNC_IMPORTS = IMPORTS.filter((im) => im.kind === 'func').length;
+
 
 const ALU_OPS = new Map<number, Op>([[O.OP_ADD, Op.i64_add], [O.OP_SUB, Op.i64_sub], [O.OP_SLL, Op.i64_shl],
   [O.OP_XOR, Op.i64_xor], [O.OP_SRL, Op.i64_shr_u], [O.OP_SRA, Op.i64_shr_s], [O.OP_OR, Op.i64_or],
@@ -144,7 +147,7 @@ export function fusedMaddProbe(): Uint8Array<ArrayBuffer> {
 /** The probe's arguments, whose product plus addend is -2^-104 fused and 0 if the product is rounded first. */
 export const FUSED_PROBE_ARGS = [1 + 2 ** -52, 1 - 2 ** -52, -1] as const;
 
-interface Block { start: number; insns: { off: number; i: Insn }[] }
+export interface Block { start: number; insns: { off: number; i: Insn }[] }
 
 /** A JAL that links nothing (its rd is x0, which the decoder names 32 when written). */
 const plainJump = (i: Insn): boolean => i.op === O.OP_JAL && (i.rd === 0 || i.rd === 32);
@@ -417,8 +420,14 @@ export function structure(n: number, succ: number[][]): Construct[][] | null {
   return opens;
 }
 
-/** Emit one translation's function body for `blocks` (entry at page offset `entry`). */
-export function translate(blocks: Block[], entry: number, fusedMadd = false): Bytes {
+/**
+ * Emit one translation's function body for `blocks` (entry at page offset
+ * `entry`). `direct` names the function (its index among the module's
+ * translations) of another unit of the same module that starts at a page
+ * offset, if any: an exit there tail-calls it directly, not through
+ * jit_chain's lookup (see `linkedExits`).
+ */
+export function translate(blocks: Block[], entry: number, fusedMadd = false, direct: (off: number) => number | undefined = () => undefined): Bytes {
   const b = new Bytes();
   const index = new Map<number, number>();
   blocks.forEach((bl, k) => index.set(bl.start, k));
@@ -531,12 +540,22 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   };
   if (blocks.some((bl) => bl.insns.some(({ i }) => i.op >= O.OP_FLW && i.op <= O.OP_FP))) fpOk();
 
+  // how an exit to page offset `off` goes on: 1 through jit_chain, 2 + j the j-th unit of this module it
+  // calls directly (linked: same page, translated from the same copy of it, installed together)
+  const linked: number[] = [];
+  const chainTo = (off: number): number => {
+    const f = off >= 0 && off < 0x1000 ? direct(off) : undefined;
+    if (f === undefined) return 1;
+    let j = linked.indexOf(f);
+    if (j < 0) { j = linked.length; linked.push(f); }
+    return 2 + j;
+  };
   const EXIT = open(Op.block);
   const HEXIT = open(Op.block); // a slow path's exit: its status is in jit_status
   const LOOP = dispatch ? open(Op.loop) : -1;
   // leaving for a block start at page offset `off`: the epilogue chains to its translation if it has one
   const exitTo = (off: number, extra: number, status: number): void => {
-    pcAt(off); set(L_RETPC); setRet(extra, status); i32c(1); set(L_CHAIN); br(EXIT);
+    pcAt(off); set(L_RETPC); setRet(extra, status); i32c(chainTo(off)); set(L_CHAIN); br(EXIT);
   };
   if (dispatch) {
     for (let k = blocks.length - 1; k >= 0; k--) open(Op.block);
@@ -1028,9 +1047,24 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false): By
   b.byte(Op.global_get); b.u32(G_STORED); get(L_STORED); b.byte(Op.i32_or); b.byte(Op.global_set); b.u32(G_STORED);
   for (const r of [...written].sort((x, y) => x - y)) { get(P_V); get(regLocal[r]); mem(Op.i64_store, L.V_X + 8 * r, 3); }
   get(P_V); get(L_RETPC); mem(Op.i64_store, L.V_PC, 3);
-  // a jump or a block's end goes on in the next translation without the interpreter (jit_chain)
+  // a jump or a block's end goes on in the next translation without the interpreter: jit_chain finds it, or
+  // (a unit of this module, linked) it is called directly: while the budget lasts, as jit_chain does
+  b.byte(Op.block); b.byte(T.void_); // L_CHAIN 0: back to the interpreter
+  b.byte(Op.block); b.byte(T.void_); // 1: jit_chain
+  for (let j = 0; j < linked.length; j++) { b.byte(Op.block); b.byte(T.void_); }
   get(L_CHAIN);
-  b.byte(Op.if_); b.byte(T.void_);
+  b.byte(Op.br_table); b.u32(linked.length + 2);
+  b.u32(linked.length + 1); b.u32(linked.length);
+  for (let j = 0; j < linked.length; j++) b.u32(j);
+  b.u32(linked.length + 1);
+  for (let j = 0; j < linked.length; j++) {
+    b.byte(Op.end);
+    get(L_RET); i32c(2); b.byte(Op.i32_shr_u); get(P_BUDGET); b.byte(Op.i32_ge_s);
+    b.byte(Op.if_); b.byte(T.void_); get(L_RET); b.byte(Op.return_); b.byte(Op.end);
+    get(P_V); get(L_RETPC); get(P_BUDGET); get(L_RET); i32c(2); b.byte(Op.i32_shr_u);
+    b.byte(Op.return_call); b.u32(FUNC_IMPORTS + linked[j]!);
+  }
+  b.byte(Op.end);
   get(P_V); get(L_RETPC); get(P_BUDGET); get(L_RET); b.byte(Op.return_call); b.u32(F_CHAIN);
   b.byte(Op.end);
   get(L_RET);

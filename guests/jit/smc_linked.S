@@ -1,0 +1,83 @@
+/* JIT exactness: translations that call each other directly. A unit whose
+ * exit goes to another unit of the same page, translated in the same batch,
+ * tail-calls it without the lookup (src/jit/jit.ts, translateBatch), so it
+ * may only run while that unit's code is unchanged too. f calls g; both turn
+ * hot together (one batch); then g is rewritten and f called again.
+ *   1     f hot: each call adds 1 + 2
+ *   2-4   g's immediate becomes 5, 7, 11, each time with FENCE.I, and f
+ *         runs hot again: each call adds 1 + the new immediate (after a
+ *         FENCE.I the unchanged translations are reinstalled: f's own code
+ *         is unchanged, but its direct call would run the old g)
+ *   5     g's immediate 11 -> 9 without FENCE.I: 1 + 9 at once
+ * Exit 0 = pass, n = the failing check. */
+#include "isa.h"
+TEST_NAME smc_linked
+  .option norelax            /* exact offsets of the patched code */
+
+#define HOT 40000            /* above the default threshold (16384) */
+
+/* a0 = sum of n calls of f; fail with chk unless it is n * per */
+.macro CALLS n, per, chk
+  li s1, \n
+  li a0, 0
+.Lc\@:
+  call f
+  addi s1, s1, -1
+  bnez s1, .Lc\@
+  li t0, \n * \per
+  beq a0, t0, .Ld\@
+  li a0, \chk
+  j fail
+.Ld\@:
+.endm
+
+/* g's addi gets immediate `imm` (0..2047); clobbers t1-t3 */
+.macro SET_G imm
+  la t1, g_add
+  lwu t2, 0(t1)
+  slli t2, t2, 44
+  srli t2, t2, 44
+  li t3, \imm << 20
+  or t2, t2, t3
+  sw t2, 0(t1)
+.endm
+
+  .text
+  .globl test_main
+test_main:
+  TRAP_RESET
+  addi sp, sp, -16
+  sd ra, 8(sp)
+  CALLS HOT, 3, 1
+  SET_G 5
+  fence.i
+  CALLS HOT, 6, 2
+  SET_G 7
+  fence.i
+  CALLS HOT, 8, 3
+  SET_G 11
+  fence.i
+  CALLS HOT, 12, 4
+  SET_G 9
+  CALLS 100, 10, 5
+  ld ra, 8(sp)
+  addi sp, sp, 16
+  j pass
+
+  /* f and g in one page of their own */
+  .balign 4096
+  .option push
+  .option norvc
+f:
+  addi a0, a0, 1
+  addi sp, sp, -16
+  sd ra, 8(sp)
+  jal ra, g                  /* a direct call: `call` is auipc + jalr without relaxation */
+  ld ra, 8(sp)
+  addi sp, sp, 16
+  ret
+g:
+g_add:
+  addi a0, a0, 2
+  ret
+  .option pop
