@@ -33,9 +33,6 @@ async function run(g: Guest, timeoutMs: number): Promise<{ q: RunResult; w: RunR
   return { q, w };
 }
 
-const hungSilently = ({ q, w }: { q: RunResult; w: RunResult }) =>
-  (q.signal !== null && q.stdout === '') || (w.signal !== null && w.stdout === '');
-
 /** Run a guest on both; both must have exited on their own (not killed by the timeout). */
 async function both(g: Guest, timeoutMs = TIMEOUT_MS): Promise<{ q: RunResult; w: RunResult }> {
   const r = await run(g, timeoutMs);
@@ -97,14 +94,7 @@ describe.skipIf(!QEMU)('wkvm vs QEMU 7.2 (same stdout, same exit status)', () =>
 
   for (const elf of isa) {
     it(`isa/${basename(elf)}`, async () => {
-      let r = await run({ elf, smp: 1 }, 10_000);
-      // wfi.S part 3 races with its 200 us timer (see test/devices.test.ts): a
-      // silent hang on either side is that race, not a difference; retry it
-      for (let i = 0; i < 2 && basename(elf) === 'wfi.elf' && hungSilently(r); i++) {
-        console.warn('wfi.elf hung silently (the wfi.S timer race?); retrying');
-        r = await run({ elf, smp: 1 }, 10_000);
-      }
-      const { q, w } = r;
+      const { q, w } = await run({ elf, smp: 1 }, 10_000);
       expect(q.signal, `QEMU was killed (timeout?); stderr: ${q.stderr}`).toBeNull();
       expect(w.signal, `wkvm was killed (timeout?); stderr: ${w.stderr}`).toBeNull();
       expect(w.stderr).toBe('');
