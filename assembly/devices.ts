@@ -52,7 +52,7 @@ function virtioSlot(pa: u64, size: u32, reg: u32): i32 {
 export function virtioLoad(pa: u64, size: u32): i64 {
   const slot = virtioSlot(pa, size, VIRTIO_MMIO_INTERRUPT_STATUS);
   if (slot < 0) return -1;
-  return <i64>atomic.load<u32>(MACHINE_BASE + M_VIRTIO_ISR + (<usize>slot << 2));
+  return <i64>atomic.load<u32>(MACHINE_BASE + M_VIRTIO_ISR + (<u32>slot << 2));
 }
 
 /**
@@ -69,7 +69,7 @@ export function virtioStore(pa: u64, size: u32, v: u64): bool {
   }
   slot = virtioSlot(pa, size, VIRTIO_MMIO_QUEUE_NOTIFY);
   if (slot < 0 || v >= 32) return false;
-  atomic.or<u32>(MACHINE_BASE + M_VIRTIO_NOTIFY + (<usize>slot << 2), <u32>1 << <u32>v);
+  atomic.or<u32>(MACHINE_BASE + M_VIRTIO_NOTIFY + (<u32>slot << 2), <u32>1 << <u32>v);
   atomic.add<i32>(MACHINE_BASE + M_VIRTIO_DOORBELL, 1);
   atomic.notify(MACHINE_BASE + M_VIRTIO_DOORBELL, 1);
   return true;

@@ -69,7 +69,7 @@ export function plicSetLevel(irq: u32, level: bool): void {
  */
 export function virtioInterrupt(slot: u32, set: u32, clear: u32): void {
   if (slot >= VIRTIO_SLOTS) return;
-  const isr = MACHINE_BASE + M_VIRTIO_ISR + (<usize>slot << 2);
+  const isr = MACHINE_BASE + M_VIRTIO_ISR + (slot << 2);
   lock();
   const old = load<u32>(isr);
   const now = (old & ~clear) | set;
