@@ -243,7 +243,7 @@ export class Jit {
    */
   private translateBatch(): void {
     const t0 = performance.now();
-    const found: { host: number; pc: number; blocks: Block[]; copy: Uint8Array }[] = [];
+    const found: { host: number; blocks: Block[]; copy: Uint8Array }[] = [];
     const copies = new Map<number, Uint8Array>();
     for (const [host, pc] of [...this.pending].slice(0, BATCH_MAX)) {
       this.pending.delete(host);
@@ -255,7 +255,7 @@ export class Jit {
       if (!copy) { copy = this.ram.slice(page, page + 0x1000); copies.set(page, copy); }
       const blocks = discover(host & 0xfff, this.decoder(copy), this.warm((pc & ~0xfff) >>> 0, page));
       if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
-      found.push({ host, pc, blocks, copy });
+      found.push({ host, blocks, copy });
     }
     const byHost = new Map(found.map((u, i) => [u.host, i]));
     const units: Unit[] = [];
@@ -307,7 +307,7 @@ export class Jit {
       units.forEach((u, i) => { if (valid[i] && u.links.some((j) => !valid[j])) { valid[i] = false; again = true; } });
     }
     let installed = 0;
-    units.forEach(({ host, slot, links }, i) => {
+    units.forEach(({ host, slot }, i) => {
       if (!valid[i]) return;
       const reach = new Set([i]);
       for (const j of reach) for (const k of units[j]!.links) reach.add(k); // a Set iterates what is added meanwhile
