@@ -1,10 +1,10 @@
 /* JIT exactness: translations that call each other directly. A unit whose
- * exit goes to another unit of the same page, translated in the same batch
- * or installed by an earlier one, tail-calls it without the lookup
- * (src/jit/jit.ts, translateBatch), so it may only run while that unit's
- * code is unchanged too. f calls g; both turn hot together (one batch); then
- * g is rewritten and f called again. h turns hot alone first; then f2, which
- * calls it, turns hot (a later batch); then h is rewritten.
+ * exit goes to another unit of the same page translated in the same batch
+ * tail-calls it without the lookup (src/jit/jit.ts, translateBatch), so it
+ * may only run while that unit's code is unchanged too. f calls g; both turn
+ * hot together (one batch); then g is rewritten and f called again. h turns
+ * hot alone first, then f2, which calls it (a later batch: f2 reaches h
+ * through jit_chain); then h is rewritten.
  *   1     f hot: each call adds 1 + 2
  *   2-4   g's immediate becomes 5, 7, 11, each time with FENCE.I, and f
  *         runs hot again: each call adds 1 + the new immediate (after a
