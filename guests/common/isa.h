@@ -77,6 +77,17 @@
 #ifdef __ASSEMBLER__
 
 /* Name printed in the PASS/FAIL line. */
+/* the I-type instruction at address t1 gets immediate `imm` (a register,
+ * 0..2047): self-modifying code for the JIT guests; clobbers t2-t3 */
+.macro PATCH_IMM imm
+  lwu t2, 0(t1)
+  slli t2, t2, 44
+  srli t2, t2, 44
+  slli t3, \imm, 20
+  or t2, t2, t3
+  sw t2, 0(t1)
+.endm
+
 .macro TEST_NAME name
   .pushsection .rodata
   .globl test_name

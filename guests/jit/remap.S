@@ -101,12 +101,7 @@ TEST_NAME remap
 /* the immediate of pageA's addi (at pageA + 8), written through VA_ALIAS (S-mode) */
 .macro ALIAS_IMM imm
   li t1, VA_ALIAS + 8
-  lwu t2, 0(t1)
-  slli t2, t2, 44
-  srli t2, t2, 44
-  slli t3, \imm, 20
-  or t2, t2, t3
-  sw t2, 0(t1)
+  PATCH_IMM \imm
 .endm
 
   .text

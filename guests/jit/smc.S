@@ -41,12 +41,7 @@ TEST_NAME smc
  * 0..2047); clobbers t1-t3 */
 .macro SET_IMM label, imm
   la t1, \label
-  lwu t2, 0(t1)
-  slli t2, t2, 44
-  srli t2, t2, 44
-  slli t3, \imm, 20
-  or t2, t2, t3
-  sw t2, 0(t1)
+  PATCH_IMM \imm
 .endm
 
 /* reg = 10 * src */

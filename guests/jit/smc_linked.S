@@ -36,15 +36,11 @@ TEST_NAME smc_linked
 .Ld\@:
 .endm
 
-/* the addi at `label` gets immediate `imm` (0..2047); clobbers t1-t3 */
+/* the addi at `label` gets immediate `imm` (0..2047); clobbers t1-t4 */
 .macro SET_IMM imm, label=g_add
   la t1, \label
-  lwu t2, 0(t1)
-  slli t2, t2, 44
-  srli t2, t2, 44
-  li t3, \imm << 20
-  or t2, t2, t3
-  sw t2, 0(t1)
+  li t4, \imm
+  PATCH_IMM t4
 .endm
 
   .text
