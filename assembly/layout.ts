@@ -40,6 +40,7 @@ export const M_SIG_ARMED: u32 = 0x058;   // u64 deadline the signal worker sleep
 export const M_TOUCHED_MAP: u32 = 0x068;  // u32 linear address of the touched-page map (TOUCHED_MAP_BYTES after the vCPU blocks)
 export const TOUCHED_MAP_BYTES: u32 = 0x20000; // 1 bit per 4 KiB RAM page that may be non-zero (written by the guest or the host): a snapshot reads only those
 export const M_SIG_TASK: u32 = 0x06c;     // i32 the signal worker's task: its id until it starts, -id once it runs, 0 once a stop cancelled it
+export const M_JIT_BATCHES: u32 = 0x070;  // i32 batches of translations the vCPU threads made themselves (notified: the VM starts its translator thread after a few)
 export const M_VCPUS_PARKED: u32 = 0x064; // i32 vCPU threads parked by REQ_PAUSE (notified: pause() waits for all of them)
 export const M_VIRTIO_DOORBELL: u32 = 0x060; // bumped when a vCPU rang a virtio queue notify (the I/O loop waits on it)
 export const M_VIRTIO_NOTIFY: u32 = 0x080;   // u32 per virtio-mmio slot: bit q = queue q notified (the I/O loop takes them with exchange)
@@ -133,7 +134,7 @@ export const R_INSNS: u32 = 0x28;     // u64 instructions retired (statistics)
 export const R_EXITS: u32 = 0x30;     // u64 exits taken
 export const R_JIT_INSNS: u32 = 0x38; // u64 instructions retired inside translations (statistics)
 export const R_JIT_BLOCKS: u32 = 0x40; // u64 translations installed (written by the vCPU worker)
-export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds the vCPU worker's thread spent translating and installing
+export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds spent translating (by the vCPU's thread or the translator thread) and installing
 export const R_JIT_MODULES: u32 = 0x50; // u64 Wasm modules compiled
 export const R_JIT_FLUSHES: u32 = 0x58; // u64 whole-cache flushes (memory bound reached)
 export const R_FAILURE: u32 = 0x60;   // u32 1: a shutdown/reset exit came with SBI SRST reason "system failure"
@@ -154,6 +155,7 @@ export const R_WAIT_SINCE_MS: u32 = 0x128;  // f64 when it began (a reader adds 
 export const R_DBG: u32 = 0x130;      // u32 EXIT_DEBUG's cause (DBG_STOP_*)
 export const R_DBG_KIND: u32 = 0x134; // u32 DBG_STOP_WATCH: DBG_WATCH_* of the access | index of the watchpoint hit << 8
 export const R_DBG_ADDR: u32 = 0x138; // u64 DBG_STOP_WATCH: the data address accessed
+export const R_JIT_OFFLOADED: u32 = 0x140; // u64 batches of this vCPU's translations made by the VM's translator thread (src/jit/thread.ts)
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import { takePool, givePool, prewarmPool } from './workers/pool.js';
 import { WkvmError, describeFsError } from './errors.js';
@@ -24,6 +25,7 @@ import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
 import type { VcpuTask } from './workers/vcpu-worker.js';
 import type { SignalTask } from './workers/signal.js';
+import type { JitThreadTask } from './jit/thread.js';
 import type { PrefaultTask } from './workers/prefault.js';
 import { GuestConsole } from './console.js';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
@@ -39,6 +41,8 @@ const STOP_GRACE_MS = 5000;
 const SERIAL_HIGH_WATER_MARK = 64 * 1024;
 /** Signal tasks of this process, numbered (M_SIG_TASK): a VM's memory may go to another VM while its task waits for a thread. */
 let signalTasks = 0;
+/** Batches of translations the vCPUs make themselves before the VM starts its translator thread (startJitThread). */
+const JIT_THREAD_AFTER = 16;
 const nextSignalTask = (): number => (signalTasks = (signalTasks % 0x3fff_ffff) + 1);
 
 export interface MachineOptions {
@@ -154,8 +158,9 @@ export interface VcpuStats {
    * SBI HSM suspend or stop), yielding on spin loops and pause hints, parked by pause(). */
   time: { runningMs: number; haltedMs: number; spinningMs: number; pausedMs: number };
   /** The JIT tier: instructions retired inside translations, translations installed, Wasm modules compiled,
-   * microseconds spent translating and compiling, and whole-cache flushes (its memory bound). */
-  jit: { instructions: bigint; blocks: bigint; modules: bigint; compileUs: bigint; flushes: bigint };
+   * microseconds spent translating (on the vCPU's thread or the VM's translator thread) and installing,
+   * whole-cache flushes (its memory bound), and batches the translator thread made (docs/jit.md). */
+  jit: { instructions: bigint; blocks: bigint; modules: bigint; compileUs: bigint; flushes: bigint; offloaded: bigint };
 }
 
 /** The events a VirtualMachine emits, with their arguments. */
@@ -251,6 +256,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /** Every vCPU thread ended by itself at the stop: no thread can still touch the memory (recycle). */
   private stoppedCleanly = false;
   private tasks: Promise<unknown>[] = [];
+  /** The translator thread's task (src/jit/thread.ts) and the port that stops it, while the vCPUs run. */
+  private jitTask: { done: Promise<unknown>; control: MessagePort } | undefined;
   private launches = 0;
   private readonly io: IoLoop;
   private readonly devices: DeviceManager;
@@ -490,18 +497,52 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     this.resumeFrom = undefined; // a later reboot boots afresh
     const staggered = !resume && !this.plan.harts.some((b, h) => h > 0 && b.started);
     const jit = this.jitThreshold !== 0 ? jitShared() : undefined;
+    // the translator thread (not with threshold 1, whose blocks are translated synchronously, in order):
+    // each vCPU gets a channel to it
+    const channels = jit && this.jitThreshold !== 1 ? Array.from({ length: this.harts }, () => new MessageChannel()) : undefined;
     const next = (): void => {
       if (launch !== this.launches || this.state !== 'running' && this.state !== 'paused') return;
       const hart = this.tasks.length;
       if (hart === this.harts) return;
-      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot: this.plan.harts[hart], resume, jit };
-      this.tasks.push(this.pool!.run(task).catch((e: Error) => this.fail(e)));
+      const jitPort = channels?.[hart].port2;
+      const task: VcpuTask = { module: this.module, memory: this.mem.memory, layout: L, hart, harts: this.harts, epochMs: this.epochMs, boot: this.plan.harts[hart], resume, jit, jitPort };
+      this.tasks.push(this.pool!.run(task, jitPort ? { transferList: [jitPort] } : {}).catch((e: Error) => this.fail(e)));
       const inFlight = hart === 0 ? 1 : availableParallelism(); // the boot hart alone first
       if (!staggered || this.tasks.length - Atomics.load(this.mem.i32, upIdx) < inFlight) return next();
       const w = Atomics.waitAsync(this.mem.i32, upIdx, Atomics.load(this.mem.i32, upIdx));
       if (w.async) void w.value.then(next); else next();
     };
     next();
+    if (channels && jit) this.startJitThread(launch, channels, jit.fused);
+  }
+
+  /**
+   * Start the translator thread (src/jit/thread.ts) once the vCPUs have made
+   * JIT_THREAD_AFTER batches of translations themselves: a guest that keeps
+   * finding hot code gets it; a short one does not pay for a pool thread
+   * coming up (~50-200 ms of a core) beside its first milliseconds, which
+   * made the benchmark kernels 12-20% slower at 1000 rounds (~10 batches
+   * each). Until it is up the vCPU threads translate for themselves.
+   */
+  private startJitThread(launch: number, channels: MessageChannel[], fused: boolean): void {
+    const L = this.layout;
+    const idx = (L.MACHINE_BASE + L.M_JIT_BATCHES) >> 2;
+    Atomics.store(this.mem.i32, idx, 0);
+    const watch = (): void => {
+      if (launch !== this.launches || this.state !== 'running' && this.state !== 'paused' || !this.pool) return;
+      const made = Atomics.load(this.mem.i32, idx);
+      if (made < JIT_THREAD_AFTER) {
+        const w = Atomics.waitAsync(this.mem.i32, idx, made);
+        if (w.async) void w.value.then(watch); else watch();
+        return;
+      }
+      const control = new MessageChannel();
+      const ports = channels.map((c) => c.port1);
+      const task: JitThreadTask = { module: this.module, memory: this.mem.memory, layout: L, ports, control: control.port2, fused };
+      const done = this.pool.run(task, { name: 'jitThread', transferList: [...ports, control.port2] }).catch((e: Error) => this.fail(e));
+      this.jitTask = { done, control: control.port1 };
+    };
+    watch();
   }
 
   private onGuestExit(e: ExitEvent): void {
@@ -543,9 +584,14 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     // then) is cancelled rather than waited for: it returns at once when it starts
     const sigTask = (L.MACHINE_BASE + L.M_SIG_TASK) >> 2;
     const started = Atomics.compareExchange(i32, sigTask, this.signalId, 0) !== this.signalId;
+    // the translator thread ends at once (and one not started yet never starts)
+    Atomics.notify(i32, (L.MACHINE_BASE + L.M_JIT_BATCHES) >> 2);
+    const jitTask = this.jitTask;
+    this.jitTask = undefined;
+    jitTask?.control.postMessage('stop'); // it closes the channel
     // every vCPU sees the stop within a time slice; a thread that does not is ended with its pool
     const settled = await Promise.race([
-      Promise.all([...this.tasks, started ? this.signal : undefined]).then(() => true),
+      Promise.all([...this.tasks, started ? this.signal : undefined, jitTask?.done]).then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS).unref()),
     ]);
     if (!settled) this.emit('warning', new Error('a vCPU thread did not stop in time; terminating it'));
@@ -967,6 +1013,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
           modules: this.mem.view.getBigUint64(run + L.R_JIT_MODULES, true),
           compileUs: this.mem.view.getBigUint64(run + L.R_JIT_COMPILE_US, true),
           flushes: this.mem.view.getBigUint64(run + L.R_JIT_FLUSHES, true),
+          offloaded: this.mem.view.getBigUint64(run + L.R_JIT_OFFLOADED, true),
         },
       });
     }

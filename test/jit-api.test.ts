@@ -76,7 +76,7 @@ describe('JIT statistics', () => {
     expect(off.code).toBe(0);
     expect(on.code).toBe(0);
     expect(on.out).toBe(off.out);
-    expect(off.stats.jit).toEqual({ instructions: 0n, blocks: 0n, modules: 0n, compileUs: 0n, flushes: 0n });
+    expect(off.stats.jit).toEqual({ instructions: 0n, blocks: 0n, modules: 0n, compileUs: 0n, flushes: 0n, offloaded: 0n });
     expect(on.stats.instructions).toBe(off.stats.instructions); // the JIT retires exactly what the interpreter does
     expect(on.stats.jit.blocks).toBeGreaterThan(0n);
     expect(on.stats.jit.modules).toBeGreaterThan(0n);
@@ -84,6 +84,30 @@ describe('JIT statistics', () => {
     // most of the work ran translated
     expect(Number(on.stats.jit.instructions) / Number(on.stats.instructions)).toBeGreaterThan(0.5);
   }, 60_000);
+
+  it('a guest that keeps finding hot code gets the translator thread, with the same results (and none with threshold 1)', async () => {
+    // every kernel of bench.elf: dozens of batches; the VM starts its translator thread after the 16th
+    const all = async (opts: { jit?: 'on' | 'off'; jitThreshold?: number }) => {
+      const vm = await VirtualMachine.create({ bios: 'none', kernel: BENCH, append: 'iters=150', memory: '256M', ...opts });
+      let out = '';
+      vm.serial.on('data', (b: Buffer) => { out += b.toString('latin1'); });
+      vm.start();
+      const code = await vm.exited;
+      return { code, out, stats: vm.stats()[0] };
+    };
+    const off = await all({ jit: 'off' });
+    const on = await all({ jit: 'on', jitThreshold: 64 });
+    const eager = await all({ jit: 'on', jitThreshold: 1 });
+    for (const r of [off, on, eager]) {
+      expect(r.code).toBe(0);
+      expect(r.out).toBe(off.out);
+      expect(r.stats.instructions).toBe(off.stats.instructions);
+    }
+    expect(off.out).toMatch(/^fp [0-9a-f]{16}$/m);
+    expect(on.stats.jit.offloaded).toBeGreaterThan(0n);
+    expect(on.stats.jit.modules).toBeGreaterThan(16n);
+    expect(eager.stats.jit.offloaded).toBe(0n);
+  }, 120_000);
 
   it('the CLI runs a guest the same way with --jit on and off', async () => {
     const args = ['run', '-bios', 'none', '-m', '256M', '-kernel', BENCH, '-append', 'iters=20 only=fsm'];

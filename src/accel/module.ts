@@ -67,7 +67,7 @@ const userFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').spli
  * read when a module is compiled: they are set for this one module and put
  * back.
  */
-function compileOptimized(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+export function compileOptimized(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   const flags = ['wasm-dynamic-tiering', 'wasm-lazy-compilation'].filter((f) => !userFlags.includes(f));
   for (const f of flags) v8.setFlagsFromString(`--no-${f}`);
   try {

@@ -1,13 +1,15 @@
 /**
  * The JIT tier's host half in a vCPU worker: between slices it takes the
- * blocks the vCPU module found hot, translates them (translate.ts) into one
- * module per batch (a module has a fixed cost of ~0.5 ms), lets V8 compile
- * it on a background thread while the vCPU goes on interpreting, then puts
- * each function in this worker's table and tells the vCPU module to call it.
- * Translated code calls back into the vCPU module Wasm to Wasm; no
- * JavaScript runs on the hot path.
+ * blocks the vCPU module found hot, has them translated (translate.ts) into
+ * one module per batch (a module has a fixed cost of ~0.5 ms) and compiled
+ * while the vCPU goes on interpreting (by the VM's translator thread once it
+ * is up, ./thread.ts; until then, and with threshold 1, here, with V8
+ * compiling in the background), then puts each function in this worker's
+ * table and tells the vCPU module to call it. Translated code calls back into
+ * the vCPU module Wasm to Wasm; no JavaScript runs on the hot path.
  */
 import { availableParallelism } from 'node:os';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { allowRelaxedSimd, compileEager, type Layout, type VcpuExports } from '../accel/module.js';
 import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule, unitSpan, type Block,
   type Decoder, type Insn } from './translate.js';
@@ -95,7 +97,107 @@ interface Span { at: number; code: Uint8Array }
  * (its own span) is still what was translated, and so are the units it calls
  * directly (`links`: indices in its batch, units of its page).
  */
-interface Unit extends Span { host: number; slot: number; links: number[] }
+export interface Unit extends Span { host: number; slot: number; links: number[] }
+
+/** A hot block to translate: its host address and its guest virtual pc (low 32 bits). */
+export interface Item { host: number; pc: number }
+
+/**
+ * What translating a batch needs besides the blocks: the guest's memory (the
+ * VM's), the vCPU module's decoder and slot hash (jit_decode, jit_slot: any
+ * instance of it), and whether the code at an offset of a page is warm (see
+ * warmTest()).
+ */
+export interface BatchContext {
+  ram: Uint8Array;
+  cpu: Pick<VcpuExports, 'jit_decode' | 'jit_slot'>;
+  /** The immediate of the instruction jit_decode decoded last (it leaves it in its vCPU block). */
+  imm: () => number;
+  warm: (vpage: number, page: number) => (off: number) => boolean;
+  fused: boolean;
+}
+
+/** A batch translated: its units (compiled as one module, `bytes`), and the blocks that cannot be translated. */
+export interface Translated { units: Unit[]; bytes: Uint8Array<ArrayBuffer> | undefined; refused: number[] }
+
+/**
+ * A vCPU's batch for the translator thread (./thread.ts): the blocks, its
+ * vCPU block (the counters that say which code is warm), the translation
+ * starts on their pages, and the count that makes code warm.
+ */
+export interface ThreadRequest { items: Item[]; base: number; entries: number[]; warmCount: number }
+/**
+ * The translator thread's answer: it is up, or a batch (its module compiled,
+ * if any unit was translated; `size`: its bytes; `us`: the time translating).
+ */
+export type ThreadAnswer =
+  | { kind: 'ready' }
+  | { kind: 'batch'; units: Unit[]; module?: WebAssembly.Module; size: number; refused: number[]; us: number; failed?: string };
+
+/**
+ * Translate hot blocks into one module (the work of a batch, done by the vCPU
+ * thread itself or by the VM's translator thread: ./thread.ts). An exit of a
+ * unit to the start of another unit of the same page in this batch calls that
+ * one directly (no lookup, and an indirect call site of its own rather than
+ * jit_chain's one for every exit): both come from the same copy of the page,
+ * so they are installed, and reinstalled after a FENCE.I, only together.
+ */
+export function translateItems(items: Item[], ctx: BatchContext): Translated {
+  const decoder = (page: Uint8Array): Decoder => (off: number): Insn => {
+    const w = ctx.cpu.jit_decode((page[off] ?? 0) | (page[off + 1] ?? 0) << 8 | (page[off + 2] ?? 0) << 16 | (page[off + 3] ?? 0) << 24);
+    return {
+      op: w & 0xff, rd: (w >>> 8) & 63, rs1: (w >>> 16) & 31, rs2: (w >>> 24) & 31,
+      imm: ctx.imm(), len: (w & (1 << 14)) !== 0 ? 2 : 4,
+    };
+  };
+  const found: { host: number; blocks: Block[]; copy: Uint8Array }[] = [];
+  const copies = new Map<number, Uint8Array>();
+  const refused: number[] = [];
+  for (const { host, pc } of items) {
+    // translated from a copy, which is what the guest's code is checked against before the translation is
+    // installed: another hart may be rewriting it now (decoding the live page, then copying it, could pair
+    // the old code's translation with the new code). One copy per page: linked units must agree.
+    const page = host & ~0xfff;
+    let copy = copies.get(page);
+    if (!copy) { copy = ctx.ram.slice(page, page + 0x1000); copies.set(page, copy); }
+    const blocks = discover(host & 0xfff, decoder(copy), ctx.warm((pc & ~0xfff) >>> 0, page));
+    if (!blocks) { refused.push(host); continue; }
+    found.push({ host, blocks, copy });
+  }
+  const byHost = new Map(found.map((u, i) => [u.host, i]));
+  const units: Unit[] = [];
+  const bodies: Bytes[] = [];
+  for (const { host, blocks, copy } of found) {
+    const page = host & ~0xfff;
+    const { from, to } = unitSpan(blocks);
+    const links: number[] = [];
+    const direct = (off: number): number | undefined => {
+      const j = byHost.get(page + off);
+      if (j !== undefined && !links.includes(j)) links.push(j);
+      return j;
+    };
+    units.push({ host, slot: ctx.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to), links });
+    bodies.push(translate(blocks, host & 0xfff, ctx.fused, direct));
+  }
+  return { units, bytes: units.length > 0 ? translationModule(bodies) : undefined, refused };
+}
+
+/**
+ * Whether discover() takes the code at an offset of the guest page at virtual
+ * address `vpage` (host address `page`) into a unit that branches there: it
+ * ran often (its count of taken branches, in the vCPU module's counters at
+ * `counts` hashed by address, is at least `min`: a sixteenth of the
+ * threshold) and no translation starts there (`isEntry`: a unit chains to
+ * that one instead of holding a copy of its code: on the fsm kernel every
+ * case of the switch took in the whole loop, and the compiles of those copies
+ * outweighed what they saved at 1000 rounds). With threshold 1 (the tests'
+ * mode) every target is warm: units take in all they can.
+ */
+export function warmTest(view: DataView, counts: number, mask: number, min: number, eager: boolean, isEntry: (host: number) => boolean):
+  (vpage: number, page: number) => (off: number) => boolean {
+  if (eager) return () => () => true;
+  return (vpage, page) => (off) => !isEntry(page + off) && view.getUint32(counts + ((((vpage + off) >>> 1) & mask) << 2), true) >= min;
+}
 
 /**
  * An installed translation and what it depends on: its own span and those of
@@ -135,20 +237,30 @@ export class Jit {
   private codeBytes = 0;
   /** Hot blocks taken from the vCPU module's queue, not yet translated: host address -> guest virtual pc (low 32 bits). */
   private pending = new Map<number, number>();
-  /** The batch V8 compiles now (in the background), and its result once there. */
-  private batch: Unit[] | undefined;
-  private compiled: WebAssembly.Module | undefined;
+  /** The blocks of the batch being translated or compiled (by this thread or the translator thread). */
+  private inFlight: Set<number> | undefined;
+  /** Whether this thread's own compile of it is in flight (its result comes through the event loop). */
+  private compilingHere = false;
+  /** The batch compiled, to be installed. */
+  private compiled: { units: Unit[]; module: WebAssembly.Module; size: number } | undefined;
   private failed: unknown;
   /** The installed translations by table slot, with the guest code each was made from. */
   private installed = new Map<number, Installed>();
   private generation = -1;
+  /** The translator thread answered: batches go to it from now on (./thread.ts). */
+  private threadReady = false;
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
   private readonly eager: boolean;
   /** Taken branches to a block that make it warm: taken into a unit that branches there (discover()). */
   private readonly warmCount: number;
 
-  constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared) {
+  /**
+   * `port`: this vCPU's channel to the VM's translator thread, if it has one:
+   * batches are translated and compiled there once it is up, off this thread
+   * (until then, and without one, here).
+   */
+  constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared, private readonly port?: MessagePort) {
     this.eager = threshold === 1;
     this.warmCount = Math.max(1, threshold >> 4);
     // grown to its JIT_ENTRIES slots at the first installation: V8 sets up each instance that imports a
@@ -157,8 +269,8 @@ export class Jit {
     this.table = new WebAssembly.Table({ element: 'anyfunc', initial: L.JIT_TABLE_BASE });
   }
 
-  /** A batch is being compiled: the worker lets its event loop run so that the result arrives. */
-  get compiling(): boolean { return this.batch !== undefined; }
+  /** This thread compiles a batch: the worker lets its event loop run so that the result arrives. */
+  get compiling(): boolean { return this.compilingHere; }
 
   /** Bind to the worker's vCPU instance (bound to `hart`). */
   bind(cpu: VcpuExports, exports: WebAssembly.Exports, memory: WebAssembly.Memory, hart: number): void {
@@ -186,105 +298,93 @@ export class Jit {
     (this.imports.env as Record<string, unknown>).jit_chain = chain.exports.f0;
   }
 
-  /**
-   * Whether discover() takes the code at an offset of the guest page at virtual address `vpage` (host
-   * address `page`) into a unit that branches there: it ran often (its count of taken branches, in the vCPU
-   * module's counters hashed by address, is a sixteenth of the threshold) and no translation starts there
-   * (a unit chains to that one instead of holding a copy of its code: on the fsm kernel every case of the
-   * switch took in the whole loop, and the compiles of those copies outweighed what they saved at 1000
-   * rounds). With threshold 1 (the tests' mode) every target is warm: units take in all they can.
-   */
-  private warm(vpage: number, page: number): (off: number) => boolean {
-    if (this.eager) return () => true;
-    const counts = this.base + this.L.V_JIT_COUNTS, mask = this.L.JIT_COUNTERS - 1, min = this.warmCount;
-    return (off) => !this.isEntry(page + off) && this.view.getUint32(counts + ((((vpage + off) >>> 1) & mask) << 2), true) >= min;
-  }
-
-  /** Whether a translation starts at host address `host` (installed, being compiled, or queued). */
+  /** Whether a translation starts at host address `host` (installed, being translated or compiled, or queued). */
   private isEntry(host: number): boolean {
-    return this.pending.has(host) || this.installed.get(this.cpu.jit_slot(host))?.host === host || (this.batch?.some((u) => u.host === host) ?? false);
+    return this.pending.has(host) || this.installed.get(this.cpu.jit_slot(host))?.host === host || (this.inFlight?.has(host) ?? false);
   }
-
-  /** The decoder of instructions in `page` (a copy of a code page: offsets are the page's). */
-  private decoder = (page: Uint8Array): Decoder => (off: number): Insn => {
-    const w = this.cpu.jit_decode((page[off] ?? 0) | (page[off + 1] ?? 0) << 8 | (page[off + 2] ?? 0) << 16 | (page[off + 3] ?? 0) << 24);
-    return {
-      op: w & 0xff, rd: (w >>> 8) & 63, rs1: (w >>> 16) & 31, rs2: (w >>> 24) & 31,
-      imm: this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), len: (w & (1 << 14)) !== 0 ? 2 : 4,
-    };
-  };
 
   /**
    * After a slice: take the blocks the vCPU module queued, install a batch
-   * V8 finished compiling, and start compiling the next one.
+   * compiled meanwhile, and start on the next one.
    */
   service(): void {
+    // first the translations a FENCE.I made stale: those whose code changed are no longer entries
+    const gen = this.cpu.jit_generation();
+    if (gen !== this.generation) { this.generation = gen; this.revalidate(); }
     const q = this.base + this.L.V_JIT_QUEUE;
     const count = this.view.getUint32(q, true);
     for (let i = 0; i < count; i++) {
       const host = Number(this.view.getBigUint64(q + 16 + 16 * i + 8, true));
-      if (!this.pending.has(host)) this.pending.set(host, this.view.getUint32(q + 16 + 16 * i, true));
+      // a block queued again while its translation was being compiled (or before a FENCE.I reinstated it)
+      // is not translated twice: 14 of a Linux boot's 785 translations at threshold 2048 were such copies
+      if (!this.isEntry(host)) this.pending.set(host, this.view.getUint32(q + 16 + 16 * i, true));
     }
     this.view.setUint32(q, 0, true);
-    const gen = this.cpu.jit_generation();
-    if (gen !== this.generation) { this.generation = gen; this.revalidate(); }
+    if (this.port) this.receive();
     if (this.compiled) this.install();
     else if (this.failed !== undefined) throw this.failed;
-    if (!this.batch && this.pending.size > 0) this.translateBatch();
+    if (!this.inFlight && this.pending.size > 0) this.translateBatch();
+  }
+
+  /** The translator thread's answers: that it is up, or a batch compiled (./thread.ts). */
+  private receive(): void {
+    for (let m = receiveMessageOnPort(this.port!); m; m = receiveMessageOnPort(this.port!)) {
+      const answer = m.message as ThreadAnswer;
+      if (answer.kind === 'ready') { this.threadReady = true; continue; }
+      for (const host of answer.refused) this.cpu.jit_refuse(host);
+      this.bump(this.L.R_JIT_COMPILE_US, answer.us);
+      this.bump(this.L.R_JIT_OFFLOADED, 1);
+      if (answer.failed !== undefined) { this.failed = new Error(answer.failed); this.inFlight = undefined; continue; }
+      if (answer.module) this.compiled = { units: answer.units, module: answer.module, size: answer.size };
+      else this.inFlight = undefined;
+    }
   }
 
   /**
-   * Translate pending blocks into one module and have V8 compile it off this
-   * thread. An exit of a unit to the start of another unit of the same page
-   * in this batch calls that one directly (no lookup, and an indirect call
-   * site of its own rather than jit_chain's one for every exit): both come
-   * from the same copy of the page, so they are installed, and reinstalled
-   * after a FENCE.I, only together.
+   * Translate pending blocks into one module: on the translator thread once
+   * it is up (it compiles the module too), else here, and V8 compiles it on
+   * its background threads.
    */
   private translateBatch(): void {
     const t0 = performance.now();
-    const found: { host: number; blocks: Block[]; copy: Uint8Array }[] = [];
-    const copies = new Map<number, Uint8Array>();
-    for (const [host, pc] of [...this.pending].slice(0, BATCH_MAX)) {
+    const items: Item[] = [];
+    for (const [host, pc] of this.pending) {
+      if (items.length === BATCH_MAX) break;
       this.pending.delete(host);
-      // translated from a copy, which is what the guest's code is checked against before the translation is
-      // installed: another hart may be rewriting it now (decoding the live page, then copying it, could pair
-      // the old code's translation with the new code). One copy per page: linked units must agree.
-      const page = host & ~0xfff;
-      let copy = copies.get(page);
-      if (!copy) { copy = this.ram.slice(page, page + 0x1000); copies.set(page, copy); }
-      const blocks = discover(host & 0xfff, this.decoder(copy), this.warm((pc & ~0xfff) >>> 0, page));
-      if (!blocks) { this.cpu.jit_refuse(host); continue; } // the vCPU module stops queueing it
-      found.push({ host, blocks, copy });
+      items.push({ host, pc });
     }
-    const byHost = new Map(found.map((u, i) => [u.host, i]));
-    const units: Unit[] = [];
-    const bodies: Bytes[] = [];
-    for (const { host, blocks, copy } of found) {
-      const page = host & ~0xfff;
-      const { from, to } = unitSpan(blocks);
-      const links: number[] = [];
-      const direct = (off: number): number | undefined => {
-        const j = byHost.get(page + off);
-        if (j !== undefined && !links.includes(j)) links.push(j);
-        return j;
-      };
-      units.push({ host, slot: this.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to), links });
-      bodies.push(translate(blocks, host & 0xfff, this.shared.fused, direct));
+    this.inFlight = new Set(items.map((it) => it.host));
+    if (this.threadReady && !this.eager) {
+      // the entries on the batch's pages: code the thread must not take in as warm
+      const pages = new Set(items.map((it) => it.host & ~0xfff));
+      const entries = [...this.pending.keys(), ...this.inFlight, ...[...this.installed.values()].map((t) => t.host)].filter((h) => pages.has(h & ~0xfff));
+      const request: ThreadRequest = { items, base: this.base, entries, warmCount: this.warmCount };
+      this.port!.postMessage(request);
+      this.time(t0);
+      return;
     }
-    if (units.length === 0) { this.time(t0); return; }
-    const bytes = translationModule(bodies);
-    if (this.codeBytes + bytes.length > CODE_LIMIT) this.flush();
-    this.codeBytes += bytes.length;
-    this.batch = units;
+    const isEntry = (host: number): boolean => this.isEntry(host);
+    const { units, bytes, refused } = translateItems(items, {
+      ram: this.ram, cpu: this.cpu, imm: () => this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), fused: this.shared.fused,
+      warm: warmTest(this.view, this.base + this.L.V_JIT_COUNTS, this.L.JIT_COUNTERS - 1, this.warmCount, this.eager, isEntry),
+    });
+    for (const host of refused) this.cpu.jit_refuse(host); // the vCPU module stops queueing it
+    if (!bytes) { this.inFlight = undefined; this.time(t0); return; }
     if (this.eager) {
-      this.compiled = new WebAssembly.Module(bytes);
+      this.compiled = { units, module: new WebAssembly.Module(bytes), size: bytes.length };
       this.time(t0);
       this.install();
       return;
     }
     this.time(t0);
-    compileEager(bytes).then((m) => { this.compiled = m; }, (e: unknown) => { this.failed = e; this.batch = undefined; });
+    if (this.port) { // the VM starts its translator thread once the vCPUs have made a few batches themselves (src/vm.ts)
+      const batches = new Int32Array(this.view.buffer, this.L.MACHINE_BASE + this.L.M_JIT_BATCHES, 1);
+      Atomics.add(batches, 0, 1);
+      Atomics.notify(batches, 0);
+    }
+    this.compilingHere = true;
+    compileEager(bytes).then((module) => { this.compiled = { units, module, size: bytes.length }; this.compilingHere = false; },
+      (e: unknown) => { this.failed = e; this.inFlight = undefined; this.compilingHere = false; });
   }
 
   /**
@@ -295,9 +395,12 @@ export class Jit {
    */
   private install(): void {
     const t0 = performance.now();
-    const units = this.batch!, module = this.compiled!;
-    this.batch = undefined;
+    const { units, module, size } = this.compiled!;
+    this.inFlight = undefined;
     this.compiled = undefined;
+    // the memory bound: every translation goes (their modules with them) before one too many comes in
+    if (this.codeBytes + size > CODE_LIMIT) this.flush();
+    this.codeBytes += size;
     this.ready();
     const exports = new WebAssembly.Instance(module, this.imports).exports;
     // a unit is valid if its code is unchanged and so is every unit it calls directly, transitively

@@ -59,6 +59,7 @@ const VCPU_STATS: readonly { name: string; unit?: string; read: (s: VcpuStats) =
   { name: 'jit-modules', read: (s) => s.jit.modules },
   { name: 'jit-compile-time', unit: 'seconds', read: (s) => s.jit.compileUs },
   { name: 'jit-flushes', read: (s) => s.jit.flushes },
+  { name: 'jit-offloaded', read: (s) => s.jit.offloaded },
 ];
 /** Device I/O counters as flat QMP stats: `blk.ID.reads`, `net.NETDEV.rx-bytes`, ... */
 function deviceStatList(d: DeviceStats): { name: string; value: number }[] {

@@ -36,10 +36,10 @@ function newPool(): Piscina {
   return new Piscina({
     filename: POOL_THREAD_FILE, // one file: each new thread loads it faster
     minThreads: 1, // the boot hart's, alone: a second one coming up beside it slowed it down; the VM asks for the rest
-    maxThreads: MAX_HARTS + 1,
+    maxThreads: MAX_HARTS + 2, // the vCPUs', the signal thread, the JIT's translator thread
     idleTimeout: IDLE_THREAD_MS,
     concurrentTasksPerWorker: 1,
-    maxQueue: MAX_HARTS + 1,
+    maxQueue: MAX_HARTS + 2,
     workerData: { jitWarmUp: new Int32Array(new SharedArrayBuffer(4)) }, // its first thread warms the JIT up (vcpu-worker.ts)
   });
 }

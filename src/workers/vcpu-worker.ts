@@ -5,13 +5,14 @@
  */
 import { readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { workerData } from 'node:worker_threads';
+import { workerData, type MessagePort } from 'node:worker_threads';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { Jit, type JitShared } from '../jit/jit.js';
 import { warmUp } from '../jit/translate.js';
 
 // the VM's signal thread, and a restore's page faults, are tasks of the same pool (piscina runs them by name)
 export { signalThread } from './signal.js';
+export { jitThread } from '../jit/thread.js';
 export { prefaultPages } from './prefault.js';
 
 export interface VcpuTask {
@@ -26,6 +27,8 @@ export interface VcpuTask {
   resume?: boolean;
   /** The JIT's per-process parts (jitShared()), when the VM's JIT is on. */
   jit?: JitShared;
+  /** This vCPU's channel to the VM's translator thread (src/jit/thread.ts), if it has one. */
+  jitPort?: MessagePort;
 }
 
 /** Instructions per run() call: the loop re-enters Wasm often enough for V8 to tier it up. */
@@ -56,11 +59,19 @@ function osThreadId(): number {
 }
 
 export default async function vcpuThread(task: VcpuTask): Promise<number> {
+  try {
+    return await runVcpu(task);
+  } finally {
+    task.jitPort?.close(); // the translator thread ends once the VM stops
+  }
+}
+
+async function runVcpu(task: VcpuTask): Promise<number> {
   const { layout: L, hart } = task;
   const i32 = new Int32Array(task.memory.buffer as unknown as SharedArrayBuffer);
   const jitThreshold = i32[(L.MACHINE_BASE + L.M_JIT_THRESHOLD) >> 2];
   if (jitThreshold !== 0 && !task.jit) throw new Error(`vCPU ${hart}: the JIT is on but the task lacks its shared parts`);
-  const jit = jitThreshold !== 0 ? new Jit(L, jitThreshold, task.jit!) : undefined;
+  const jit = jitThreshold !== 0 ? new Jit(L, jitThreshold, task.jit!, task.jitPort) : undefined;
   const inst = new WebAssembly.Instance(task.module, vcpuImports(task.memory, task.epochMs, jit?.table));
   const cpu = inst.exports as unknown as VcpuExports;
   jit?.bind(cpu, inst.exports, task.memory, hart);
