@@ -11,10 +11,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as O from '../assembly/ops.js';
-import { UNIT_CAP, discover, structure, translate, translationModule, unitBranches, warmUp, type Insn } from '../src/jit/translate.js';
+import { SWITCH_CAP, UNIT_CAP, discover, structure, translate, translationModule, unitBranches, warmUp, type Insn } from '../src/jit/translate.js';
 
 /** One made-up instruction of a 4-byte-aligned page: kind and operand. */
-type Made = { kind: 'alu' | 'branch' | 'jump' | 'call' | 'ret' | 'csr'; to: number; reg: number };
+type Made = { kind: 'alu' | 'branch' | 'jump' | 'call' | 'ret' | 'switch' | 'csr'; to: number; reg: number };
 
 const madeInsn = (m: Made, off: number): Insn => {
   const rel = m.to * 4 - off;
@@ -24,6 +24,7 @@ const madeInsn = (m: Made, off: number): Insn => {
     case 'jump': return { op: O.OP_JAL, rd: 32, rs1: 0, rs2: 0, imm: rel, len: 4 };
     case 'call': return { op: O.OP_JAL, rd: 1, rs1: 0, rs2: 0, imm: rel, len: 4 };
     case 'ret': return { op: O.OP_JALR, rd: 32, rs1: 1, rs2: 0, imm: 0, len: 4 };
+    case 'switch': return { op: O.OP_JALR, rd: 32, rs1: m.reg === 1 || m.reg === 5 ? 6 : m.reg, rs2: 0, imm: 0, len: 4 }; // jr through a table
     case 'csr': return { op: O.OP_CSR, rd: m.reg, rs1: 0, rs2: 0, imm: 0, len: 4 };
   }
 };
@@ -31,7 +32,7 @@ const madeInsn = (m: Made, off: number): Insn => {
 /** A page of `n` made-up instructions (the rest of the page is ALU code), and which offsets are warm. */
 const page = (n: number) => fc.record({
   code: fc.array(fc.record({
-    kind: fc.constantFrom<Made['kind']>('alu', 'alu', 'alu', 'branch', 'branch', 'branch', 'jump', 'call', 'ret', 'csr'),
+    kind: fc.constantFrom<Made['kind']>('alu', 'alu', 'alu', 'branch', 'branch', 'branch', 'jump', 'call', 'ret', 'switch', 'csr'),
     to: fc.integer({ min: 0, max: n - 1 }),
     reg: fc.integer({ min: 1, max: 31 }),
   }), { minLength: n, maxLength: n }),
@@ -65,33 +66,40 @@ function reducible(succ: number[][]): boolean {
 }
 
 /** A unit's control flow, worked out here from its instructions: each block's successors inside it. */
-function controlFlow(blocks: { start: number; insns: { off: number; i: Insn }[] }[]): number[][] {
+function controlFlow(blocks: { start: number; insns: { off: number; i: Insn }[]; switchTo?: number[] }[]): number[][] {
   const index = new Map(blocks.map((bl, k) => [bl.start, k]));
   return blocks.map((bl) => {
     const { off, i } = bl.insns[bl.insns.length - 1];
     const out: (number | undefined)[] = [];
     if (i.op === O.OP_JAL || (i.op >= O.OP_BEQ && i.op <= O.OP_BGEU)) out.push(index.get(off + i.imm));
     if (i.op !== O.OP_JAL && i.op !== O.OP_JALR) out.push(index.get(off + i.len));
+    // a switch's jump goes to the cases the unit took in
+    if (bl.switchTo) { expect(i.op).toBe(O.OP_JALR); for (const t of bl.switchTo) out.push(index.get(t)); }
     return out.filter((t): t is number => t !== undefined);
   });
 }
 
 describe('translator: units and their control flow', () => {
   it('forms well-formed units from random code, and translates each to valid Wasm (structured or with the dispatcher)', () => {
-    let structured = 0, dispatched = 0, withWarm = 0;
+    let structured = 0, dispatched = 0, withWarm = 0, withSwitch = 0;
     fc.assert(fc.property(page(48), ({ code, warm, entry }) => {
       const decode = (off: number): Insn => {
         const k = off >> 2;
         return k < code.length ? madeInsn(code[k], off) : madeInsn({ kind: 'alu', to: 0, reg: 7 }, off);
       };
-      const blocks = discover(entry * 4, decode, (off) => (off >> 2) < warm.length && warm[off >> 2]);
+      const isWarm = (off: number): boolean => (off >> 2) < warm.length && warm[off >> 2];
+      // a switch's targets: the warm code after its jump (as src/jit/jit.ts names them), odd ones included
+      const cases = (jump: number): number[] => [jump + 2, ...Array.from({ length: 16 }, (_, k) => jump + 4 + 4 * k).filter(isWarm)];
+      const blocks = discover(entry * 4, decode, isWarm, cases);
       if (code[entry].kind === 'csr') { expect(blocks).toBeNull(); return; }
       expect(blocks).not.toBeNull();
       const bls = blocks!;
       expect(bls[0].start).toBe(entry * 4);
       const offs = bls.flatMap((bl) => bl.insns.map((x) => x.off));
       expect(new Set(offs).size).toBe(offs.length);
-      expect(offs.length).toBeLessThanOrEqual(UNIT_CAP);
+      const switches = bls.some((bl) => bl.insns.some(({ i }) => i.op === O.OP_JALR && i.rs1 !== 1));
+      expect(offs.length).toBeLessThanOrEqual(switches ? SWITCH_CAP : UNIT_CAP);
+      for (const bl of bls) for (const t of bl.switchTo ?? []) expect(bls.some((x) => x.start === t)).toBe(true); // its cases are block starts
       for (const bl of bls) {
         expect(bl.insns[0].off).toBe(bl.start);
         for (let k = 1; k < bl.insns.length; k++) expect(bl.insns[k].off).toBe(bl.insns[k - 1].off + bl.insns[k - 1].i.len);
@@ -102,6 +110,7 @@ describe('translator: units and their control flow', () => {
       expect(opens !== null).toBe(reducible(controlFlow(bls)));
       if (opens === null) dispatched++; else structured++;
       if (bls.some((bl) => bl.start !== entry * 4 && warm[bl.start >> 2])) withWarm++;
+      if (bls.some((bl) => bl.switchTo)) withSwitch++;
       const bytes = translationModule([translate(bls, entry * 4, false)]);
       expect(WebAssembly.validate(bytes)).toBe(true);
     }), { numRuns: 400, seed: 20261206 });
@@ -109,6 +118,7 @@ describe('translator: units and their control flow', () => {
     expect(structured).toBeGreaterThan(50);
     expect(dispatched).toBeGreaterThan(0);
     expect(withWarm).toBeGreaterThan(20);
+    expect(withSwitch).toBeGreaterThan(20);
   });
 
   it('structures a loop with an out-of-line arm, and gives a loop entered in its middle the dispatcher', () => {

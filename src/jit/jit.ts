@@ -115,7 +115,13 @@ export interface BatchContext {
   imm: () => number;
   warm: (vpage: number, page: number) => (off: number) => boolean;
   fused: boolean;
+  /** Whether units take in the warm targets of a switch's jump (not with threshold 1, where all code is "warm"). */
+  switches: boolean;
 }
+
+/** How far after a switch's jump (bytes) its warm targets are looked for, and how many at most. */
+const SWITCH_REACH = 0x400;
+const SWITCH_MAX = 16;
 
 /** A batch translated: its units (compiled as one module, `bytes`), and the blocks that cannot be translated. */
 export interface Translated { units: Unit[]; bytes: Uint8Array<ArrayBuffer> | undefined; refused: number[] }
@@ -160,7 +166,15 @@ export function translateItems(items: Item[], ctx: BatchContext): Translated {
     const page = host & ~0xfff;
     let copy = copies.get(page);
     if (!copy) { copy = ctx.ram.slice(page, page + 0x1000); copies.set(page, copy); }
-    const blocks = discover(host & 0xfff, decoder(copy), ctx.warm((pc & ~0xfff) >>> 0, page));
+    const warm = ctx.warm((pc & ~0xfff) >>> 0, page);
+    // a switch's targets: the warm code after its jump in the page, where compilers put the cases (warm code
+    // before it too took in the fsm kernel's set-up code, run once a round: its cases ran no faster)
+    const switchTargets = (jump: number): number[] => {
+      const out: number[] = [];
+      for (let o = jump + 2; o < Math.min(0x1000, jump + SWITCH_REACH) && out.length < SWITCH_MAX; o += 2) if (warm(o)) out.push(o);
+      return out;
+    };
+    const blocks = discover(host & 0xfff, decoder(copy), warm, ctx.switches ? switchTargets : undefined);
     if (!blocks) { refused.push(host); continue; }
     found.push({ host, blocks, copy });
   }
@@ -365,7 +379,7 @@ export class Jit {
     }
     const isEntry = (host: number): boolean => this.isEntry(host);
     const { units, bytes, refused } = translateItems(items, {
-      ram: this.ram, cpu: this.cpu, imm: () => this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), fused: this.shared.fused,
+      ram: this.ram, cpu: this.cpu, imm: () => this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), fused: this.shared.fused, switches: !this.eager,
       warm: warmTest(this.view, this.base + this.L.V_JIT_COUNTS, this.L.JIT_COUNTERS - 1, this.warmCount, this.eager, isEntry),
     });
     for (const host of refused) this.cpu.jit_refuse(host); // the vCPU module stops queueing it

@@ -31,6 +31,14 @@ export type Decoder = (off: number) => Insn;
 
 /** The most instructions one unit takes in (Liftoff compiles ~1 us per guest instruction). */
 export const UNIT_CAP = 96;
+/**
+ * The most a unit that holds a switch takes in: room for its cases, so that
+ * the dispatch loop stays in one unit. Measured on the interp kernel (a
+ * bytecode interpreter's switch; 3 alternating runs of 4000 rounds): 96,
+ * 290-308 ms; 160, 179-241 (it was 390-483 with no switch taken in); the
+ * fsm kernel the same at both (317-346).
+ */
+export const SWITCH_CAP = 160;
 
 
 // translation return statuses (assembly/jit.ts)
@@ -147,7 +155,15 @@ export function fusedMaddProbe(): Uint8Array<ArrayBuffer> {
 /** The probe's arguments, whose product plus addend is -2^-104 fused and 0 if the product is rounded first. */
 export const FUSED_PROBE_ARGS = [1 + 2 ** -52, 1 - 2 ** -52, -1] as const;
 
-export interface Block { start: number; insns: { off: number; i: Insn }[] }
+/**
+ * A block of a unit: its page offset and instructions; `switchTo`, for a
+ * block that ends in an indirect jump through a table (a switch), the page
+ * offsets of the unit's blocks it may go to (see discover()).
+ */
+export interface Block { start: number; insns: { off: number; i: Insn }[]; switchTo?: number[] }
+
+/** An indirect jump that is neither a call nor a return (jalr x0 through a register other than ra or t0): a switch's. */
+const switchJump = (i: Insn): boolean => i.op === O.OP_JALR && (i.rd === 0 || i.rd === 32) && i.rs1 !== 1 && i.rs1 !== 5;
 
 /** A JAL that links nothing (its rd is x0, which the decoder names 32 when written). */
 const plainJump = (i: Insn): boolean => i.op === O.OP_JAL && (i.rd === 0 || i.rd === 32);
@@ -165,16 +181,23 @@ const plainJump = (i: Insn): boolean => i.op === O.OP_JAL && (i.rd === 0 || i.rd
  * guest ran often: a loop's other arm, a swap before the loop goes on) are
  * taken in, each as a run of its own, so that a branch there stays inside
  * the unit instead of leaving it for another translation. Branches into the
- * unit stay inside it (loops); null if its first instruction is not
- * translated.
+ * unit stay inside it (loops). A switch's jump (an indirect jump that is
+ * neither a call nor a return) takes in the targets `switchTargets` names
+ * (the warm code after it in the page: its likely cases), up to SWITCH_CAP
+ * instructions in all, and the translation compares the jump's target with
+ * each: a case stays inside the unit (on the interp and fsm kernels every
+ * character or bytecode went through two units, chained at the jump and
+ * back). Null if its first instruction is not translated.
  */
-export function discover(entry: number, decode: Decoder, warm: (off: number) => boolean = () => false): Block[] | null {
+export function discover(entry: number, decode: Decoder, warm: (off: number) => boolean = () => false,
+  switchTargets: (jump: number) => number[] = () => []): Block[] | null {
   const run: { off: number; i: Insn }[] = [];
   const held = new Set<number>();
+  let cap = UNIT_CAP; // a unit that holds a switch may hold more: its cases (SWITCH_CAP)
   /** Take in the run from `from`; returns where it stopped. */
   const take = (from: number): number => {
     let off = from;
-    while (off >= 0 && off < 0x1000 && run.length < UNIT_CAP && !held.has(off)) {
+    while (off >= 0 && off < 0x1000 && run.length < cap && !held.has(off)) {
       const i = decode(off);
       // an AMO may not start a unit: one whose atomic goes to the interpreter returns at it (see translate())
       if (!(translatable(i.op) || (amoInline(i) && run.length > 0)) || off + i.len > 0x1000) break;
@@ -191,8 +214,26 @@ export function discover(entry: number, decode: Decoder, warm: (off: number) => 
   const ranInto = (stop: number): void => { if (held.has(stop)) targets.add(stop); }; // it goes on there: a block starts
   ranInto(take(entry));
   if (run.length === 0) return null;
-  for (let k = 0; k < run.length && run.length < UNIT_CAP; k++) {
+  const switches = new Map<number, number[]>(); // a switch's jump -> the targets the unit holds
+  for (let k = 0; k < run.length && run.length < cap; k++) {
     const { off, i } = run[k];
+    if (switchJump(i)) {
+      cap = SWITCH_CAP;
+      const inUnit: number[] = [];
+      for (const t of switchTargets(off)) {
+        if (t < 0 || t >= 0x1000 || (t & 1) !== 0) continue;
+        if (!held.has(t)) {
+          const before = run.length;
+          const stop = take(t);
+          if (run.length === before) continue;
+          ranInto(stop);
+        }
+        targets.add(t);
+        inUnit.push(t);
+      }
+      if (inUnit.length > 0) switches.set(off, inUnit);
+      continue;
+    }
     if (!BRANCHES.has(i.op) && !plainJump(i)) continue;
     const t = off + i.imm;
     if (t < 0 || t >= 0x1000 || held.has(t) || !warm(t)) continue;
@@ -209,6 +250,8 @@ export function discover(entry: number, decode: Decoder, warm: (off: number) => 
   for (const { off, i } of run) {
     if (!cur || targets.has(off)) { cur = { start: off, insns: [] }; blocks.push(cur); }
     cur.insns.push({ off, i });
+    const to = switches.get(off);
+    if (to) cur.switchTo = to;
     if (BRANCHES.has(i.op) || i.op === O.OP_JAL || i.op === O.OP_JALR) cur = undefined;
   }
   return layOut(blocks);
@@ -230,11 +273,11 @@ function layOut(blocks: Block[]): Block[] {
   const succ: number[][] = [], next: (number | undefined)[] = [];
   for (const bl of blocks) {
     const { taken, onward } = exitsOf(bl, index);
-    succ.push([...new Set([taken, onward])].filter((t): t is number => t !== undefined));
+    succ.push([...new Set([taken, onward, ...switchesOf(bl, index)])].filter((t): t is number => t !== undefined));
     next.push(plainJump(bl.insns[bl.insns.length - 1].i) ? taken : onward);
   }
   // depth-first from the entry: the branches back (to a block on the path), and the predecessors
-  // a branch back from block u to v is u * 1024 + v (a unit has at most UNIT_CAP blocks)
+  // a branch back from block u to v is u * 1024 + v (a unit has at most SWITCH_CAP blocks)
   const back = new Set<number>(), preds: number[][] = blocks.map(() => []), rpo: number[] = [];
   const state = new Uint8Array(n); // 0 new, 1 on the path, 2 done
   const visit = (u: number): void => {
@@ -359,6 +402,11 @@ function exitsOf(bl: Block, index: Map<number, number>): { taken?: number; onwar
   };
 }
 
+/** The blocks (indices) a block's switch jump may go to inside the unit. */
+function switchesOf(bl: Block, index: Map<number, number>): number[] {
+  return (bl.switchTo ?? []).map((t) => index.get(t)).filter((t): t is number => t !== undefined);
+}
+
 /**
  * The branches between a unit's blocks, by block index: each block's taken
  * branch or jump inside the unit (not a followed jump) and where it goes on
@@ -372,6 +420,7 @@ export function unitBranches(blocks: Block[]): number[][] {
     const out: number[] = [];
     if (taken !== undefined && !followedJump(blocks, k, i, off)) out.push(taken);
     if (onward !== undefined && onward !== k + 1) out.push(onward);
+    for (const t of switchesOf(bl, index)) if (!out.includes(t)) out.push(t);
     return out;
   });
 }
@@ -839,6 +888,12 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
           reg(rs1); i64c(imm); b.byte(Op.i64_add); i64c(-2); b.byte(Op.i64_and); set(L_RETPC);
           pcAt(off + len); setReg(rd);
           get(L_N); i32c(count); b.byte(Op.i32_add); set(L_N);
+          // a switch: the targets the unit holds stay inside it
+          for (const t of bl.switchTo ?? []) {
+            if (!index.has(t)) continue;
+            get(L_RETPC); pcAt(t); b.byte(Op.i64_eq);
+            open(Op.if_); goTo(t, k); end();
+          }
           setRet(0, JUMP); i32c(1); set(L_CHAIN); br(EXIT);
           terminated = true;
           break;
