@@ -113,8 +113,11 @@ export interface BatchContext {
   cpu: Pick<VcpuExports, 'jit_decode' | 'jit_slot'>;
   /** The immediate of the instruction jit_decode decoded last (it leaves it in its vCPU block). */
   imm: () => number;
-  warm: (vpage: number, page: number) => (off: number) => boolean;
+  /** Whether code at an offset of a page is warm: run at least `min` times (warmCount by default), no translation's start. */
+  warm: (vpage: number, page: number, min?: number) => (off: number) => boolean;
   fused: boolean;
+  /** The count that makes code warm (warm()'s default). */
+  warmCount: number;
   /** Whether units take in the warm targets of a switch's jump (not with threshold 1, where all code is "warm"). */
   switches: boolean;
 }
@@ -122,6 +125,15 @@ export interface BatchContext {
 /** How far after a switch's jump (bytes) its warm targets are looked for, and how many at most. */
 const SWITCH_REACH = 0x400;
 const SWITCH_MAX = 16;
+/**
+ * A switch's case is code jumped to a sixteenth as often as warm code (a
+ * switch divides its runs among its cases): with the warm count, the fsm
+ * kernel's hot loop was translated before half its cases were warm, and the
+ * others left the unit (4000 rounds, 3 alternating runs: 363-382 ms with
+ * the warm count, 263-292 with an eighth of it; at 1000 rounds a sixteenth
+ * ran as an eighth, 89-131 ms against 91-130).
+ */
+const SWITCH_WARM_SHIFT = 4;
 
 /** A batch translated: its units (compiled as one module, `bytes`), and the blocks that cannot be translated. */
 export interface Translated { units: Unit[]; bytes: Uint8Array<ArrayBuffer> | undefined; refused: number[] }
@@ -167,11 +179,12 @@ export function translateItems(items: Item[], ctx: BatchContext): Translated {
     let copy = copies.get(page);
     if (!copy) { copy = ctx.ram.slice(page, page + 0x1000); copies.set(page, copy); }
     const warm = ctx.warm((pc & ~0xfff) >>> 0, page);
+    const likelyCase = ctx.warm((pc & ~0xfff) >>> 0, page, Math.max(1, ctx.warmCount >> SWITCH_WARM_SHIFT));
     // a switch's targets: the warm code after its jump in the page, where compilers put the cases (warm code
     // before it too took in the fsm kernel's set-up code, run once a round: its cases ran no faster)
     const switchTargets = (jump: number): number[] => {
       const out: number[] = [];
-      for (let o = jump + 2; o < Math.min(0x1000, jump + SWITCH_REACH) && out.length < SWITCH_MAX; o += 2) if (warm(o)) out.push(o);
+      for (let o = jump + 2; o < Math.min(0x1000, jump + SWITCH_REACH) && out.length < SWITCH_MAX; o += 2) if (likelyCase(o)) out.push(o);
       return out;
     };
     const blocks = discover(host & 0xfff, decoder(copy), warm, ctx.switches ? switchTargets : undefined);
@@ -208,9 +221,9 @@ export function translateItems(items: Item[], ctx: BatchContext): Translated {
  * mode) every target is warm: units take in all they can.
  */
 export function warmTest(view: DataView, counts: number, mask: number, min: number, eager: boolean, isEntry: (host: number) => boolean):
-  (vpage: number, page: number) => (off: number) => boolean {
+  (vpage: number, page: number, min?: number) => (off: number) => boolean {
   if (eager) return () => () => true;
-  return (vpage, page) => (off) => !isEntry(page + off) && view.getUint32(counts + ((((vpage + off) >>> 1) & mask) << 2), true) >= min;
+  return (vpage, page, least = min) => (off) => !isEntry(page + off) && view.getUint32(counts + ((((vpage + off) >>> 1) & mask) << 2), true) >= least;
 }
 
 /**
@@ -379,7 +392,7 @@ export class Jit {
     }
     const isEntry = (host: number): boolean => this.isEntry(host);
     const { units, bytes, refused } = translateItems(items, {
-      ram: this.ram, cpu: this.cpu, imm: () => this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), fused: this.shared.fused, switches: !this.eager,
+      ram: this.ram, cpu: this.cpu, imm: () => this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), fused: this.shared.fused, switches: !this.eager, warmCount: this.warmCount,
       warm: warmTest(this.view, this.base + this.L.V_JIT_COUNTS, this.L.JIT_COUNTERS - 1, this.warmCount, this.eager, isEntry),
     });
     for (const host of refused) this.cpu.jit_refuse(host); // the vCPU module stops queueing it

@@ -50,7 +50,7 @@ export function jitThread(task: JitThreadTask): Promise<number> {
     try {
       const entries = new Set(req.entries);
       const { units, bytes, refused } = translateItems(req.items, {
-        ram, cpu, imm: () => ownView.getInt32(immAt, true), fused, switches: true,
+        ram, cpu, imm: () => ownView.getInt32(immAt, true), fused, switches: true, warmCount: req.warmCount,
         warm: warmTest(view, req.base + L.V_JIT_COUNTS, L.JIT_COUNTERS - 1, req.warmCount, false, (h) => entries.has(h)),
       });
       const us = Math.round((performance.now() - t0) * 1000);
