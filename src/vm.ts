@@ -44,6 +44,11 @@ let signalTasks = 0;
 /** Batches of translations the vCPUs make themselves before the VM starts its translator thread (startJitThread). */
 const JIT_THREAD_AFTER = 16;
 const nextSignalTask = (): number => (signalTasks = (signalTasks % 0x3fff_ffff) + 1);
+/** Call `then` once the word at `index` is no longer `from` (notified), or at once if it is not now. */
+function onChange(i32: Int32Array, index: number, from: number, then: () => void): void {
+  const w = Atomics.waitAsync(i32, index, from);
+  if (w.async) void w.value.then(then); else then();
+}
 
 export interface MachineOptions {
   /** Guest RAM: bytes, or a QEMU-style size such as '128M' (default 128 MiB). */
@@ -468,8 +473,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     else if (this.harts > 1) {
       this.mem.view.setBigUint64(L.MACHINE_BASE + L.M_SIG_ARMED, 0xffff_ffff_ffff_ffffn, true);
       const doorbell = (L.MACHINE_BASE + L.M_SIG_DOORBELL) >> 2;
-      const rung = Atomics.waitAsync(this.mem.i32, doorbell, Atomics.load(this.mem.i32, doorbell));
-      if (rung.async) void rung.value.then(() => this.startSignal(id)); else this.startSignal(id);
+      onChange(this.mem.i32, doorbell, Atomics.load(this.mem.i32, doorbell), () => this.startSignal(id));
     }
     this.tasks = [];
     this.startThreads(++this.launches);
@@ -509,8 +513,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       this.tasks.push(this.pool!.run(task, jitPort ? { transferList: [jitPort] } : {}).catch((e: Error) => this.fail(e)));
       const inFlight = hart === 0 ? 1 : availableParallelism(); // the boot hart alone first
       if (!staggered || this.tasks.length - Atomics.load(this.mem.i32, upIdx) < inFlight) return next();
-      const w = Atomics.waitAsync(this.mem.i32, upIdx, Atomics.load(this.mem.i32, upIdx));
-      if (w.async) void w.value.then(next); else next();
+      onChange(this.mem.i32, upIdx, Atomics.load(this.mem.i32, upIdx), next);
     };
     next();
     if (channels && jit) this.startJitThread(launch, channels, jit.fused);
@@ -531,11 +534,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const watch = (): void => {
       if (launch !== this.launches || this.state !== 'running' && this.state !== 'paused' || !this.pool) return;
       const made = Atomics.load(this.mem.i32, idx);
-      if (made < JIT_THREAD_AFTER) {
-        const w = Atomics.waitAsync(this.mem.i32, idx, made);
-        if (w.async) void w.value.then(watch); else watch();
-        return;
-      }
+      if (made < JIT_THREAD_AFTER) { onChange(this.mem.i32, idx, made, watch); return; }
       const control = new MessageChannel();
       const ports = channels.map((c) => c.port1);
       const task: JitThreadTask = { module: this.module, memory: this.mem.memory, layout: L, ports, control: control.port2, fused };

@@ -103,23 +103,21 @@ export interface Unit extends Span { host: number; slot: number; links: number[]
 export interface Item { host: number; pc: number }
 
 /**
- * What translating a batch needs besides the blocks: the guest's memory (the
- * VM's), the vCPU module's decoder and slot hash (jit_decode, jit_slot: any
- * instance of it), and whether the code at an offset of a page is warm (see
- * warmTest()).
+ * What a thread translates with: the VM's memory (its guest RAM and the
+ * vCPUs' counters), the shared-memory layout, the vCPU module's decoder and
+ * slot hash (jit_decode, jit_slot: any instance of it) and where its decoder
+ * leaves an immediate, and whether the blocks are translated at threshold 1
+ * (`eager`: all code counts as warm).
  */
-export interface BatchContext {
+export interface Translator {
   ram: Uint8Array;
+  view: DataView;
+  L: Layout;
   cpu: Pick<VcpuExports, 'jit_decode' | 'jit_slot'>;
   /** The immediate of the instruction jit_decode decoded last (it leaves it in its vCPU block). */
   imm: () => number;
-  /** Whether code at an offset of a page is warm: run at least `min` times (warmCount by default), no translation's start. */
-  warm: (vpage: number, page: number, min?: number) => (off: number) => boolean;
   fused: boolean;
-  /** The count that makes code warm (warm()'s default). */
-  warmCount: number;
-  /** Whether units take in the warm targets of a switch's jump (not with threshold 1, where all code is "warm"). */
-  switches: boolean;
+  eager: boolean;
 }
 
 /** How far after a switch's jump (bytes) its warm targets are looked for, and how many at most. */
@@ -139,11 +137,11 @@ const SWITCH_WARM_SHIFT = 4;
 export interface Translated { units: Unit[]; bytes: Uint8Array<ArrayBuffer> | undefined; refused: number[] }
 
 /**
- * A vCPU's batch for the translator thread (./thread.ts): the blocks, its
- * vCPU block (the counters that say which code is warm), the translation
- * starts on their pages, and the count that makes code warm.
+ * A vCPU's batch (for the translator thread, ./thread.ts, or its own): the
+ * blocks, its vCPU block (the counters that say which code is warm), the
+ * translation starts on their pages, and the count that makes code warm.
  */
-export interface ThreadRequest { items: Item[]; base: number; entries: number[]; warmCount: number }
+export interface BatchRequest { items: Item[]; base: number; entries: number[]; warmCount: number }
 /**
  * The translator thread's answer: it is up, or a batch (its module compiled,
  * if any unit was translated; `size`: its bytes; `us`: the time translating).
@@ -160,26 +158,28 @@ export type ThreadAnswer =
  * jit_chain's one for every exit): both come from the same copy of the page,
  * so they are installed, and reinstalled after a FENCE.I, only together.
  */
-export function translateItems(items: Item[], ctx: BatchContext): Translated {
+export function translateRequest(req: BatchRequest, t: Translator): Translated {
   const decoder = (page: Uint8Array): Decoder => (off: number): Insn => {
-    const w = ctx.cpu.jit_decode((page[off] ?? 0) | (page[off + 1] ?? 0) << 8 | (page[off + 2] ?? 0) << 16 | (page[off + 3] ?? 0) << 24);
+    const w = t.cpu.jit_decode((page[off] ?? 0) | (page[off + 1] ?? 0) << 8 | (page[off + 2] ?? 0) << 16 | (page[off + 3] ?? 0) << 24);
     return {
       op: w & 0xff, rd: (w >>> 8) & 63, rs1: (w >>> 16) & 31, rs2: (w >>> 24) & 31,
-      imm: ctx.imm(), len: (w & (1 << 14)) !== 0 ? 2 : 4,
+      imm: t.imm(), len: (w & (1 << 14)) !== 0 ? 2 : 4,
     };
   };
+  const entries = new Set(req.entries);
+  const warm = warmTest(t, req.base, req.warmCount, (host) => entries.has(host));
   const found: { host: number; blocks: Block[]; copy: Uint8Array }[] = [];
   const copies = new Map<number, Uint8Array>();
   const refused: number[] = [];
-  for (const { host, pc } of items) {
+  for (const { host, pc } of req.items) {
     // translated from a copy, which is what the guest's code is checked against before the translation is
     // installed: another hart may be rewriting it now (decoding the live page, then copying it, could pair
     // the old code's translation with the new code). One copy per page: linked units must agree.
     const page = host & ~0xfff;
     let copy = copies.get(page);
-    if (!copy) { copy = ctx.ram.slice(page, page + 0x1000); copies.set(page, copy); }
-    const warm = ctx.warm((pc & ~0xfff) >>> 0, page);
-    const likelyCase = ctx.warm((pc & ~0xfff) >>> 0, page, Math.max(1, ctx.warmCount >> SWITCH_WARM_SHIFT));
+    if (!copy) { copy = t.ram.slice(page, page + 0x1000); copies.set(page, copy); }
+    const vpage = (pc & ~0xfff) >>> 0;
+    const likelyCase = warm(vpage, page, SWITCH_WARM_SHIFT);
     // a switch's targets: the warm code after its jump in the page, where compilers put the cases (warm code
     // before it too took in the fsm kernel's set-up code, run once a round: its cases ran no faster)
     const switchTargets = (jump: number): number[] => {
@@ -187,7 +187,7 @@ export function translateItems(items: Item[], ctx: BatchContext): Translated {
       for (let o = jump + 2; o < Math.min(0x1000, jump + SWITCH_REACH) && out.length < SWITCH_MAX; o += 2) if (likelyCase(o)) out.push(o);
       return out;
     };
-    const blocks = discover(host & 0xfff, decoder(copy), warm, ctx.switches ? switchTargets : undefined);
+    const blocks = discover(host & 0xfff, decoder(copy), warm(vpage, page), t.eager ? undefined : switchTargets);
     if (!blocks) { refused.push(host); continue; }
     found.push({ host, blocks, copy });
   }
@@ -203,8 +203,8 @@ export function translateItems(items: Item[], ctx: BatchContext): Translated {
       if (j !== undefined && !links.includes(j)) links.push(j);
       return j;
     };
-    units.push({ host, slot: ctx.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to), links });
-    bodies.push(translate(blocks, host & 0xfff, ctx.fused, direct));
+    units.push({ host, slot: t.cpu.jit_slot(host), at: page + from, code: copy.slice(from, to), links });
+    bodies.push(translate(blocks, host & 0xfff, t.fused, direct));
   }
   return { units, bytes: units.length > 0 ? translationModule(bodies) : undefined, refused };
 }
@@ -212,18 +212,23 @@ export function translateItems(items: Item[], ctx: BatchContext): Translated {
 /**
  * Whether discover() takes the code at an offset of the guest page at virtual
  * address `vpage` (host address `page`) into a unit that branches there: it
- * ran often (its count of taken branches, in the vCPU module's counters at
- * `counts` hashed by address, is at least `min`: a sixteenth of the
- * threshold) and no translation starts there (`isEntry`: a unit chains to
- * that one instead of holding a copy of its code: on the fsm kernel every
- * case of the switch took in the whole loop, and the compiles of those copies
- * outweighed what they saved at 1000 rounds). With threshold 1 (the tests'
- * mode) every target is warm: units take in all they can.
+ * ran often (its count of taken branches, in the counters of the vCPU block
+ * at `base` hashed by address, is at least `min`: a sixteenth of the
+ * threshold; `>> shift` of that for a switch's cases) and no translation
+ * starts there (`isEntry`: a unit chains to that one instead of holding a
+ * copy of its code: on the fsm kernel every case of the switch took in the
+ * whole loop, and the compiles of those copies outweighed what they saved at
+ * 1000 rounds). With threshold 1 (the tests' mode) every target is warm:
+ * units take in all they can.
  */
-export function warmTest(view: DataView, counts: number, mask: number, min: number, eager: boolean, isEntry: (host: number) => boolean):
-  (vpage: number, page: number, min?: number) => (off: number) => boolean {
-  if (eager) return () => () => true;
-  return (vpage, page, least = min) => (off) => !isEntry(page + off) && view.getUint32(counts + ((((vpage + off) >>> 1) & mask) << 2), true) >= least;
+function warmTest(t: Translator, base: number, min: number, isEntry: (host: number) => boolean):
+  (vpage: number, page: number, shift?: number) => (off: number) => boolean {
+  if (t.eager) return () => () => true;
+  const counts = base + t.L.V_JIT_COUNTS, mask = t.L.JIT_COUNTERS - 1;
+  return (vpage, page, shift = 0) => {
+    const least = Math.max(1, min >> shift);
+    return (off) => !isEntry(page + off) && t.view.getUint32(counts + ((((vpage + off) >>> 1) & mask) << 2), true) >= least;
+  };
 }
 
 /**
@@ -259,8 +264,11 @@ export class Jit {
   private imports!: WebAssembly.Imports;
   private chainEnv: Record<string, unknown> = {};
   private view!: DataView;
-  private ram!: Uint8Array;
   private base = 0;
+  /** What this thread translates with, when it does (translateRequest()). */
+  private translator!: Translator;
+  /** M_JIT_BATCHES: the batches the vCPU threads made themselves (the VM starts its translator thread after a few). */
+  private batchesMade!: Int32Array;
   private codeBytes = 0;
   /** Hot blocks taken from the vCPU module's queue, not yet translated: host address -> guest virtual pc (low 32 bits). */
   private pending = new Map<number, number>();
@@ -303,8 +311,13 @@ export class Jit {
   bind(cpu: VcpuExports, exports: WebAssembly.Exports, memory: WebAssembly.Memory, hart: number): void {
     this.cpu = cpu;
     this.view = new DataView(memory.buffer as unknown as ArrayBuffer);
-    this.ram = new Uint8Array(memory.buffer as unknown as ArrayBuffer);
     this.base = this.L.VCPU_BASE + hart * this.L.VCPU_STRIDE;
+    const immAt = this.base + this.L.V_JIT_QUEUE + 4;
+    this.translator = {
+      ram: new Uint8Array(memory.buffer as unknown as ArrayBuffer), view: this.view, L: this.L, cpu,
+      imm: () => this.view.getInt32(immAt, true), fused: this.shared.fused, eager: this.eager,
+    };
+    this.batchesMade = new Int32Array(memory.buffer as unknown as SharedArrayBuffer, this.L.MACHINE_BASE + this.L.M_JIT_BATCHES, 1);
     const env: Record<string, unknown> = { memory };
     // the translations' imports are the vCPU module's exports of the same names
     this.chainEnv = { memory, table: this.table };
@@ -381,20 +394,18 @@ export class Jit {
       items.push({ host, pc });
     }
     this.inFlight = new Set(items.map((it) => it.host));
+    // the translation starts on the batch's pages: code a unit does not take in as warm (all code is warm
+    // with threshold 1)
+    const pages = new Set(items.map((it) => it.host & ~0xfff));
+    const entries = this.eager ? []
+      : [...this.pending.keys(), ...this.inFlight, ...[...this.installed.values()].map((t) => t.host)].filter((h) => pages.has(h & ~0xfff));
+    const request: BatchRequest = { items, base: this.base, entries, warmCount: this.warmCount };
     if (this.threadReady && !this.eager) {
-      // the entries on the batch's pages: code the thread must not take in as warm
-      const pages = new Set(items.map((it) => it.host & ~0xfff));
-      const entries = [...this.pending.keys(), ...this.inFlight, ...[...this.installed.values()].map((t) => t.host)].filter((h) => pages.has(h & ~0xfff));
-      const request: ThreadRequest = { items, base: this.base, entries, warmCount: this.warmCount };
       this.port!.postMessage(request);
       this.time(t0);
       return;
     }
-    const isEntry = (host: number): boolean => this.isEntry(host);
-    const { units, bytes, refused } = translateItems(items, {
-      ram: this.ram, cpu: this.cpu, imm: () => this.view.getInt32(this.base + this.L.V_JIT_QUEUE + 4, true), fused: this.shared.fused, switches: !this.eager, warmCount: this.warmCount,
-      warm: warmTest(this.view, this.base + this.L.V_JIT_COUNTS, this.L.JIT_COUNTERS - 1, this.warmCount, this.eager, isEntry),
-    });
+    const { units, bytes, refused } = translateRequest(request, this.translator);
     for (const host of refused) this.cpu.jit_refuse(host); // the vCPU module stops queueing it
     if (!bytes) { this.inFlight = undefined; this.time(t0); return; }
     if (this.eager) {
@@ -405,9 +416,8 @@ export class Jit {
     }
     this.time(t0);
     if (this.port) { // the VM starts its translator thread once the vCPUs have made a few batches themselves (src/vm.ts)
-      const batches = new Int32Array(this.view.buffer, this.L.MACHINE_BASE + this.L.M_JIT_BATCHES, 1);
-      Atomics.add(batches, 0, 1);
-      Atomics.notify(batches, 0);
+      Atomics.add(this.batchesMade, 0, 1);
+      Atomics.notify(this.batchesMade, 0);
     }
     this.compilingHere = true;
     compileEager(bytes).then((module) => { this.compiled = { units, module, size: bytes.length }; this.compilingHere = false; },
@@ -473,7 +483,8 @@ export class Jit {
 
   /** Whether the guest code at host address `at` is still `code` (what a unit was translated from). */
   private unchanged(at: number, code: Uint8Array): boolean {
-    for (let k = 0; k < code.length; k++) if (this.ram[at + k] !== code[k]) return false;
+    const ram = this.translator.ram;
+    for (let k = 0; k < code.length; k++) if (ram[at + k] !== code[k]) return false;
     return true;
   }
 

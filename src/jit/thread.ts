@@ -16,7 +16,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { compileOptimized, vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
-import { translateItems, warmTest, type ThreadAnswer, type ThreadRequest } from './jit.js';
+import { translateRequest, type ThreadAnswer, type BatchRequest, type Translator } from './jit.js';
 import { warmUp } from './translate.js';
 
 export interface JitThreadTask {
@@ -39,20 +39,18 @@ export function jitThread(task: JitThreadTask): Promise<number> {
   cpu.vcpu_bind(0);
   const ownView = new DataView(own.buffer as unknown as ArrayBuffer);
   const immAt = L.VCPU_BASE + L.V_JIT_QUEUE + 4;
-  const ram = new Uint8Array(memory.buffer as unknown as ArrayBuffer);
-  const view = new DataView(memory.buffer as unknown as ArrayBuffer);
+  const translator: Translator = {
+    ram: new Uint8Array(memory.buffer as unknown as ArrayBuffer), view: new DataView(memory.buffer as unknown as ArrayBuffer), L, cpu,
+    imm: () => ownView.getInt32(immAt, true), fused, eager: false,
+  };
   warmUp(); // V8 compiles the translator's functions before the first batch needs them
 
-  const serve = (port: MessagePort, req: ThreadRequest): void => {
+  const serve = (port: MessagePort, req: BatchRequest): void => {
     const t0 = performance.now();
     let answer: ThreadAnswer;
     const transfer: ArrayBuffer[] = [];
     try {
-      const entries = new Set(req.entries);
-      const { units, bytes, refused } = translateItems(req.items, {
-        ram, cpu, imm: () => ownView.getInt32(immAt, true), fused, switches: true, warmCount: req.warmCount,
-        warm: warmTest(view, req.base + L.V_JIT_COUNTS, L.JIT_COUNTERS - 1, req.warmCount, false, (h) => entries.has(h)),
-      });
+      const { units, bytes, refused } = translateRequest(req, translator);
       const us = Math.round((performance.now() - t0) * 1000);
       answer = { kind: 'batch', units, module: bytes && compileOptimized(bytes), size: bytes?.length ?? 0, refused, us };
       for (const u of units) transfer.push(u.code.buffer as ArrayBuffer);
@@ -70,7 +68,7 @@ export function jitThread(task: JitThreadTask): Promise<number> {
     };
     control.once('message', end);
     for (const port of ports) {
-      port.on('message', (req: ThreadRequest) => serve(port, req));
+      port.on('message', (req: BatchRequest) => serve(port, req));
       port.postMessage({ kind: 'ready' } satisfies ThreadAnswer);
     }
   });

@@ -484,16 +484,16 @@ export function structure(n: number, succ: number[][]): Construct[][] | null {
   return opens;
 }
 
+/** The body translate() writes, then copies out at its size (src/jit/wasm.ts: scratch writers). */
+const bodyScratch = new Bytes(1 << 14);
+
 /**
  * Emit one translation's function body for `blocks` (entry at page offset
  * `entry`). `direct` names the function (its index among the module's
  * translations) of another unit of the same module that starts at a page
  * offset, if any: an exit there tail-calls it directly, not through
- * jit_chain's lookup (see `linkedExits`).
+ * jit_chain's lookup (see `chainTo`).
  */
-/** The body translate() writes, then copies out at its size (src/jit/wasm.ts: scratch writers). */
-const bodyScratch = new Bytes(1 << 14);
-
 export function translate(blocks: Block[], entry: number, fusedMadd = false, direct: (off: number) => number | undefined = () => undefined): Bytes {
   const b = bodyScratch.clear();
   const index = new Map<number, number>();
