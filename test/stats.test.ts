@@ -108,7 +108,20 @@ describe('wkvm run --stats', () => {
       let out = '';
       p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
       for (let i = 0; i < 100 && !out.includes('> '); i++) await sleep(50);
-      await sleep(600);
+      // hart 1's thread may come up late on a loaded host (no life yet, all times 0): wait until the
+      // interval lines show it 300 ms old, as the in-process test above does
+      const hart1Life = (): number => {
+        const text = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+        const line = text === '' ? undefined : text.split('\n').at(-1);
+        try {
+          const v = line === undefined ? undefined : (JSON.parse(line) as { vcpus: { time: Parameters<typeof life>[0] }[] }).vcpus[1];
+          return v === undefined ? 0 : life(v.time);
+        } catch {
+          return 0; // a line being written
+        }
+      };
+      for (const until = Date.now() + 15_000; hart1Life() < 300 && Date.now() < until;) await sleep(100);
+      await sleep(200);
       p.stdin.write('poweroff\r');
       const code = await new Promise((r) => p.once('exit', r));
       expect(code).toBe(0);
