@@ -68,6 +68,7 @@ const userFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').spli
  * back.
  */
 export function compileOptimized(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  allowBranchHints();
   const flags = ['wasm-dynamic-tiering', 'wasm-lazy-compilation'].filter((f) => !userFlags.includes(f));
   for (const f of flags) v8.setFlagsFromString(`--no-${f}`);
   try {
@@ -86,6 +87,18 @@ export function allowRelaxedSimd(): void {
   if (!userFlags.includes('wasm-relaxed-simd')) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
+let branchHintsAllowed = false;
+/**
+ * Let V8 read the branch hints the JIT writes into its modules (a custom
+ * section, behind a flag in Node 20's V8), unless the user's flags say
+ * otherwise. Without the flag V8 ignores the section.
+ */
+function allowBranchHints(): void {
+  if (branchHintsAllowed) return;
+  branchHintsAllowed = true;
+  if (!userFlags.includes('wasm-branch-hinting')) v8.setFlagsFromString('--experimental-wasm-branch-hinting');
+}
+
 /** This thread's compiles in flight with V8's dynamic tiering off (compileEager). */
 let eagerCompiles = 0;
 
@@ -101,6 +114,7 @@ let eagerCompiles = 0;
  * module the embedding program compiles meanwhile is optimized eagerly too).
  */
 export function compileEager(bytes: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
+  allowBranchHints();
   const toggle = !userFlags.includes('wasm-dynamic-tiering');
   if (toggle && eagerCompiles++ === 0) v8.setFlagsFromString('--no-wasm-dynamic-tiering');
   return WebAssembly.compile(bytes).finally(() => {

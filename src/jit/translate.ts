@@ -22,7 +22,7 @@
  */
 import * as L from '../../assembly/layout.js';
 import * as O from '../../assembly/ops.js';
-import { Bytes, Op, Simd, T, assemble, type FuncType, type Import } from './wasm.js';
+import { Bytes, Hint, Op, Simd, T, assemble, type FuncType, type Import } from './wasm.js';
 
 /** One decoded instruction (the vCPU module's own decoder fills it: jit_decode). */
 export interface Insn { op: number; rd: number; rs1: number; rs2: number; imm: number; len: number }
@@ -555,6 +555,8 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
   const open = (op: Op, type: T = T.void_): number => { b.byte(op); b.byte(type); return depth++; };
   const end = (): void => { b.byte(Op.end); depth--; };
   const br = (label: number, op: Op = Op.br): void => { b.byte(op); b.u32(depth - 1 - label); };
+  /** To `label` (an F/D operation's soft-float path) if the condition holds, which it rarely does. */
+  const slowIf = (label: number): void => { b.hint(Hint.unlikely); br(label, Op.br_if); };
   const i32c = (v: number): void => { b.byte(Op.i32_const); b.sNum(v | 0); };
   const i64c = (v: number): void => { b.byte(Op.i64_const); b.sNum(v); };
   const get = (l: number): void => { b.byte(Op.local_get); b.u32(l); };
@@ -638,7 +640,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
     if (k === undefined) { exitTo(t, 0, JUMP); return; }
     if (k <= from) { // a branch back (in the unit's order, which a followed jump makes differ from the address order): leave when the budget is spent
       get(L_N); get(P_BUDGET); b.byte(Op.i32_ge_s);
-      open(Op.if_); exitTo(t, 0, JUMP); end();
+      b.hint(Hint.unlikely); open(Op.if_); exitTo(t, 0, JUMP); end();
     }
     if (!dispatch) { br(k <= from ? loopLabel.get(k)! : blockLabel.get(k)!); return; }
     if (selfLoop !== undefined && k === from) { br(selfLoop); return; }
@@ -670,7 +672,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
   };
   /** Before a slow-path call: the instructions retired if the helper reports a status (it sets V_PC). */
   const slowExit = (idx: number): void => { i32c(idx + 1); set(L_K); };
-  const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); br(HEXIT, Op.br_if); loadEpochs(); };
+  const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); b.hint(Hint.unlikely); br(HEXIT, Op.br_if); loadEpochs(); };
 
   const LOAD_TLB = L.V_TLB, STORE_TLB = L.V_TLB + L.TLB_ENTRIES * 16;
 
@@ -694,11 +696,11 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
     bits(f1, negProduct, IA);
     bits(f2, false, IB);
     bits(f3, negAddend, IC);
-    expOf(IA); b.byte(Op.i64_eqz); br(slow, Op.br_if);
-    expOf(IB); b.byte(Op.i64_eqz); br(slow, Op.br_if);
-    expOf(IC); i64c(2043); b.byte(Op.i64_gt_u); br(slow, Op.br_if);
+    expOf(IA); b.byte(Op.i64_eqz); slowIf(slow);
+    expOf(IB); b.byte(Op.i64_eqz); slowIf(slow);
+    expOf(IC); i64c(2043); b.byte(Op.i64_gt_u); slowIf(slow);
     f(IA); f(IB); b.byte(Op.f64_mul); b.byte(Op.local_tee); b.u32(P); b.byte(Op.i64_reinterpret_f64); set(IP);
-    expOf(IP); i64c(111); b.byte(Op.i64_sub); i64c(2043 - 111); b.byte(Op.i64_gt_u); br(slow, Op.br_if);
+    expOf(IP); i64c(111); b.byte(Op.i64_sub); i64c(2043 - 111); b.byte(Op.i64_gt_u); slowIf(slow);
     // ep = a*b - p exactly: the significands' integer residual, scaled to the product's lsb, with p's sign
     sig(IA); sig(IB); b.byte(Op.i64_mul);
     sig(IP); expOf(IP); expOf(IA); b.byte(Op.i64_sub); expOf(IB); b.byte(Op.i64_sub); i64c(1075); b.byte(Op.i64_add); b.byte(Op.i64_shl);
@@ -710,7 +712,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
     // s = p + z, no massive cancellation and no overflow
     get(P); get(Z); b.byte(Op.f64_add); tee(S); b.byte(Op.i64_reinterpret_f64); set(IC);
     expOf(IC); expOf(IP); i64c(1); b.byte(Op.i64_sub); b.byte(Op.i64_lt_s);
-    expOf(IC); i64c(2044); b.byte(Op.i64_gt_u); b.byte(Op.i32_or); br(slow, Op.br_if);
+    expOf(IC); i64c(2044); b.byte(Op.i64_gt_u); b.byte(Op.i32_or); slowIf(slow);
     // TwoSum(p, z) = s + t; TwoSum(t, ep) = u + v; r0 = s + u, e = u - (r0 - s)
     get(S); get(P); b.byte(Op.f64_sub); set(T2);
     get(P); get(S); get(T2); b.byte(Op.f64_sub); b.byte(Op.f64_sub); get(Z); get(T2); b.byte(Op.f64_sub); b.byte(Op.f64_add); set(T1);
@@ -737,10 +739,10 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
   const fpInline = (insn: number, rd: number, rs1: number, slow: number): void => {
     const opc = insn & 0x7f, dbl = ((insn >>> 25) & 3) === 1, rm = (insn >>> 12) & 7, f5 = insn >>> 27;
     const fd = (insn >>> 7) & 31, f1 = (insn >>> 15) & 31, f2 = (insn >>> 20) & 31, f3 = insn >>> 27;
-    get(L_FPOK); b.byte(Op.i32_eqz); br(slow, Op.br_if);
+    get(L_FPOK); b.byte(Op.i32_eqz); slowIf(slow);
     const loadD = (r: number): void => { get(P_V); mem(Op.f64_load, F(r), 3); };
     // a single is NaN-boxed (upper half all ones); anything else reads as the canonical NaN: jit_fp's case
-    const boxed = (r: number): void => { get(P_V); mem(Op.i32_load, F(r) + 4, 2); i32c(-1); b.byte(Op.i32_ne); br(slow, Op.br_if); };
+    const boxed = (r: number): void => { get(P_V); mem(Op.i32_load, F(r) + 4, 2); i32c(-1); b.byte(Op.i32_ne); slowIf(slow); };
     const loadS = (r: number): void => { get(P_V); mem(Op.f32_load, F(r), 2); };
     const storeD = (): void => { get(P_V); get(L_D); mem(Op.f64_store, F(fd), 3); };
     const storeS = (): void => { get(P_V); get(L_S); mem(Op.f32_store, F(fd), 2); get(P_V); i32c(-1); mem(Op.i32_store, F(fd) + 4, 2); };
@@ -751,7 +753,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
       b.byte(Op.i32_and);
       if (normal) { i32c(2); b.byte(Op.i32_sub); i32c(dbl ? 0x7fc : 0xfc); b.byte(Op.i32_gt_u); }
       else { i32c(dbl ? 0x7ff : 0xff); b.byte(Op.i32_eq); }
-      br(slow, Op.br_if);
+      slowIf(slow);
     };
     if (opc !== 0x53) {
       const negProduct = opc === 0x4b || opc === 0x4f, negAddend = opc === 0x47 || opc === 0x4f;
@@ -811,7 +813,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
         if (dbl) { loadD(f1); set(L_D); loadD(f2); set(L_D2); }
         else { boxed(f1); boxed(f2); loadS(f1); b.byte(Op.f64_promote_f32); set(L_D); loadS(f2); b.byte(Op.f64_promote_f32); set(L_D2); }
         get(L_D); get(L_D); b.byte(Op.f64_eq); get(L_D2); get(L_D2); b.byte(Op.f64_eq); b.byte(Op.i32_and);
-        b.byte(Op.i32_eqz); br(slow, Op.br_if);
+        b.byte(Op.i32_eqz); slowIf(slow);
         get(L_D); get(L_D2); b.byte(rm === 0 ? Op.f64_le : rm === 1 ? Op.f64_lt : Op.f64_eq);
         b.byte(Op.i64_extend_i32_u); setReg(rd);
         return;
@@ -823,7 +825,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
         const w = f2 === 0;
         get(L_D); b.byte(Op.f64_const); b.f64(w ? -(2 ** 31) : -(2 ** 63)); b.byte(Op.f64_ge);
         get(L_D); b.byte(Op.f64_const); b.f64(w ? 2 ** 31 : 2 ** 63); b.byte(Op.f64_lt);
-        b.byte(Op.i32_and); b.byte(Op.i32_eqz); br(slow, Op.br_if);
+        b.byte(Op.i32_and); b.byte(Op.i32_eqz); slowIf(slow);
         get(L_D); b.byte(Op.i64_trunc_f64_s); setReg(rd);
         return;
       }
@@ -843,7 +845,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
       case 0x08: // FCVT.S.D (may round, overflow, underflow), FCVT.D.S (exact but for NaN)
         if (dbl) {
           boxed(f1); loadS(f1); b.byte(Op.f64_promote_f32); set(L_D);
-          get(L_D); get(L_D); b.byte(Op.f64_eq); b.byte(Op.i32_eqz); br(slow, Op.br_if);
+          get(L_D); get(L_D); b.byte(Op.f64_eq); b.byte(Op.i32_eqz); slowIf(slow);
           storeD();
         } else {
           loadD(f1); b.byte(Op.f32_demote_f64); set(L_S);
@@ -918,7 +920,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
           const size = 1 << (f3 & 3);
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
           tlbHit(LOAD_TLB, size, L_EPOCH_LOAD);
-          open(Op.if_, T.i64);
+          b.hint(Hint.likely); open(Op.if_, T.i64);
           hostAddress(LOAD_TLB);
           mem(LOAD_OPS[f3], 0, 0);
           b.byte(Op.else_);
@@ -937,7 +939,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
           const size = 1 << (op - O.OP_SB);
           reg(rs1); i64c(imm); b.byte(Op.i64_add); set(L_A);
           tlbHit(STORE_TLB, size, L_EPOCH_STORE);
-          open(Op.if_);
+          b.hint(Hint.likely); open(Op.if_);
           hostAddress(STORE_TLB); set(L_T);
           // spin detection counts stores that change memory (spin_stored is set on the way out)
           get(L_STORED);
@@ -1038,7 +1040,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
           tlbHit(STORE_TLB, size, L_EPOCH_STORE);
           get(L_A); b.byte(Op.i32_wrap_i64); i32c(size - 1); b.byte(Op.i32_and); b.byte(Op.i32_eqz);
           b.byte(Op.i32_and);
-          open(Op.if_, T.i64);
+          b.hint(Hint.likely); open(Op.if_, T.i64);
           hostAddress(STORE_TLB);
           reg(rs2); if (size === 4) b.byte(Op.i32_wrap_i64);
           b.byte(Op.atomic); b.u32(AMO_RMW.get(imm)![size === 4 ? 0 : 1]); b.u32(size === 4 ? 2 : 3); b.u32(0);
@@ -1060,7 +1062,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
           // illegal-instruction trap (FS off) or makes FS dirty, as the interpreter does
           get(L_FS); if (isLoad) { i32c(3); b.byte(Op.i32_eq); } else { b.byte(Op.i32_eqz); b.byte(Op.i32_eqz); }
           b.byte(Op.i32_and);
-          open(Op.if_);
+          b.hint(Hint.likely); open(Op.if_);
           if (isLoad) {
             get(P_V);
             hostAddress(LOAD_TLB);
@@ -1133,7 +1135,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
   for (let j = 0; j < linked.length; j++) {
     b.byte(Op.end);
     get(L_RET); i32c(2); b.byte(Op.i32_shr_u); get(P_BUDGET); b.byte(Op.i32_ge_s);
-    b.byte(Op.if_); b.byte(T.void_); get(L_RET); b.byte(Op.return_); b.byte(Op.end);
+    b.hint(Hint.unlikely); b.byte(Op.if_); b.byte(T.void_); get(L_RET); b.byte(Op.return_); b.byte(Op.end);
     get(P_V); get(L_RETPC); get(P_BUDGET); get(L_RET); i32c(2); b.byte(Op.i32_shr_u);
     b.byte(Op.return_call); b.u32(FUNC_IMPORTS + linked[j]!);
   }
@@ -1169,7 +1171,7 @@ export function chainModule(): Uint8Array<ArrayBuffer> {
   const i32c = (v: number): void => { b.byte(Op.i32_const); b.sNum(v | 0); };
   const i64c = (v: number): void => { b.byte(Op.i64_const); b.sNum(v); };
   const mem = (op: Op, offset: number, align: number): void => { b.byte(op); b.u32(align); b.u32(offset); };
-  const orReturn = (): void => { b.byte(Op.if_); b.byte(T.void_); get(RET); b.byte(Op.return_); b.byte(Op.end); };
+  const orReturn = (): void => { b.hint(Hint.unlikely); b.byte(Op.if_); b.byte(T.void_); get(RET); b.byte(Op.return_); b.byte(Op.end); };
   // the budget is spent: back to the interpreter's checks
   get(RET); i32c(2); b.byte(Op.i32_shr_u); get(BUDGET); b.byte(Op.i32_ge_s); orReturn();
   // the fetch TLB entry of pc (as the interpreter's fetch finds it)

@@ -43,10 +43,19 @@ export enum Simd {
   f32x4_relaxed_madd = 0x105, f64x2_relaxed_madd = 0x107, // relaxed SIMD
 }
 
+/** A branch hint's value (the branch-hinting proposal's metadata.code.branch_hint). */
+export const enum Hint { unlikely = 0, likely = 1 }
+
 /** A growable byte buffer with LEB128 writers. */
 export class Bytes {
   buf: Uint8Array<ArrayBuffer>;
   len = 0;
+  /**
+   * A function body's branch hints: pairs of (offset of an `if` or `br_if`
+   * from the body's start, Hint), in increasing offsets; assemble() writes
+   * them as the module's metadata.code.branch_hint section.
+   */
+  hints: number[] = [];
 
   constructor(capacity = 512) { this.buf = new Uint8Array(capacity); }
 
@@ -93,13 +102,16 @@ export class Bytes {
   /** Append `body` as a section or vector entry: its length, then its bytes. */
   sized(body: Bytes): void { this.u32(body.len); this.bytes(body.buf.subarray(0, body.len)); }
   view(): Uint8Array<ArrayBuffer> { return this.buf.subarray(0, this.len); }
+  /** Hint how the `if` or `br_if` written next goes (V8 lays the unlikely side out of line and spills there). */
+  hint(h: Hint): void { this.hints.push(this.len, h); }
   /** Start over (the buffer is kept: a scratch writer reused grows once, not on every use). */
-  clear(): this { this.len = 0; return this; }
+  clear(): this { this.len = 0; this.hints.length = 0; return this; }
   /** A writer holding a copy of these bytes in a buffer of their size (one allocation). */
   trimmed(): Bytes {
     const b = new Bytes(0);
     b.buf = this.buf.slice(0, this.len);
     b.len = this.len;
+    b.hints = this.hints.slice();
     return b;
   }
 }
@@ -170,6 +182,20 @@ export function assemble(types: FuncType[], imports: Import[], funcType: number,
     b.u32(bodies.length);
     for (let i = 0; i < bodies.length; i++) { b.name(`f${i}`); b.byte(0x00); b.u32(funcImports + i); }
   });
+  // the bodies' branch hints, before the code section (where V8 reads them)
+  const hinted = bodies.reduce((n, body) => n + (body.hints.length > 0 ? 1 : 0), 0);
+  if (hinted > 0) {
+    section(0, (b) => {
+      b.name('metadata.code.branch_hint');
+      b.u32(hinted);
+      bodies.forEach((body, i) => {
+        if (body.hints.length === 0) return;
+        b.u32(funcImports + i);
+        b.u32(body.hints.length / 2);
+        for (let k = 0; k < body.hints.length; k += 2) { b.u32(body.hints[k]!); b.u32(1); b.byte(body.hints[k + 1]!); }
+      });
+    });
+  }
   // the code section, most of a module, written in place: its size, then each body's size and bytes
   let size = leb128Size(bodies.length);
   for (const body of bodies) size += leb128Size(body.len) + body.len;
