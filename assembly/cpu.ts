@@ -12,6 +12,7 @@ import {
   BOOT_SBI, TLB_ENTRIES, HSM_STARTED,
 } from "./layout";
 import { V, BOOT_FLAGS, RAM_DELTA, JIT_THRESHOLD, csr, setCsr } from "./state";
+import { cold } from "./hint";
 import { pmpAllows } from "./pmp";
 import { spinning, stored } from "./spin";
 import {
@@ -106,6 +107,7 @@ export function run(budget: i32): u32 {
 
   while (true) {
     if (n >= nextCheck) {
+      cold();
       // at a slice boundary, and after an instruction that may have unmasked
       // or raised an interrupt (CSR write, xRET, SBI call): host requests,
       // remote fences, interrupts, spins. The timers only at slice boundaries:
@@ -138,6 +140,7 @@ export function run(budget: i32): u32 {
       if (load<u64>(t) == ((pc & ~(<u64>0xfff)) | epochFetch)) {
         fetchDelta = load<u64>(t, 8);
       } else {
+        cold();
         const h = fetchHost(pc);
         // a faulting fetch still counts against the budget: a guest that traps in a loop cannot hold run() forever
         if (ev != EV_NONE) { n++; pc = takeFault(pc); continue; }
@@ -158,6 +161,7 @@ export function run(budget: i32): u32 {
     const host = <usize>(pc + fetchDelta);
     let e = IC + (((host >> 1) & (ICACHE_ENTRIES - 1)) << 4);
     if (load<u64>(e) != (<u64>host | icacheGen)) {
+      cold();
       const lo = <u32>load<u16>(host);
       if ((lo & 3) != 3) decode16(e, lo);
       else if ((host & 0xfff) != 0xffe) decode32(e, load<u32>(host));
@@ -247,6 +251,7 @@ export function run(budget: i32): u32 {
             default: v = <u64>load<u32>(ha); break;
           }
         } else {
+          cold();
           loadDest = (rd & 31) | (f3 < 4 ? 0x40 : 0);
           v = loadSlow(a, size);
           if (ev != EV_NONE) {
@@ -273,6 +278,7 @@ export function run(budget: i32): u32 {
           else if (size == 2) { stored |= load<u16>(ha) != <u16>v; store<u16>(ha, <u16>v); }
           else { stored |= load<u8>(ha) != <u8>v; store<u8>(ha, <u8>v); }
         } else {
+          cold();
           stored = true;
           storeSlow(a, size, v);
           if (ev != EV_NONE) {

@@ -17,6 +17,7 @@ import {
 } from "./layout";
 import { dbgFlags } from "./debug";
 import { V, JIT_THRESHOLD, csr, setCsr } from "./state";
+import { cold } from "./hint";
 import {
   ev, EV_NONE, EV_FAULT, EV_DEBUG, faultCause, faultTval, loadSlow, storeSlow, loadDest, icacheGen, epochFetch, markCodePage, tlbHost,
   codeStored, flushIcache, EXC_ILLEGAL,
@@ -50,7 +51,9 @@ export let jitEndSlice = false;
   const c = V + V_JIT_COUNTS + ((<usize>(pc >> 1) & (JIT_COUNTERS - 1)) << 2);
   const k = load<u32>(c) + 1;
   store<u32>(c, k);
-  return k >= JIT_THRESHOLD && jitHot(pc, TF, c);
+  if (k < JIT_THRESHOLD) return false;
+  cold();
+  return jitHot(pc, TF, c);
 }
 
 /**

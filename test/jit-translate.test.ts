@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as O from '../assembly/ops.js';
 import { SWITCH_CAP, UNIT_CAP, discover, structure, translate, translationModule, unitBranches, warmUp, type Insn } from '../src/jit/translate.js';
+import { branchHints } from './wasm-hints.js';
 
 /** One made-up instruction of a 4-byte-aligned page: kind and operand. */
 type Made = { kind: 'alu' | 'branch' | 'jump' | 'call' | 'ret' | 'switch' | 'csr'; to: number; reg: number };
@@ -161,58 +162,3 @@ describe('translator: units and their control flow', () => {
     expect(hints.filter((h) => h.value === 0 && h.opcode === 0x04).length).toBeGreaterThanOrEqual(1);
   });
 });
-
-/**
- * The branch hints of a module (the metadata.code.branch_hint custom section,
- * before the code section), checked well-formed: functions in increasing
- * order, offsets increasing within one, each of size 1 with value 0 or 1,
- * and each at an `if` (0x04) or `br_if` (0x0d) of its function's body.
- */
-function branchHints(bytes: Uint8Array): { func: number; offset: number; value: number; opcode: number }[] {
-  let at = 8;
-  const u32 = (): number => { let v = 0, shift = 0, b: number; do { b = bytes[at++]!; v += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80); return v; };
-  const raw: { func: number; offset: number; value: number }[] = [];
-  const bodies: number[] = []; // where each defined function's body starts (its locals)
-  let imports = 0, sawHints = false;
-  while (at < bytes.length) {
-    const id = bytes[at++]!, size = u32(), end = at + size;
-    if (id === 2) { // imports: count the functions
-      const skipName = (): void => { const len = u32(); at += len; };
-      for (let n = u32(); n > 0; n--) { skipName(); skipName(); const kind = bytes[at++]!; if (kind === 0) { imports++; u32(); } else if (kind === 1) { at += 2; u32(); } else if (kind === 2) { const f = bytes[at++]!; u32(); if (f & 1) u32(); } else at += 2; }
-    } else if (id === 0) {
-      const name = new TextDecoder().decode(bytes.subarray(at + 1, at + 1 + bytes[at]!));
-      if (name === 'metadata.code.branch_hint') {
-        expect(bodies.length).toBe(0); // before the code section
-        sawHints = true;
-        at += 1 + name.length;
-        let last = -1;
-        for (let n = u32(); n > 0; n--) {
-          const func = u32();
-          expect(func).toBeGreaterThan(last);
-          last = func;
-          let prev = -1;
-          for (let k = u32(); k > 0; k--) {
-            const offset = u32();
-            expect(offset).toBeGreaterThan(prev);
-            prev = offset;
-            expect(u32()).toBe(1);
-            raw.push({ func, offset, value: bytes[at++]! });
-          }
-        }
-        expect(at).toBe(end);
-      }
-    } else if (id === 10) {
-      for (let n = u32(); n > 0; n--) { const len = u32(); bodies.push(at); at += len; }
-    }
-    at = end;
-  }
-  expect(sawHints).toBe(raw.length > 0);
-  return raw.map((h) => {
-    expect(h.func).toBeGreaterThanOrEqual(imports);
-    expect(h.func - imports).toBeLessThan(bodies.length);
-    expect([0, 1]).toContain(h.value);
-    const opcode = bytes[bodies[h.func - imports]! + h.offset]!;
-    expect([0x04, 0x0d]).toContain(opcode);
-    return { ...h, opcode };
-  });
-}

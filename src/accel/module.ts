@@ -172,6 +172,8 @@ export function vcpuImports(memory: WebAssembly.Memory, epochMs: number,
       host_yield: () => { Atomics.wait(yieldWord, 0, 0, 0.05); },
       abort: () => { throw new Error('vCPU module abort'); },
     },
+    // scripts/branch-hints.mjs turned the module's calls of it into branch hints: a call means a build without that step
+    hint: { cold: () => { throw new Error('vCPU module built without scripts/branch-hints.mjs (npm run build:wasm)'); } },
   };
 }
 
