@@ -55,9 +55,12 @@ export function uartPutc(c: u32): void {
  * Append a byte (lock held); while the ring is full (nobody reads the
  * console) it waits for the I/O loop with the lock released, so that the
  * I/O loop and other harts are never blocked behind it. Once the VM is
- * stopping (the ring is no longer drained) the byte is dropped.
+ * stopping, this and every later byte is dropped: the vCPU runs on until it
+ * sees the stop, and a byte dropped at a full ring followed by one that
+ * found room after the I/O loop's next drain left a gap in the output.
  */
 function putcLocked(c: u32): void {
+  if (atomic.load<u32>(MACHINE_BASE + M_RUNSTATE) == RUNSTATE_SHUTDOWN) return;
   while (txCount() >= UART_TX_SIZE) {
     if (atomic.load<u32>(MACHINE_BASE + M_RUNSTATE) == RUNSTATE_SHUTDOWN) return;
     unlock();
