@@ -94,7 +94,13 @@ describe.skipIf(!QEMU)('wkvm vs QEMU 7.2 (same stdout, same exit status)', () =>
 
   for (const elf of isa) {
     it(`isa/${basename(elf)}`, async () => {
-      const { q, w } = await run({ elf, smp: 1 }, 10_000);
+      const r = await run({ elf, smp: 1 }, 10_000);
+      const w = r.w;
+      let q = r.q;
+      // the witness may fail a timing check on a loaded host (irq_mtimer check 8: its interrupt must come within
+      // 100 ms of mtime, which QEMU's timer missed once while CI kept both cores busy): QEMU alone runs again, up
+      // to twice, where wkvm passed; a FAIL of wkvm's own is never retried
+      for (let again = 0; again < 2 && /^FAIL /m.test(q.stdout) && /^PASS /m.test(w.stdout); again++) q = await qemu({ elf, smp: 1 }, 10_000);
       expect(q.signal, `QEMU was killed (timeout?); stderr: ${q.stderr}`).toBeNull();
       expect(w.signal, `wkvm was killed (timeout?); stderr: ${w.stderr}`).toBeNull();
       expect(w.stderr).toBe('');
