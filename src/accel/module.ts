@@ -89,13 +89,16 @@ export function allowRelaxedSimd(): void {
 
 let branchHintsAllowed = false;
 /**
- * Let V8 read the branch hints the JIT writes into its modules (a custom
- * section, behind a flag in Node 20's V8), unless the user's flags say
- * otherwise. Without the flag V8 ignores the section.
+ * Let V8 read the branch hints in our modules (a custom section, behind a
+ * flag before V8 13.7, which turned it on by default), unless the user's
+ * flags say otherwise. Without the flag V8 ignores the section. The flag is
+ * set only where V8 has it: an unknown flag makes V8 print an error line.
  */
 function allowBranchHints(): void {
   if (branchHintsAllowed) return;
   branchHintsAllowed = true;
+  const [major = 0, minor = 0] = process.versions.v8.split('.').map(Number);
+  if (major > 13 || (major === 13 && minor >= 7)) return;
   if (!userFlags.includes('wasm-branch-hinting')) v8.setFlagsFromString('--experimental-wasm-branch-hinting');
 }
 
