@@ -132,22 +132,20 @@ for (let f = 0; f < count; f++) {
 }
 if (markers === 0) fail('no cold() call found');
 
-// the section, before the code section (where V8 reads it)
-const out = [];
-const leb = (v) => { do { let b = v & 0x7f; v = Math.floor(v / 128); if (v !== 0) b |= 0x80; out.push(b); } while (v !== 0); };
+// the section, before the code section (where V8 reads it): id 0, its size, then its name and hints
+/** Append v to `to` as an unsigned LEB128. */
+const leb = (to, v) => { do { let b = v & 0x7f; v = Math.floor(v / 128); if (v !== 0) b |= 0x80; to.push(b); } while (v !== 0); };
 const payload = [];
-{
-  const nameBytes = new TextEncoder().encode('metadata.code.branch_hint');
-  const save = out.length;
-  leb(nameBytes.length); out.push(...nameBytes);
-  leb(hints.length);
-  for (const [fn, list] of hints) {
-    leb(fn); leb(list.length);
-    for (const [offset, h] of list) { leb(offset); leb(1); out.push(h); }
-  }
-  payload.push(...out.splice(save));
+const sectionName = new TextEncoder().encode('metadata.code.branch_hint');
+leb(payload, sectionName.length); payload.push(...sectionName);
+leb(payload, hints.length);
+for (const [fn, list] of hints) {
+  leb(payload, fn); leb(payload, list.length);
+  for (const [offset, h] of list) { leb(payload, offset); leb(payload, 1); payload.push(h); }
 }
-out.push(0); leb(payload.length); out.push(...payload);
+const out = [0];
+leb(out, payload.length);
+out.push(...payload);
 const result = new Uint8Array(bytes.length + out.length);
 result.set(bytes.subarray(0, codeStart), 0);
 result.set(out, codeStart);
