@@ -60,9 +60,9 @@ export function uartPutc(c: u32): void {
  * found room after the I/O loop's next drain left a gap in the output.
  */
 function putcLocked(c: u32): void {
-  if (atomic.load<u32>(MACHINE_BASE + M_RUNSTATE) == RUNSTATE_SHUTDOWN) return;
-  while (txCount() >= UART_TX_SIZE) {
+  for (;;) {
     if (atomic.load<u32>(MACHINE_BASE + M_RUNSTATE) == RUNSTATE_SHUTDOWN) return;
+    if (txCount() < UART_TX_SIZE) break;
     unlock();
     hostYield();
     lock();
