@@ -3,6 +3,7 @@
  * and the time until a VMM's console shows something.
  */
 import { spawn } from 'node:child_process';
+import { basename } from 'node:path';
 
 /**
  * The medians of several measurements taken in turns (a, b, a, b, ...): on a
@@ -45,8 +46,17 @@ export function timeTo(cmd: string, args: string[], until: RegExp | null, opts: 
     let out = '';
     let sent = opts.send === undefined;
     let done = false;
-    const finish = (v: number | undefined): void => { if (!done) { done = true; clearTimeout(timer); p.kill('SIGKILL'); resolve(v); } };
-    const timer = setTimeout(() => finish(undefined), opts.timeoutMs ?? 300_000);
+    const finish = (v: number | undefined, why?: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      p.kill('SIGKILL');
+      // a run that gives no figure says why (its figure reads n/a): the last of its output too
+      if (v === undefined) console.log(`  (${basename(cmd)}: ${why ?? 'failed'}; its output ended ${JSON.stringify(out.slice(-160))})`);
+      resolve(v);
+    };
+    const timeoutMs = opts.timeoutMs ?? 300_000;
+    const timer = setTimeout(() => finish(undefined, `no ${until ?? 'exit'} after ${timeoutMs / 1000} s`), timeoutMs);
     p.stdin.on('error', () => { /* it went away while we typed */ });
     p.stdout.on('data', (d: Buffer) => {
       out = (out + d.toString('latin1')).slice(-4096);
@@ -58,6 +68,7 @@ export function timeTo(cmd: string, args: string[], until: RegExp | null, opts: 
         p.stdin.write(opts.send + '\n');
       } else if (until && until.test(out)) finish(performance.now() - t0);
     });
-    p.on('close', (code) => finish(!until && code === 0 ? performance.now() - t0 : undefined));
+    p.on('close', (code, signal) => finish(!until && code === 0 ? performance.now() - t0 : undefined,
+      `exited (${signal ?? `status ${code}`}) ${until ? `before ${until}` : 'with a failure'}`));
   });
 }
