@@ -45,6 +45,26 @@ const only = ((): 'io' | 'jit' | 'snapshot' | undefined => {
   return v;
 })();
 
+/**
+ * The VMMs the bench launches run without NODE_EXTRA_CA_CERTS: a host may
+ * set it for its own tools (this development machine does), and Node then
+ * parses that certificate file at every start, before any of wkvm runs
+ * (50-70 ms here, more than Node's whole start without it), while wkvm makes
+ * no TLS connection. The bench says so, with what it costs on this host.
+ */
+function withoutExtraCaCerts(): void {
+  if (!process.env.NODE_EXTRA_CA_CERTS) return;
+  const start = (env: NodeJS.ProcessEnv): number => {
+    const t = [0, 1, 2].map(() => { const t0 = performance.now(); spawnSync(process.execPath, ['-e', '0'], { env }); return performance.now() - t0; });
+    return t.sort((a, b) => a - b)[1]!;
+  };
+  const withIt = start(process.env);
+  delete process.env.NODE_EXTRA_CA_CERTS;
+  console.log(`(NODE_EXTRA_CA_CERTS is set: the VMMs launched run without it; 'node -e 0' takes ${withIt.toFixed(0)} ms with it, ` +
+    `${start(process.env).toFixed(0)} ms without)`);
+}
+withoutExtraCaCerts();
+
 interface GuestRun { wallMs: number; instructions: number; code: number; output: string; cpuMs: number; vm: VirtualMachine }
 
 async function runGuest(elf: string, smp: number, append?: string): Promise<GuestRun> {
