@@ -555,7 +555,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
   const open = (op: Op, type: T = T.void_): number => { b.byte(op); b.byte(type); return depth++; };
   const end = (): void => { b.byte(Op.end); depth--; };
   const br = (label: number, op: Op = Op.br): void => { b.byte(op); b.u32(depth - 1 - label); };
-  /** To `label` (an F/D operation's soft-float path) if the condition holds, which it rarely does. */
+  /** To `label` (a slow path: soft-float, a helper's reported status) if the condition holds, which it rarely does. */
   const slowIf = (label: number): void => { b.hint(Hint.unlikely); br(label, Op.br_if); };
   const i32c = (v: number): void => { b.byte(Op.i32_const); b.sNum(v | 0); };
   const i64c = (v: number): void => { b.byte(Op.i64_const); b.sNum(v); };
@@ -672,7 +672,7 @@ export function translate(blocks: Block[], entry: number, fusedMadd = false, dir
   };
   /** Before a slow-path call: the instructions retired if the helper reports a status (it sets V_PC). */
   const slowExit = (idx: number): void => { i32c(idx + 1); set(L_K); };
-  const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); b.hint(Hint.unlikely); br(HEXIT, Op.br_if); loadEpochs(); };
+  const afterSlow = (): void => { b.byte(Op.global_get); b.u32(G_STATUS); slowIf(HEXIT); loadEpochs(); };
 
   const LOAD_TLB = L.V_TLB, STORE_TLB = L.V_TLB + L.TLB_ENTRIES * 16;
 
