@@ -149,11 +149,15 @@ describe('hostile descriptors', () => {
     ['past the end of RAM', RAM_END - 4n, 8],
     ['near 2^64', 0xffff_ffff_ffff_fff0n, 0x20],
     ['a huge length', RAM_BASE, 0xffff_ffff],
+    // the walk reads an address as two 32-bit halves: the high one must count, exactly, past 2^53 too
+    ['at RAM plus 2^32', RAM_BASE + (1n << 32n), 8],
+    ['at RAM plus 2^53', RAM_BASE + (1n << 53n), 8],
+    ['at RAM plus 2^53 + 1 (not a double)', RAM_BASE + (1n << 53n) + 1n, 8],
   ])('a buffer %s', (_what, addr, len) => {
     const { dq, vq } = setup(4, PLAIN);
     dq.writeDesc(dq.desc, 0, addr, len, 0, 0);
     dq.publish(0);
-    expect(popError(vq)).toMatch(/outside RAM/);
+    expect(popError(vq)).toBe(`buffer 0x${addr.toString(16)}+0x${len.toString(16)} is outside RAM`);
   });
 
   it('a readable buffer after a writable one', () => {

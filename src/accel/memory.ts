@@ -42,6 +42,9 @@ export class VmMemory {
   handedOver = false;
   /** Guest RAM as devices see it: every range checked. */
   readonly guest: GuestMemory;
+  /** RAM's guest-physical bounds as numbers (exact: RAM lies far below 2^53). */
+  private readonly ramBaseN: number;
+  private readonly ramEndN: number;
 
   constructor(
     readonly layout: Layout,
@@ -55,6 +58,8 @@ export class VmMemory {
       throw new WkvmError(`memory size ${ramSize >> 20n}M is too large: at most ${max >> 20n}M with ${harts} vCPUs`);
     }
     this.ramHost = ramHostOffset(layout, harts);
+    this.ramBaseN = Number(ramBase);
+    this.ramEndN = Number(ramBase + ramSize);
     const pages = Math.ceil((this.ramHost + Number(ramSize)) / PAGE);
     if (from?.handedOver) throw new WkvmError('recycle: that VM\'s memory went to another VM already');
     if (from && (from.harts !== harts || from.ramSize !== ramSize)) {
@@ -149,6 +154,16 @@ export class VmMemory {
     return this.ramHost + Number(paddr - this.ramBase);
   }
 
+  /**
+   * hostOffset() for an address given as a number (a descriptor's address read
+   * as two 32-bit halves: no BigInt per descriptor). Exact while addr and len
+   * are below 2^53; anything larger is not RAM anyway.
+   */
+  hostOffsetOf(paddr: number, len: number): number {
+    if (!(len >= 0) || !(paddr >= this.ramBaseN) || paddr + len > this.ramEndN) return -1;
+    return this.ramHost + (paddr - this.ramBaseN);
+  }
+
   /** Host view of guest-physical RAM [paddr, paddr+len) (its pages count as touched); throws if outside RAM. */
   ram(paddr: bigint, len: number): Uint8Array {
     this.assertOwned();
@@ -192,6 +207,12 @@ class CheckedGuestMemory implements GuestMemory {
   }
   slice(addr: bigint, len: number): Uint8Array {
     const off = this.at(addr, len);
+    return this.m.bytes.subarray(off, off + len);
+  }
+  sliceOf(addr: number, len: number): Uint8Array {
+    const off = this.m.hostOffsetOf(addr, len);
+    if (off < 0) throw new GuestMemoryError(BigInt(addr), len);
+    this.m.touch(off, len);
     return this.m.bytes.subarray(off, off + len);
   }
   readU16(addr: bigint): number { return this.m.view.getUint16(this.at(addr, 2), true); }

@@ -65,6 +65,8 @@ export class GuestMemoryError extends Error {
 export interface GuestMemory {
   /** A view of [addr, addr+len); throws GuestMemoryError unless all of it is RAM. */
   slice(addr: bigint, len: number): Uint8Array;
+  /** slice() for an address held as a number (exact below 2^53; a larger one is never RAM). */
+  sliceOf(addr: number, len: number): Uint8Array;
   readU16(addr: bigint): number;
   readU32(addr: bigint): number;
   readU64(addr: bigint): bigint;

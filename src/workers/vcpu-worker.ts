@@ -9,6 +9,7 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { Jit, type JitShared } from '../jit/jit.js';
 import { warmUp } from '../jit/translate.js';
+import { nextHaltPoll } from './halt-poll.js';
 
 // the VM's signal thread, and a restore's page faults, are tasks of the same pool (piscina runs them by name)
 export { signalThread } from './signal.js';
@@ -87,6 +88,9 @@ async function runVcpu(task: VcpuTask): Promise<number> {
   const pauseWord = new Int32Array(new SharedArrayBuffer(4));
   const cores = availableParallelism();
   const SPIN = task.harts < cores ? SPIN_WITH_SPARE_CORE : SPIN_CONTENDED;
+  // halt polling (./halt-poll.ts) only where every vCPU and the I/O loop have a core each: polling holds the core
+  const haltPoll = task.harts < cores;
+  let haltPollMs = 0;
   let spinStreak = 0;
 
   cpu.vcpu_bind(hart);
@@ -145,8 +149,16 @@ async function runVcpu(task: VcpuTask): Promise<number> {
       const ms = cpu.vcpu_deadline_ms();
       if (!cpu.wfi_should_sleep()) return;
       const t0 = waiting(L.R_TIME_HALT_MS);
-      Atomics.wait(i32, pendingIdx, w, Math.min(ms + 0.05, 10_000));
+      let woken = false;
+      if (haltPollMs > 0) {
+        const end = t0 + Math.min(haltPollMs, ms);
+        while (!(woken = Atomics.load(i32, pendingIdx) !== w) && performance.now() < end);
+      }
+      const polled = performance.now() - t0;
+      if (!woken && ms + 0.05 - polled > 0) Atomics.wait(i32, pendingIdx, w, Math.min(ms + 0.05 - polled, 10_000));
+      const halted = performance.now() - t0;
       waited(L.R_TIME_HALT_MS, t0);
+      if (haltPoll) haltPollMs = nextHaltPoll(haltPollMs, halted, woken);
     }
   };
 

@@ -30,6 +30,8 @@ export function copyToSegments(segments: readonly Uint8Array[], offset: number, 
 
 /** Views of bytes [offset, offset+length) of a list of segments (clipped at its end). */
 export function subSegments(segments: readonly Uint8Array[], offset: number, length: number): Uint8Array[] {
+  // all of them (a request's data in one piece): no new views
+  if (offset === 0 && length >= segmentsLength(segments)) return segments.slice();
   const out: Uint8Array[] = [];
   for (const seg of segments) {
     if (length <= 0) break;
