@@ -234,9 +234,12 @@ async function runVcpu(task: VcpuTask): Promise<number> {
     }
     const exit = cpu.run(jit?.compiling ? SLICE_COMPILING : SLICE);
     if (jit) {
-      jit.service();
-      // V8 compiles translations on its background threads and reports back through this thread's event loop
+      // V8 compiles translations on its background threads and reports back through this thread's event
+      // loop: let it turn first, so that a batch compiled meanwhile is installed now rather than after
+      // another slice (a full one: the compile is over). On sort (1000 rounds) from a batch compiled to
+      // installed: 0.6-2.4 ms (~11 ms a run) -> 0-0.7 ms (~3.5)
       if (jit.compiling) await new Promise((resolve) => setImmediate(resolve));
+      jit.service();
     }
     if (exit !== L.EXIT_SPIN) spinStreak = 0;
     switch (exit) {
