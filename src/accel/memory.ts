@@ -148,20 +148,16 @@ export class VmMemory {
     return paddr >= this.ramBase && len >= 0n && paddr + len <= this.ramBase + this.ramSize;
   }
 
-  /** Linear-memory offset of guest-physical [paddr, paddr+len), or -1 unless all of it is RAM. */
-  hostOffset(paddr: bigint, len: number): number {
-    if (!(len >= 0) || !this.inRam(paddr, BigInt(len))) return -1;
-    return this.ramHost + Number(paddr - this.ramBase);
-  }
-
   /**
-   * hostOffset() for an address given as a number (a descriptor's address read
-   * as two 32-bit halves: no BigInt per descriptor). Exact while addr and len
-   * are below 2^53; anything larger is not RAM anyway.
+   * Linear-memory offset of guest-physical [paddr, paddr+len), or -1 unless
+   * all of it is RAM. The address may come as a number (a descriptor's, read
+   * as two 32-bit halves: no BigInt per descriptor); as a number it is exact
+   * below 2^53, and nothing above is RAM, so the check holds either way.
    */
-  hostOffsetOf(paddr: number, len: number): number {
-    if (!(len >= 0) || !(paddr >= this.ramBaseN) || paddr + len > this.ramEndN) return -1;
-    return this.ramHost + (paddr - this.ramBaseN);
+  hostOffset(paddr: bigint | number, len: number): number {
+    const a = Number(paddr);
+    if (!(len >= 0) || !(a >= this.ramBaseN) || a + len > this.ramEndN) return -1;
+    return this.ramHost + (a - this.ramBaseN);
   }
 
   /** Host view of guest-physical RAM [paddr, paddr+len) (its pages count as touched); throws if outside RAM. */
@@ -199,20 +195,14 @@ class CheckedGuestMemory implements GuestMemory {
   constructor(private readonly m: VmMemory) {
     this.u16 = new Uint16Array(m.memory.buffer as unknown as SharedArrayBuffer);
   }
-  private at(addr: bigint, len: number): number {
+  private at(addr: bigint | number, len: number): number {
     const off = this.m.hostOffset(addr, len);
-    if (off < 0) throw new GuestMemoryError(addr, len);
+    if (off < 0) throw new GuestMemoryError(BigInt(addr), len);
     this.m.touch(off, len); // a device may write what it is given
     return off;
   }
-  slice(addr: bigint, len: number): Uint8Array {
+  slice(addr: bigint | number, len: number): Uint8Array {
     const off = this.at(addr, len);
-    return this.m.bytes.subarray(off, off + len);
-  }
-  sliceOf(addr: number, len: number): Uint8Array {
-    const off = this.m.hostOffsetOf(addr, len);
-    if (off < 0) throw new GuestMemoryError(BigInt(addr), len);
-    this.m.touch(off, len);
     return this.m.bytes.subarray(off, off + len);
   }
   readU16(addr: bigint): number { return this.m.view.getUint16(this.at(addr, 2), true); }

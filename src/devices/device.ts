@@ -63,10 +63,11 @@ export class GuestMemoryError extends Error {
  * views it hands out alias the shared memory (no copies).
  */
 export interface GuestMemory {
-  /** A view of [addr, addr+len); throws GuestMemoryError unless all of it is RAM. */
-  slice(addr: bigint, len: number): Uint8Array;
-  /** slice() for an address held as a number (exact below 2^53; a larger one is never RAM). */
-  sliceOf(addr: number, len: number): Uint8Array;
+  /**
+   * A view of [addr, addr+len); throws GuestMemoryError unless all of it is
+   * RAM. A number address must be exact (below 2^53; nothing above is RAM).
+   */
+  slice(addr: bigint | number, len: number): Uint8Array;
   readU16(addr: bigint): number;
   readU32(addr: bigint): number;
   readU64(addr: bigint): bigint;

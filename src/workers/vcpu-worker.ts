@@ -109,10 +109,12 @@ async function runVcpu(task: VcpuTask): Promise<number> {
     Atomics.store(i32, waitKindIdx, field);
     return t0;
   };
-  /** The wait that began at t0 ended: add it to its counter. */
-  const waited = (field: number, t0: number): void => {
-    view.setFloat64(run + field, view.getFloat64(run + field, true) + (performance.now() - t0), true); // no BigInt: waits can be frequent
+  /** The wait that began at t0 ended: add it to its counter. Returns how long it was (ms). */
+  const waited = (field: number, t0: number): number => {
+    const ms = performance.now() - t0;
+    view.setFloat64(run + field, view.getFloat64(run + field, true) + ms, true); // no BigInt: waits can be frequent
     Atomics.store(i32, waitKindIdx, 0);
+    return ms;
   };
   const b = task.boot;
   if (task.resume) cpu.vcpu_resume(); else cpu.vcpu_reset(b.pc, b.a0, b.a1, b.priv);
@@ -150,14 +152,14 @@ async function runVcpu(task: VcpuTask): Promise<number> {
       if (!cpu.wfi_should_sleep()) return;
       const t0 = waiting(L.R_TIME_HALT_MS);
       let woken = false;
+      let polled = 0;
       if (haltPollMs > 0) {
         const end = t0 + Math.min(haltPollMs, ms);
         while (!(woken = Atomics.load(i32, pendingIdx) !== w) && performance.now() < end);
+        polled = performance.now() - t0;
       }
-      const polled = performance.now() - t0;
       if (!woken && ms + 0.05 - polled > 0) Atomics.wait(i32, pendingIdx, w, Math.min(ms + 0.05 - polled, 10_000));
-      const halted = performance.now() - t0;
-      waited(L.R_TIME_HALT_MS, t0);
+      const halted = waited(L.R_TIME_HALT_MS, t0);
       if (haltPoll) haltPollMs = nextHaltPoll(haltPollMs, halted, woken);
     }
   };

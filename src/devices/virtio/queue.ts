@@ -277,7 +277,7 @@ export class Virtqueue {
   private buffer(addrHi: number, addrLo: number, len: number): Uint8Array {
     try {
       // at or above 2^53 a number is not exact, and nothing is RAM there
-      if (addrHi < 0x20_0000) return this.mem.sliceOf(addrHi * 0x1_0000_0000 + addrLo, len);
+      if (addrHi < 0x20_0000) return this.mem.slice(addrHi * 0x1_0000_0000 + addrLo, len);
     } catch (e) {
       if (!(e instanceof GuestMemoryError)) throw e;
     }
