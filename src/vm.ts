@@ -14,6 +14,7 @@ import { WkvmError, describeFsError } from './errors.js';
 import * as BOARD from '../assembly/board.js';
 import { loadVcpuModule, vcpuImports, newEpoch, type VcpuExports, type Layout } from './accel/module.js';
 import { jitThreshold, jitShared } from './jit/jit.js';
+import { IoThreadTranslation } from './jit/service.js';
 import { VmMemory, maxRamSize } from './accel/memory.js';
 import { planBoot, VIRT_MEMMAP, readGuestFile, guestBytes, type Bios, type BootPlan, type BootSpec, type GuestFile } from './machine/virt.js';
 import { parseSize } from './machine/size.js';
@@ -263,6 +264,8 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   private tasks: Promise<unknown>[] = [];
   /** The translator thread's task (src/jit/thread.ts) and the port that stops it, while the vCPUs run. */
   private jitTask: { done: Promise<unknown>; control: MessagePort } | undefined;
+  /** The I/O thread's translation of the vCPUs' batches, until the translator thread takes over. */
+  private ioTranslation: IoThreadTranslation | undefined;
   private launches = 0;
   private readonly io: IoLoop;
   private readonly devices: DeviceManager;
@@ -516,30 +519,40 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       onChange(this.mem.i32, upIdx, Atomics.load(this.mem.i32, upIdx), next);
     };
     next();
-    if (channels && jit) this.startJitThread(launch, channels, jit.fused);
+    if (channels && jit) this.startTranslation(launch, channels, jit.fused);
   }
 
   /**
-   * Start the translator thread (src/jit/thread.ts) once the vCPUs have made
-   * JIT_THREAD_AFTER batches of translations themselves: a guest that keeps
-   * finding hot code gets it; a short one does not pay for a pool thread
-   * coming up (~50-200 ms of a core) beside its first milliseconds, which
-   * made the benchmark kernels 12-20% slower at 1000 rounds (~10 batches
-   * each). Until it is up the vCPU threads translate for themselves.
+   * Translate the vCPUs' batches off their threads (src/jit/service.ts): here
+   * on the I/O thread from the start, and on the translator thread
+   * (src/jit/thread.ts) once the vCPUs have made JIT_THREAD_AFTER batches: a
+   * guest that keeps finding hot code gets it; a short one does not pay for a
+   * pool thread coming up (~50-200 ms of a core) beside its first
+   * milliseconds, which made the benchmark kernels 12-20% slower at 1000
+   * rounds (~10 batches each).
    */
-  private startJitThread(launch: number, channels: MessageChannel[], fused: boolean): void {
+  private startTranslation(launch: number, channels: MessageChannel[], fused: boolean): void {
     const L = this.layout;
     const idx = (L.MACHINE_BASE + L.M_JIT_BATCHES) >> 2;
     Atomics.store(this.mem.i32, idx, 0);
+    const io = new IoThreadTranslation(channels.map((c) => c.port1), this.module, this.mem.memory, L, fused, () => {
+      Atomics.add(this.mem.i32, idx, 1);
+      Atomics.notify(this.mem.i32, idx);
+    });
+    this.ioTranslation = io;
+    const live = (): boolean => launch === this.launches && (this.state === 'running' || this.state === 'paused') && this.pool !== undefined;
+    const startThread = (ports: MessagePort[]): void => {
+      if (!live()) return;
+      const control = new MessageChannel();
+      const task: JitThreadTask = { module: this.module, memory: this.mem.memory, layout: L, ports, control: control.port2, fused };
+      const done = this.pool!.run(task, { name: 'jitThread', transferList: [...ports, control.port2] }).catch((e: Error) => this.fail(e));
+      this.jitTask = { done, control: control.port1 };
+    };
     const watch = (): void => {
-      if (launch !== this.launches || this.state !== 'running' && this.state !== 'paused' || !this.pool) return;
+      if (!live()) return;
       const made = Atomics.load(this.mem.i32, idx);
       if (made < JIT_THREAD_AFTER) { onChange(this.mem.i32, idx, made, watch); return; }
-      const control = new MessageChannel();
-      const ports = channels.map((c) => c.port1);
-      const task: JitThreadTask = { module: this.module, memory: this.mem.memory, layout: L, ports, control: control.port2, fused };
-      const done = this.pool.run(task, { name: 'jitThread', transferList: [...ports, control.port2] }).catch((e: Error) => this.fail(e));
-      this.jitTask = { done, control: control.port1 };
+      io.handOver(startThread);
     };
     watch();
   }
@@ -583,8 +596,10 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     // then) is cancelled rather than waited for: it returns at once when it starts
     const sigTask = (L.MACHINE_BASE + L.M_SIG_TASK) >> 2;
     const started = Atomics.compareExchange(i32, sigTask, this.signalId, 0) !== this.signalId;
-    // the translator thread ends at once (and one not started yet never starts)
+    // the translator thread ends at once (and one not started yet never starts), as does the I/O thread's translation
     Atomics.notify(i32, (L.MACHINE_BASE + L.M_JIT_BATCHES) >> 2);
+    this.ioTranslation?.end();
+    this.ioTranslation = undefined;
     const jitTask = this.jitTask;
     this.jitTask = undefined;
     jitTask?.control.postMessage('stop'); // it closes the channel

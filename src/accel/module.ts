@@ -125,6 +125,9 @@ export function compileEager(bytes: Uint8Array<ArrayBuffer>): Promise<WebAssembl
   });
 }
 
+/** The least memory the vCPU module imports, in 64 KiB pages (asconfig.json's initialMemory). */
+export const VCPU_MODULE_MIN_PAGES = 64;
+
 /** Compile build/vcpu.wasm (once per process) and read its layout. */
 export function loadVcpuModule(): VcpuModule {
   if (cached) return cached;
@@ -136,7 +139,7 @@ export function loadVcpuModule(): VcpuModule {
   }
   const module = compileOptimized(bytes);
   // a throwaway instance on a minimal memory, only to read the exported constants
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
+  const memory = new WebAssembly.Memory({ initial: VCPU_MODULE_MIN_PAGES, maximum: VCPU_MODULE_MIN_PAGES, shared: true });
   const instance = new WebAssembly.Instance(module, vcpuImports(memory, 0));
   // the module exports the same constants as globals: they must be the ones this host was built with
   const exported = instance.exports as Record<string, unknown>;

@@ -148,7 +148,8 @@ export interface BatchRequest { items: Item[]; base: number; entries: number[]; 
  */
 export type ThreadAnswer =
   | { kind: 'ready' }
-  | { kind: 'batch'; units: Unit[]; module?: WebAssembly.Module; size: number; refused: number[]; us: number; failed?: string };
+  | { kind: 'moved'; port: MessagePort }
+  | { kind: 'batch'; units: Unit[]; module?: WebAssembly.Module; size: number; refused: number[]; us: number; failed?: string; byThread: boolean };
 
 /**
  * Translate hot blocks into one module (the work of a batch, done by the vCPU
@@ -282,8 +283,10 @@ export class Jit {
   /** The installed translations by table slot, with the guest code each was made from. */
   private installed = new Map<number, Installed>();
   private generation = -1;
-  /** The translator thread answered: batches go to it from now on (./thread.ts). */
-  private threadReady = false;
+  /** Channels to whoever translates this vCPU's batches (./service.ts), the I/O thread's, then the translator thread's. */
+  private readonly ports: MessagePort[] = [];
+  /** The channel whose other end said last that it is up: batches go there (none yet: this thread translates them). */
+  private sendTo: MessagePort | undefined;
 
   /** Threshold 1: translate each block synchronously before it runs again (deterministic, for tests). */
   private readonly eager: boolean;
@@ -291,11 +294,12 @@ export class Jit {
   private readonly warmCount: number;
 
   /**
-   * `port`: this vCPU's channel to the VM's translator thread, if it has one:
-   * batches are translated and compiled there once it is up, off this thread
-   * (until then, and without one, here).
+   * `port`: this vCPU's channel to whoever translates its batches off its
+   * thread (./service.ts), if it has one: batches go there once it says it
+   * is up (until then, and without one, this thread translates them).
    */
-  constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared, private readonly port?: MessagePort) {
+  constructor(private readonly L: Layout, threshold: number, private readonly shared: JitShared, port?: MessagePort) {
+    if (port) this.ports.push(port);
     this.eager = threshold === 1;
     this.warmCount = Math.max(1, threshold >> 4);
     // grown to its JIT_ENTRIES slots at the first installation: V8 sets up each instance that imports a
@@ -306,6 +310,9 @@ export class Jit {
 
   /** This thread compiles a batch: the worker lets its event loop run so that the result arrives. */
   get compiling(): boolean { return this.compilingHere; }
+
+  /** A batch is being translated or compiled (here or elsewhere): the worker runs short slices, to install it soon. */
+  get awaiting(): boolean { return this.inFlight !== undefined; }
 
   /** Bind to the worker's vCPU instance (bound to `hart`). */
   bind(cpu: VcpuExports, exports: WebAssembly.Exports, memory: WebAssembly.Memory, hart: number): void {
@@ -360,30 +367,46 @@ export class Jit {
       if (!this.isEntry(host)) this.pending.set(host, this.view.getUint32(q + 16 + 16 * i, true));
     }
     this.view.setUint32(q, 0, true);
-    if (this.port) this.receive();
+    if (this.ports.length > 0) this.receive();
     if (this.compiled) this.install();
     else if (this.failed !== undefined) throw this.failed;
     if (!this.inFlight && this.pending.size > 0) this.translateBatch();
   }
 
-  /** The translator thread's answers: that it is up, or a batch compiled (./thread.ts). */
+  /**
+   * The answers of whoever translates this vCPU's batches (./service.ts):
+   * that it is up, that batches go to another channel from now on (the
+   * translator thread's: answers to batches sent before still come here), or
+   * a batch compiled.
+   */
   private receive(): void {
-    for (let m = receiveMessageOnPort(this.port!); m; m = receiveMessageOnPort(this.port!)) {
-      const answer = m.message as ThreadAnswer;
-      if (answer.kind === 'ready') { this.threadReady = true; continue; }
-      for (const host of answer.refused) this.cpu.jit_refuse(host);
-      this.bump(this.L.R_JIT_COMPILE_US, answer.us);
-      this.bump(this.L.R_JIT_OFFLOADED, 1);
-      if (answer.failed !== undefined) { this.failed = new Error(answer.failed); this.inFlight = undefined; continue; }
-      if (answer.module) this.compiled = { units: answer.units, module: answer.module, size: answer.size };
-      else this.inFlight = undefined;
+    for (const port of this.ports) {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) this.take(m.message as ThreadAnswer, port);
     }
   }
 
+  private take(answer: ThreadAnswer, from: MessagePort): void {
+    if (answer.kind === 'ready') { this.sendTo = from; return; }
+    if (answer.kind === 'moved') { this.ports.push(answer.port); return; } // batches go there once it is up
+    for (const host of answer.refused) this.cpu.jit_refuse(host);
+    this.bump(this.L.R_JIT_COMPILE_US, answer.us);
+    if (answer.byThread) this.bump(this.L.R_JIT_OFFLOADED, 1);
+    if (answer.failed !== undefined) { this.failed = new Error(answer.failed); this.inFlight = undefined; return; }
+    if (answer.module) this.compiled = { units: answer.units, module: answer.module, size: answer.size };
+    else this.inFlight = undefined;
+  }
+
+  /** The VM stopped: close the channels (whoever translates ends with them). */
+  close(): void {
+    for (const port of this.ports) port.close();
+  }
+
+
   /**
-   * Translate pending blocks into one module: on the translator thread once
-   * it is up (it compiles the module too), else here, and V8 compiles it on
-   * its background threads.
+   * Translate pending blocks into one module: off this thread once the other
+   * end of its channel is up (the I/O thread, later the translator thread:
+   * ./service.ts; either has it compiled too), else here, and V8 compiles it
+   * on its background threads.
    */
   private translateBatch(): void {
     const t0 = performance.now();
@@ -400,8 +423,8 @@ export class Jit {
     const entries = this.eager ? []
       : [...this.pending.keys(), ...this.inFlight, ...[...this.installed.values()].map((t) => t.host)].filter((h) => pages.has(h & ~0xfff));
     const request: BatchRequest = { items, base: this.base, entries, warmCount: this.warmCount };
-    if (this.threadReady && !this.eager) {
-      this.port!.postMessage(request);
+    if (this.sendTo && !this.eager) {
+      this.sendTo.postMessage(request);
       this.time(t0);
       return;
     }
@@ -415,7 +438,7 @@ export class Jit {
       return;
     }
     this.time(t0);
-    if (this.port) { // the VM starts its translator thread once the vCPUs have made a few batches themselves (src/vm.ts)
+    if (this.ports.length > 0) { // the VM starts its translator thread once the vCPUs have made a few batches (src/vm.ts)
       Atomics.add(this.batchesMade, 0, 1);
       Atomics.notify(this.batchesMade, 0);
     }

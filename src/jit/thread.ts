@@ -15,8 +15,9 @@
  * exports it for piscina); it ends when the VM stops (`control`).
  */
 import type { MessagePort } from 'node:worker_threads';
-import { compileOptimized, vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
-import { translateRequest, type ThreadAnswer, type BatchRequest, type Translator } from './jit.js';
+import { compileOptimized, type Layout } from '../accel/module.js';
+import type { ThreadAnswer, BatchRequest } from './jit.js';
+import { offThreadTranslator, serveBatch } from './service.js';
 import { warmUp } from './translate.js';
 
 export interface JitThreadTask {
@@ -32,30 +33,14 @@ export interface JitThreadTask {
 
 export function jitThread(task: JitThreadTask): Promise<number> {
   const { module, memory, layout: L, ports, control, fused } = task;
-  // the vCPU module's decoder and slot hash, in an instance on a memory of its own: jit_decode writes in
-  // the vCPU block it is bound to, which must not be a vCPU's of the VM
-  const own = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
-  const cpu = new WebAssembly.Instance(module, vcpuImports(own, 0)).exports as unknown as VcpuExports;
-  cpu.vcpu_bind(0);
-  const ownView = new DataView(own.buffer as unknown as ArrayBuffer);
-  const immAt = L.VCPU_BASE + L.V_JIT_QUEUE + 4;
-  const translator: Translator = {
-    ram: new Uint8Array(memory.buffer as unknown as ArrayBuffer), view: new DataView(memory.buffer as unknown as ArrayBuffer), L, cpu,
-    imm: () => ownView.getInt32(immAt, true), fused, eager: false,
-  };
+  const translator = offThreadTranslator(module, memory, L, fused);
   warmUp(); // V8 compiles the translator's functions before the first batch needs them
 
+  // compiled here, synchronously: it is this thread's only work
   const serve = (port: MessagePort, req: BatchRequest): void => {
-    const t0 = performance.now();
-    let answer: ThreadAnswer;
-    const transfer: ArrayBuffer[] = [];
-    try {
-      const { units, bytes, refused } = translateRequest(req, translator);
-      const us = Math.round((performance.now() - t0) * 1000);
-      answer = { kind: 'batch', units, module: bytes && compileOptimized(bytes), size: bytes?.length ?? 0, refused, us };
-      for (const u of units) transfer.push(u.code.buffer as ArrayBuffer);
-    } catch (e) {
-      answer = { kind: 'batch', units: [], size: 0, refused: [], us: 0, failed: `the JIT's translator thread: ${(e as Error).message}` };
+    const { answer, bytes, transfer } = serveBatch(req, translator, 'the JIT\'s translator thread', true);
+    if (bytes) {
+      try { answer.module = compileOptimized(bytes); } catch (e) { answer.failed = `the JIT's translator thread: ${(e as Error).message}`; }
     }
     port.postMessage(answer, transfer);
   };

@@ -40,7 +40,6 @@ function newPool(): Piscina {
     idleTimeout: IDLE_THREAD_MS,
     concurrentTasksPerWorker: 1,
     maxQueue: MAX_HARTS + 2,
-    workerData: { jitWarmUp: new Int32Array(new SharedArrayBuffer(4)) }, // its first thread warms the JIT up (vcpu-worker.ts)
   });
 }
 

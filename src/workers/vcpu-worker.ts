@@ -5,10 +5,9 @@
  */
 import { readlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { workerData, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { Jit, type JitShared } from '../jit/jit.js';
-import { warmUp } from '../jit/translate.js';
 import { nextHaltPoll } from './halt-poll.js';
 
 // the VM's signal thread, and a restore's page faults, are tasks of the same pool (piscina runs them by name)
@@ -35,12 +34,13 @@ export interface VcpuTask {
 /** Instructions per run() call: the loop re-enters Wasm often enough for V8 to tier it up. */
 const SLICE = 1 << 18;
 /**
- * Instructions per run() call while V8 compiles a batch of translations: its
- * result reaches this thread through its event loop, which turns between
- * slices. Measured on the fp kernel: 13 ms from a batch to its installation
+ * Instructions per run() call while a batch of translations is being made
+ * (here, with its result coming through this thread's event loop, which turns
+ * between slices; or by another thread, whose answer is looked for between
+ * slices). Measured on the fp kernel: 13 ms from a batch to its installation
  * with full slices, 4 ms with eighths.
  */
-const SLICE_COMPILING = SLICE >> 3;
+const SLICE_AWAITING = SLICE >> 3;
 /** Polls of the completion word before sleeping on it: only worth it when this thread has a core of its own. */
 const SPIN_WITH_SPARE_CORE = 50_000;
 const SPIN_CONTENDED = 100;
@@ -48,31 +48,28 @@ const SPIN_CONTENDED = 100;
 const SPIN_YIELD_MIN_MS = 0.05;
 const SPIN_YIELD_MAX_MS = 2;
 
-// A pool's first thread (the boot hart's) compiles the translator's code while it waits for its task: a
-// made-up unit now, so that the guest's first hot block does not wait ~10 ms for it. One thread only: the
-// others of a 64-vCPU VM start while the boot hart runs, on the same cores.
-const firstThread = (workerData as { jitWarmUp?: Int32Array } | null)?.jitWarmUp;
-if (firstThread && Atomics.add(firstThread, 0, 1) === 0 && process.env.WKVM_JIT !== 'off') warmUp();
-
 /** This thread's OS thread id (Linux names it in /proc/thread-self), for monitors (QMP's thread-id); 0 where unknown. */
 function osThreadId(): number {
   try { return Number(readlinkSync('/proc/thread-self').split('/').pop()) || 0; } catch { return 0; }
 }
 
 export default async function vcpuThread(task: VcpuTask): Promise<number> {
+  const made: { jit?: Jit } = {};
   try {
-    return await runVcpu(task);
+    return await runVcpu(task, made);
   } finally {
-    task.jitPort?.close(); // the translator thread ends once the VM stops
+    // its channels to whoever translates for it (that ends once the VM stops)
+    if (made.jit) made.jit.close(); else task.jitPort?.close();
   }
 }
 
-async function runVcpu(task: VcpuTask): Promise<number> {
+async function runVcpu(task: VcpuTask, made: { jit?: Jit }): Promise<number> {
   const { layout: L, hart } = task;
   const i32 = new Int32Array(task.memory.buffer as unknown as SharedArrayBuffer);
   const jitThreshold = i32[(L.MACHINE_BASE + L.M_JIT_THRESHOLD) >> 2];
   if (jitThreshold !== 0 && !task.jit) throw new Error(`vCPU ${hart}: the JIT is on but the task lacks its shared parts`);
   const jit = jitThreshold !== 0 ? new Jit(L, jitThreshold, task.jit!, task.jitPort) : undefined;
+  made.jit = jit;
   const inst = new WebAssembly.Instance(task.module, vcpuImports(task.memory, task.epochMs, jit?.table));
   const cpu = inst.exports as unknown as VcpuExports;
   jit?.bind(cpu, inst.exports, task.memory, hart);
@@ -234,7 +231,7 @@ async function runVcpu(task: VcpuTask): Promise<number> {
       if ((Atomics.load(i32, pendingIdx) & REQ_ANY) !== 0 && !requests()) return 0;
       continue;
     }
-    const exit = cpu.run(jit?.compiling ? SLICE_COMPILING : SLICE);
+    const exit = cpu.run(jit?.awaiting ? SLICE_AWAITING : SLICE);
     if (jit) {
       // V8 compiles translations on its background threads and reports back through this thread's event
       // loop: let it turn first, so that a batch compiled meanwhile is installed now rather than after
