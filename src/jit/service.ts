@@ -6,17 +6,16 @@
  * start, and the VM's translator thread (./thread.ts) once the guest has
  * made enough batches to be worth a thread of its own.
  *
- * Why the I/O thread first: a vCPU thread that translates for itself runs the
- * translator's JavaScript cold (V8 compiles it anew in every thread: 1-1.5 ms
- * a unit, against ~0.1-0.3 ms warm), and a translator thread costs ~100 ms of
- * a core to come up beside the guest's first milliseconds. The I/O thread is
- * up already, idle while the vCPU thread comes up (when it warms the
- * translator), and mostly idle in a compute-bound guest.
+ * Why the I/O thread first: a vCPU thread that translates for itself stops
+ * running its guest meanwhile (1-1.5 ms a unit of the bench kernels, 0.3-0.5
+ * in a Linux boot, with V8 running the translator's JavaScript cold in every
+ * thread), and a translator thread costs ~100 ms of a core to come up beside
+ * the guest's first milliseconds. The I/O thread is up already and mostly
+ * idle while a guest boots or computes.
  */
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { VCPU_MODULE_MIN_PAGES, compileEager, vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { translateRequest, type BatchRequest, type ThreadAnswer, type Translator } from './jit.js';
-import { warmUp } from './translate.js';
 
 const WASM_PAGE = 0x10000;
 
@@ -54,8 +53,6 @@ export function serveBatch(req: BatchRequest, t: Translator, who: string, byThre
   }
 }
 
-let ioThreadWarm = false;
-
 /**
  * The I/O thread's end of the vCPUs' channels, until the translator thread
  * takes them (handOver). It compiles on V8's background threads
@@ -73,15 +70,6 @@ export class IoThreadTranslation {
       port.on('message', (req: BatchRequest) => this.serve(port, req));
       port.unref(); // the vCPU threads keep the VM alive, not their channels
       port.postMessage({ kind: 'ready' } satisfies ThreadAnswer);
-    }
-    // V8 compiles the translator's functions before the first batch needs them, while the boot hart's
-    // thread comes up (~100 ms): one made-up unit a turn of the event loop, so that this thread stays
-    // responsive; once per process (the functions stay compiled)
-    if (!ioThreadWarm) {
-      ioThreadWarm = true;
-      let turns = WARM_UP_TURNS;
-      const step = (): void => { if (!this.ended && turns-- > 0) { warmUp(); setImmediate(step).unref(); } };
-      setImmediate(step).unref();
     }
   }
 
@@ -121,6 +109,3 @@ export class IoThreadTranslation {
   }
 
 }
-
-/** Made-up units the I/O thread translates to warm the translator up (~1 ms each after the first ~6). */
-const WARM_UP_TURNS = 8;

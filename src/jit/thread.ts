@@ -1,15 +1,11 @@
 /**
  * The VM's translator thread: it translates the vCPUs' batches of hot blocks
- * and compiles them, so that a vCPU thread neither spends its own time on
- * them (~0.3-0.5 ms a unit in a Linux boot, where V8 runs the translator's
- * JavaScript cold in every vCPU thread) nor turns its event loop in short
- * slices while V8 compiles (the result of an asynchronous compile comes
- * through it). A vCPU sends a batch through its own channel and goes on
- * running; between slices it takes the compiled module with
- * receiveMessageOnPort and installs it (src/jit/jit.ts). Until this thread
- * is up (a pool thread takes ~50-200 ms to come up beside the boot hart), and
- * with threshold 1 (the tests' deterministic mode), the vCPU thread
- * translates for itself.
+ * and compiles them, once a guest keeps finding hot code (./service.ts has
+ * the protocol: until this thread is up, a pool thread taking ~50-200 ms to
+ * come up, the I/O thread does it; with threshold 1, the tests'
+ * deterministic mode, each vCPU thread translates for itself). It takes the
+ * work off the I/O thread, which runs the devices, and compiles
+ * synchronously: it is this thread's only work.
  *
  * A task of the VM's thread pool, like the signal thread (vcpu-worker.ts
  * exports it for piscina); it ends when the VM stops (`control`).
