@@ -134,7 +134,7 @@ export const R_INSNS: u32 = 0x28;     // u64 instructions retired (statistics)
 export const R_EXITS: u32 = 0x30;     // u64 exits taken
 export const R_JIT_INSNS: u32 = 0x38; // u64 instructions retired inside translations (statistics)
 export const R_JIT_BLOCKS: u32 = 0x40; // u64 translations installed (written by the vCPU worker)
-export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds spent translating (by the vCPU's thread or the translator thread) and installing
+export const R_JIT_COMPILE_US: u32 = 0x48; // u64 microseconds spent translating (on whichever thread: src/jit/service.ts) and installing
 export const R_JIT_MODULES: u32 = 0x50; // u64 Wasm modules compiled
 export const R_JIT_FLUSHES: u32 = 0x58; // u64 whole-cache flushes (memory bound reached)
 export const R_FAILURE: u32 = 0x60;   // u32 1: a shutdown/reset exit came with SBI SRST reason "system failure"
@@ -156,6 +156,7 @@ export const R_DBG: u32 = 0x130;      // u32 EXIT_DEBUG's cause (DBG_STOP_*)
 export const R_DBG_KIND: u32 = 0x134; // u32 DBG_STOP_WATCH: DBG_WATCH_* of the access | index of the watchpoint hit << 8
 export const R_DBG_ADDR: u32 = 0x138; // u64 DBG_STOP_WATCH: the data address accessed
 export const R_JIT_OFFLOADED: u32 = 0x140; // u64 batches of this vCPU's translations made by the VM's translator thread (src/jit/thread.ts)
+export const R_JIT_STALLED_US: u32 = 0x148; // u64 microseconds of that time on the vCPU's own thread (its guest stopped meanwhile)
 // translation caches
 export const V_TLB: u32 = 0x1000;     // 3 TLBs (load, store, fetch) x TLB_ENTRIES x 16 B
 export const TLB_ENTRIES: u32 = 256;

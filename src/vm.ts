@@ -166,7 +166,7 @@ export interface VcpuStats {
   /** The JIT tier: instructions retired inside translations, translations installed, Wasm modules compiled,
    * microseconds spent translating (on the vCPU's thread or the VM's translator thread) and installing,
    * whole-cache flushes (its memory bound), and batches the translator thread made (docs/jit.md). */
-  jit: { instructions: bigint; blocks: bigint; modules: bigint; compileUs: bigint; flushes: bigint; offloaded: bigint };
+  jit: { instructions: bigint; blocks: bigint; modules: bigint; compileUs: bigint; stalledUs: bigint; flushes: bigint; offloaded: bigint };
 }
 
 /** The events a VirtualMachine emits, with their arguments. */
@@ -1026,6 +1026,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
           blocks: this.mem.view.getBigUint64(run + L.R_JIT_BLOCKS, true),
           modules: this.mem.view.getBigUint64(run + L.R_JIT_MODULES, true),
           compileUs: this.mem.view.getBigUint64(run + L.R_JIT_COMPILE_US, true),
+          stalledUs: this.mem.view.getBigUint64(run + L.R_JIT_STALLED_US, true),
           flushes: this.mem.view.getBigUint64(run + L.R_JIT_FLUSHES, true),
           offloaded: this.mem.view.getBigUint64(run + L.R_JIT_OFFLOADED, true),
         },

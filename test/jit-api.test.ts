@@ -76,11 +76,14 @@ describe('JIT statistics', () => {
     expect(off.code).toBe(0);
     expect(on.code).toBe(0);
     expect(on.out).toBe(off.out);
-    expect(off.stats.jit).toEqual({ instructions: 0n, blocks: 0n, modules: 0n, compileUs: 0n, flushes: 0n, offloaded: 0n });
+    expect(off.stats.jit).toEqual({ instructions: 0n, blocks: 0n, modules: 0n, compileUs: 0n, stalledUs: 0n, flushes: 0n, offloaded: 0n });
     expect(on.stats.instructions).toBe(off.stats.instructions); // the JIT retires exactly what the interpreter does
     expect(on.stats.jit.blocks).toBeGreaterThan(0n);
     expect(on.stats.jit.modules).toBeGreaterThan(0n);
     expect(on.stats.jit.compileUs).toBeGreaterThan(0n);
+    // the batches were translated off the vCPU's thread (by the I/O thread): it spent only the installing
+    expect(on.stats.jit.stalledUs).toBeGreaterThan(0n);
+    expect(on.stats.jit.stalledUs).toBeLessThan(on.stats.jit.compileUs);
     // most of the work ran translated
     expect(Number(on.stats.jit.instructions) / Number(on.stats.instructions)).toBeGreaterThan(0.5);
   }, 60_000);
@@ -121,6 +124,7 @@ describe('JIT statistics', () => {
     }
     expect(off.out).toMatch(/^fp [0-9a-f]{16}$/m);
     expect(eager.stats.jit.offloaded).toBe(0n);
+    expect(eager.stats.jit.stalledUs).toBe(eager.stats.jit.compileUs); // threshold 1: all of it on the vCPU's thread
   }, 180_000);
 
   it('the CLI runs a guest the same way with --jit on and off', async () => {

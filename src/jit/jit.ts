@@ -522,7 +522,9 @@ export class Jit {
 
   /** Time this thread spent translating and installing since t0. */
   private time(t0: number): void {
-    this.bump(this.L.R_JIT_COMPILE_US, Math.round((performance.now() - t0) * 1000));
+    const us = Math.round((performance.now() - t0) * 1000);
+    this.bump(this.L.R_JIT_COMPILE_US, us);
+    this.bump(this.L.R_JIT_STALLED_US, us);
   }
 
   private bump(field: number, by: number): void {

@@ -58,6 +58,7 @@ const VCPU_STATS: readonly { name: string; unit?: string; read: (s: VcpuStats) =
   { name: 'jit-blocks', read: (s) => s.jit.blocks },
   { name: 'jit-modules', read: (s) => s.jit.modules },
   { name: 'jit-compile-time', unit: 'seconds', read: (s) => s.jit.compileUs },
+  { name: 'jit-stall-time', unit: 'seconds', read: (s) => s.jit.stalledUs },
   { name: 'jit-flushes', read: (s) => s.jit.flushes },
   { name: 'jit-offloaded', read: (s) => s.jit.offloaded },
 ];
