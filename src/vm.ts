@@ -164,8 +164,9 @@ export interface VcpuStats {
    * SBI HSM suspend or stop), yielding on spin loops and pause hints, parked by pause(). */
   time: { runningMs: number; haltedMs: number; spinningMs: number; pausedMs: number };
   /** The JIT tier: instructions retired inside translations, translations installed, Wasm modules compiled,
-   * microseconds spent translating (on the vCPU's thread or the VM's translator thread) and installing,
-   * whole-cache flushes (its memory bound), and batches the translator thread made (docs/jit.md). */
+   * microseconds spent translating (on whichever thread) and installing, the part of them on the vCPU's own
+   * thread (its guest stopped meanwhile), whole-cache flushes (its memory bound), and batches the translator
+   * thread made (docs/jit.md). */
   jit: { instructions: bigint; blocks: bigint; modules: bigint; compileUs: bigint; stalledUs: bigint; flushes: bigint; offloaded: bigint };
 }
 

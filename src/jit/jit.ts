@@ -401,7 +401,6 @@ export class Jit {
     for (const port of this.ports) port.close();
   }
 
-
   /**
    * Translate pending blocks into one module: off this thread once the other
    * end of its channel is up (the I/O thread, later the translator thread:
