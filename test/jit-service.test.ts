@@ -6,12 +6,16 @@
  * path, with the translator thread taking over, runs in jit-api.test.ts.
  */
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadVcpuModule } from '../dist/src/accel/module.js';
 import { VmMemory } from '../dist/src/accel/memory.js';
 import { IoThreadTranslation } from '../dist/src/jit/service.js';
 import type { BatchRequest, ThreadAnswer } from '../dist/src/jit/jit.js';
+import { ROOT, runCmd, runWkvm } from './helpers.js';
 
 const RAM = 0x8000_0000;
 // addi a0, a0, 1; bltu a0, a1, .-4; ret
@@ -65,4 +69,31 @@ describe('the I/O thread translates for the vCPUs until the translator thread ta
     handed[0]!.close();
     vcpu.close();
   });
+});
+
+describe('scripts/jit-replay.mjs', () => {
+  it('replays the batches a run captured (WKVM_JIT_CAPTURE) and the translator makes the same bytes on every pass', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wkvm-jit-'));
+    try {
+      const file = join(dir, 'batches.jsonl');
+      const env = { ...process.env, WKVM_JIT: '', WKVM_JIT_THRESHOLD: '64', WKVM_JIT_CAPTURE: file };
+      const run = await runWkvm(['run', '-bios', 'none', '-m', '256M', '-kernel', join(ROOT, 'guests/bench/bench.elf'), '-append', 'iters=20 only=fsm'], { env, timeoutMs: 60_000 });
+      expect(run.code).toBe(0);
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      expect(lines.length).toBeGreaterThan(0);
+      const first = JSON.parse(lines[0]!) as { req: BatchRequest; pages: Record<string, string> };
+      expect(first.req.items.length).toBeGreaterThan(0);
+      expect(Object.keys(first.pages).length).toBeGreaterThan(0);
+      const replay = await runCmd(process.execPath, [join(ROOT, 'scripts/jit-replay.mjs'), file, '3'], { timeoutMs: 60_000 });
+      expect(replay.stderr).toBe('');
+      expect(replay.code).toBe(0);
+      expect(replay.stdout).toMatch(new RegExp(`^${lines.length} batches, [1-9]\\d* units; .* digest [0-9a-f]{16}\n$`));
+      // bad input: one line, a status that says so
+      const bad = await runCmd(process.execPath, [join(ROOT, 'scripts/jit-replay.mjs'), join(dir, 'missing.jsonl')]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/^jit-replay: cannot read .*missing\.jsonl/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

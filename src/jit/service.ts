@@ -13,6 +13,7 @@
  * the guest's first milliseconds. The I/O thread is up already and mostly
  * idle while a guest boots or computes.
  */
+import { appendFileSync } from 'node:fs';
 import { MessageChannel, type MessagePort, type Transferable } from 'node:worker_threads';
 import { VCPU_MODULE_MIN_PAGES, compileEager, vcpuImports, type Layout, type VcpuExports } from '../accel/module.js';
 import { translateRequest, type BatchRequest, type ThreadAnswer, type Translator } from './jit.js';
@@ -41,8 +42,28 @@ export function offThreadTranslator(module: WebAssembly.Module, memory: WebAssem
 /** A batch translated for a vCPU: the answer (its module still to compile from `bytes`) and what it transfers. */
 export interface Served { answer: Extract<ThreadAnswer, { kind: 'batch' }>; bytes: Uint8Array<ArrayBuffer> | undefined; transfer: ArrayBuffer[] }
 
+/**
+ * WKVM_JIT_CAPTURE=FILE: every batch served off a vCPU thread is appended to
+ * FILE as a line of JSON (the request, its pages, the vCPU's warm counters),
+ * for scripts/jit-replay.mjs, which times the translator on real batches and
+ * checks that a change to it leaves its output the same.
+ */
+const CAPTURE = process.env.WKVM_JIT_CAPTURE;
+
+function capture(file: string, req: BatchRequest, t: Translator): void {
+  const pages: Record<number, string> = {};
+  for (const { host } of req.items) {
+    const page = host & ~0xfff;
+    pages[page] = Buffer.from(t.ram.subarray(page, page + 0x1000)).toString('base64');
+  }
+  const at = req.base + t.L.V_JIT_COUNTS;
+  const counters = Buffer.from(t.ram.subarray(at, at + 4 * t.L.JIT_COUNTERS)).toString('base64');
+  appendFileSync(file, JSON.stringify({ req, pages, counters, fused: t.fused }) + '\n');
+}
+
 /** Translate a vCPU's batch (`who` names the translator in an error; `byThread`: the translator thread's). */
 export function serveBatch(req: BatchRequest, t: Translator, who: string, byThread: boolean): Served {
+  if (CAPTURE) capture(CAPTURE, req, t);
   const t0 = performance.now();
   try {
     const { units, bytes, refused } = translateRequest(req, t);
