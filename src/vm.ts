@@ -526,7 +526,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /**
    * Translate the vCPUs' batches off their threads (src/jit/service.ts): here
    * on the I/O thread from the start, and on the translator thread
-   * (src/jit/thread.ts) once the vCPUs have made JIT_THREAD_AFTER batches: a
+   * (src/jit/thread.ts) once JIT_THREAD_AFTER batches were made: a
    * guest that keeps finding hot code gets it; a short one does not pay for a
    * pool thread coming up (~50-200 ms of a core) beside its first
    * milliseconds, which made the benchmark kernels 12-20% slower at 1000

@@ -367,7 +367,7 @@ export class Jit {
       if (!this.isEntry(host)) this.pending.set(host, this.view.getUint32(q + 16 + 16 * i, true));
     }
     this.view.setUint32(q, 0, true);
-    if (this.ports.length > 0) this.receive();
+    this.receive();
     if (this.compiled) this.install();
     else if (this.failed !== undefined) throw this.failed;
     if (!this.inFlight && this.pending.size > 0) this.translateBatch();

@@ -118,9 +118,10 @@ export class IoThreadTranslation {
 
   private serve(port: MessagePort, req: BatchRequest): void {
     this.served();
-    const { answer, bytes, transfer } = serveBatch(req, this.translator, 'the JIT\'s translator (I/O thread)', false);
+    const who = 'the JIT\'s translator (I/O thread)';
+    const { answer, bytes, transfer } = serveBatch(req, this.translator, who, false);
     if (!bytes) { this.send(port, answer, transfer); return; }
-    compileEager(bytes).then((module) => { answer.module = module; }, (e: unknown) => { answer.failed = `the JIT's compile: ${(e as Error).message}`; })
+    compileEager(bytes).then((module) => { answer.module = module; }, (e: unknown) => { answer.failed = `${who}: ${(e as Error).message}`; })
       .finally(() => this.send(port, answer, transfer));
   }
 
@@ -128,5 +129,4 @@ export class IoThreadTranslation {
     if (this.ended) return;
     try { port.postMessage(answer, transfer); } catch { /* the vCPU ended: its channel is closed */ }
   }
-
 }

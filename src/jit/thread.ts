@@ -33,10 +33,11 @@ export function jitThread(task: JitThreadTask): Promise<number> {
   warmUp(); // V8 compiles the translator's functions before the first batch needs them
 
   // compiled here, synchronously: it is this thread's only work
+  const who = 'the JIT\'s translator thread';
   const serve = (port: MessagePort, req: BatchRequest): void => {
-    const { answer, bytes, transfer } = serveBatch(req, translator, 'the JIT\'s translator thread', true);
+    const { answer, bytes, transfer } = serveBatch(req, translator, who, true);
     if (bytes) {
-      try { answer.module = compileOptimized(bytes); } catch (e) { answer.failed = `the JIT's translator thread: ${(e as Error).message}`; }
+      try { answer.module = compileOptimized(bytes); } catch (e) { answer.failed = `${who}: ${(e as Error).message}`; }
     }
     port.postMessage(answer, transfer);
   };

@@ -1206,8 +1206,8 @@ export const CHAIN_IMPORTS: Import[] = [
  * F/D code, a forward branch, a return) and return its module's bytes. V8
  * compiles the translator's functions on their first call: a thread's first
  * real translation took 7-11 ms here (a bench kernel's first unit; the next
- * ones 0.4-3 ms). A pool's first thread does this while it waits for its
- * task (src/workers/vcpu-worker.ts), so the guest's first unit does not pay.
+ * ones 0.4-3 ms). The translator thread does this as it comes up
+ * (./thread.ts), so that the first batch it takes over does not pay.
  */
 export function warmUp(): Uint8Array<ArrayBuffer> {
   const at = new Map<number, Insn>();
