@@ -32,6 +32,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { median } from './timing.js';
 
 const MiB = 1 << 20;
 const SIZE_MIB = 64;
@@ -184,11 +185,6 @@ async function waitForFile(path: string, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** busybox time's "real\t0m 1.23s" (or "real 1.23" with -p), in seconds. */
 function parseReal(text: string): number | undefined {

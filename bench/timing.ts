@@ -6,21 +6,32 @@ import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
 
 /**
- * The medians of several measurements taken in turns (a, b, a, b, ...): on a
- * noisy host, all of one and then all of the other can land in different
- * phases of its load (JIT off and on at 64 vCPUs read 5.3 and 7.0 s that way,
- * 4.8-5.0 and 5.3-5.5 s alternating).
+ * The medians of several measurements taken in turns, the order reversed
+ * every other round (a, b, b, a, a, b, ...). On a noisy host, all of one and
+ * then all of the other can land in different phases of its load (JIT off
+ * and on at 64 vCPUs read 5.3 and 7.0 s that way, 4.8-5.0 and 5.3-5.5 s
+ * alternating). And a place in the round weighs by itself: the same 64-vCPU
+ * boot (JIT off) run three times a round read 6.03, 6.17 and 6.30 s (medians
+ * of 8 rounds, 2026-12-07), so a fixed order favoured whatever came first.
  */
 export async function mediansInTurn(runs: number, fs: (() => Promise<number | undefined>)[]): Promise<(number | undefined)[]> {
   const t: (number[] | undefined)[] = fs.map(() => []);
   for (let i = 0; i < runs; i++) {
-    for (let k = 0; k < fs.length; k++) {
+    const order = fs.map((_, k) => (i % 2 === 0 ? k : fs.length - 1 - k));
+    for (const k of order) {
       if (!t[k]) continue;
       const v = await fs[k]!();
       if (v === undefined) t[k] = undefined; else t[k]!.push(v);
     }
   }
-  return t.map((a) => (a ? a.sort((x, y) => x - y)[(a.length - 1) >> 1] : undefined));
+  return t.map((a) => (a ? median(a) : undefined));
+}
+
+/** The median (of an even count, the mean of the middle two). */
+export function median(values: number[]): number {
+  const a = [...values].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 === 1 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
 }
 
 /** The median of `runs` timings (a boot varies by several percent from run to run on a shared host); undefined if one fails. */
