@@ -7,6 +7,7 @@ import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WkvmError } from '../errors.js';
+import { holdCompileFlags, releaseCompileFlags, userFlags } from './compile-flags.js';
 
 import * as LAYOUT from '../../assembly/layout.js';
 import * as BOARD from '../../assembly/board.js';
@@ -55,9 +56,6 @@ export function wasmPath(): string {
   return fileURLToPath(new URL('../../../build/vcpu.wasm', import.meta.url));
 }
 
-/** V8 flags the user gave (node's command line or NODE_OPTIONS): those are left as they are. */
-const userFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].join(' ');
-
 /**
  * Compile the vCPU module so that V8 optimizes all of it (TurboFan) in the
  * background from the start. By default V8 compiles a function with its
@@ -65,41 +63,25 @@ const userFlags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').spli
  * has run a while; run() never returns within a slice, so the guest's first
  * ~40 ms ran at ~26 MIPS instead of ~250. The two flags are process-wide and
  * read when a module is compiled: they are set for this one module and put
- * back.
+ * back, as are the flags of the features our modules use
+ * (./compile-flags.ts).
  */
 export function compileOptimized(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
-  allowBranchHints();
   const flags = ['wasm-dynamic-tiering', 'wasm-lazy-compilation'].filter((f) => !userFlags.includes(f));
+  holdCompileFlags();
   for (const f of flags) v8.setFlagsFromString(`--no-${f}`);
   try {
     return new WebAssembly.Module(bytes);
   } finally {
     for (const f of flags) v8.setFlagsFromString(`--${f}`);
+    releaseCompileFlags();
   }
 }
 
-/**
- * Let V8 take Wasm's relaxed SIMD (behind a flag in Node 20's V8, standard
- * in later ones), unless the user's flags say otherwise: the JIT uses its
- * fused multiply-add where the host has one (src/jit/jit.ts, fusedMadd()).
- */
-export function allowRelaxedSimd(): void {
-  if (!userFlags.includes('wasm-relaxed-simd')) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-}
-
-let branchHintsAllowed = false;
-/**
- * Let V8 read the branch hints in our modules (a custom section, behind a
- * flag before V8 13.7, which turned it on by default), unless the user's
- * flags say otherwise. Without the flag V8 ignores the section. The flag is
- * set only where V8 has it: an unknown flag makes V8 print an error line.
- */
-function allowBranchHints(): void {
-  if (branchHintsAllowed) return;
-  branchHintsAllowed = true;
-  const [major = 0, minor = 0] = process.versions.v8.split('.').map(Number);
-  if (major > 13 || (major === 13 && minor >= 7)) return;
-  if (!userFlags.includes('wasm-branch-hinting')) v8.setFlagsFromString('--experimental-wasm-branch-hinting');
+/** A compile with the flags our modules need (holdCompileFlags). */
+export function compileWithFlags(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
+  holdCompileFlags();
+  try { return new WebAssembly.Module(bytes); } finally { releaseCompileFlags(); }
 }
 
 /** This thread's compiles in flight with V8's dynamic tiering off (compileEager). */
@@ -117,11 +99,12 @@ let eagerCompiles = 0;
  * module the embedding program compiles meanwhile is optimized eagerly too).
  */
 export function compileEager(bytes: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
-  allowBranchHints();
+  holdCompileFlags();
   const toggle = !userFlags.includes('wasm-dynamic-tiering');
   if (toggle && eagerCompiles++ === 0) v8.setFlagsFromString('--no-wasm-dynamic-tiering');
   return WebAssembly.compile(bytes).finally(() => {
     if (toggle && --eagerCompiles === 0) v8.setFlagsFromString('--wasm-dynamic-tiering');
+    releaseCompileFlags();
   });
 }
 

@@ -10,7 +10,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { allowRelaxedSimd, compileEager, type Layout, type VcpuExports } from '../accel/module.js';
+import { compileEager, compileWithFlags, type Layout, type VcpuExports } from '../accel/module.js';
+import { needCompileFlag } from '../accel/compile-flags.js';
 import { CHAIN_IMPORTS, FUSED_PROBE_ARGS, IMPORTS, chainModule, discover, fusedMaddProbe, translate, translationModule, unitSpan, type Block,
   type Decoder, type Insn } from './translate.js';
 import type { Bytes } from './wasm.js';
@@ -70,7 +71,8 @@ export function jitThreshold(jit: boolean | 'on' | 'off' | undefined, threshold:
 let fusedMaddFound: boolean | undefined;
 /**
  * Whether translations can use the host's fused multiply-add (Wasm's relaxed
- * SIMD madd, behind a V8 flag in Node 20: allowRelaxedSimd()): it must give the
+ * SIMD madd, behind a V8 flag in Node 20, set during compiles:
+ * src/accel/compile-flags.ts): it must give the
  * fused result on the probe. WKVM_JIT_FMA=soft keeps to the exact
  * multiply-add in integer and float steps (how the tests cover that path).
  */
@@ -79,8 +81,8 @@ export function fusedMadd(env: NodeJS.ProcessEnv = process.env): boolean {
   if (fusedMaddFound === undefined) {
     try {
       const probe = fusedMaddProbe();
-      if (!WebAssembly.validate(probe)) allowRelaxedSimd();
-      const f = new WebAssembly.Instance(new WebAssembly.Module(probe)).exports.f0 as (a: number, b: number, c: number) => number;
+      if (!WebAssembly.validate(probe)) needCompileFlag('experimental-wasm-relaxed-simd');
+      const f = new WebAssembly.Instance(compileWithFlags(probe)).exports.f0 as (a: number, b: number, c: number) => number;
       fusedMaddFound = f(...FUSED_PROBE_ARGS) === -(2 ** -104);
     } catch {
       fusedMaddFound = false;
@@ -252,7 +254,7 @@ export interface JitShared { chain: WebAssembly.Module; fused: boolean }
 let shared: JitShared | undefined;
 
 export function jitShared(): JitShared {
-  shared ??= { chain: new WebAssembly.Module(chainModule()), fused: fusedMadd() };
+  shared ??= { chain: compileWithFlags(chainModule()), fused: fusedMadd() };
   return shared;
 }
 
@@ -431,7 +433,7 @@ export class Jit {
     for (const host of refused) this.cpu.jit_refuse(host); // the vCPU module stops queueing it
     if (!bytes) { this.inFlight = undefined; this.time(t0); return; }
     if (this.eager) {
-      this.compiled = { units, module: new WebAssembly.Module(bytes), size: bytes.length };
+      this.compiled = { units, module: compileWithFlags(bytes), size: bytes.length };
       this.time(t0);
       this.install();
       return;

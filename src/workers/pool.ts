@@ -8,6 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { MAX_HARTS } from '../../assembly/board.js';
+import { compileFlagsShared } from '../accel/compile-flags.js';
 
 /**
  * The file each pool thread loads: vcpu-worker.ts and what it imports as one
@@ -40,6 +41,7 @@ function newPool(): Piscina {
     idleTimeout: IDLE_THREAD_MS,
     concurrentTasksPerWorker: 1,
     maxQueue: MAX_HARTS + 2,
+    workerData: { compileFlags: compileFlagsShared() }, // the V8 flags set during compiles, counted process-wide
   });
 }
 
