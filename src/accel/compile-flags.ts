@@ -41,9 +41,17 @@ export function compileFlagsShared(): Int32Array {
 
 const LOCK = 0, COUNT = 1, NEEDED = 2;
 
+/**
+ * Run `f` under the lock. It is held for a few flag writes only; a thread
+ * ended while it held it (a pool thread terminated) would hold it for ever:
+ * after ~1 s of waiting the lock is taken anyway, so that no compile waits
+ * longer.
+ */
 function withFlagLock(f: () => void): void {
-  while (Atomics.compareExchange(compileFlagState, LOCK, 0, 1) !== 0) { /* held for a few flag writes only */ }
-  try { f(); } finally { Atomics.store(compileFlagState, LOCK, 0); }
+  for (let waits = 0; Atomics.compareExchange(compileFlagState, LOCK, 0, 1) !== 0 && waits < 1000; waits++) {
+    Atomics.wait(compileFlagState, LOCK, 1, 1);
+  }
+  try { f(); } finally { Atomics.store(compileFlagState, LOCK, 0); Atomics.notify(compileFlagState, LOCK); }
 }
 
 /** Compiles need `flag` (unless the user's flags name it): it is set with the others during each. */
