@@ -232,7 +232,7 @@ async function runVcpu(task: VcpuTask, made: { jit?: Jit }): Promise<number> {
       continue;
     }
     const exit = cpu.run(jit?.awaiting ? SLICE_AWAITING : SLICE);
-    if (jit) {
+    if (jit && !jit.idle) {
       // V8 compiles translations on its background threads and reports back through this thread's event
       // loop: let it turn first, so that a batch compiled meanwhile is installed now rather than after
       // another slice (a full one: the compile is over). On sort (1000 rounds) from a batch compiled to
