@@ -36,3 +36,40 @@ describe('compile flags', () => {
     expect(v8.cachedDataVersionTag()).toBe(before);
   });
 });
+
+describe('flags a compile turns off (dynamic tiering, lazy compilation)', () => {
+  it('stay off until the last compile in any thread that turned them off settles', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const { compileFlagsShared } = await import('../dist/src/accel/compile-flags.js');
+    const before = v8.cachedDataVersionTag();
+    holdCompileFlags(['wasm-dynamic-tiering']);
+    const eager = v8.cachedDataVersionTag();
+    releaseCompileFlags(['wasm-dynamic-tiering']);
+    expect(v8.cachedDataVersionTag()).toBe(before);
+    expect(eager).not.toBe(before);
+    // another thread's compile (as the I/O thread's compileEager) holds tiering off ...
+    const url = new URL('../dist/src/accel/compile-flags.js', import.meta.url).href;
+    const worker = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(url)}).then((m) => {
+        m.holdCompileFlags(['wasm-dynamic-tiering']);
+        parentPort.postMessage('held');
+        parentPort.once('message', () => { m.releaseCompileFlags(['wasm-dynamic-tiering']); parentPort.postMessage('released'); });
+      });`, { eval: true, workerData: { compileFlags: compileFlagsShared() } });
+    const next = (): Promise<unknown> => new Promise((resolve) => worker.once('message', resolve));
+    try {
+      expect(await next()).toBe('held');
+      expect(v8.cachedDataVersionTag()).toBe(eager);
+      // ... while this one's (as the translator thread's compileOptimized) starts and ends: tiering stays off
+      holdCompileFlags(['wasm-dynamic-tiering', 'wasm-lazy-compilation']);
+      expect(v8.cachedDataVersionTag()).not.toBe(eager);
+      releaseCompileFlags(['wasm-dynamic-tiering', 'wasm-lazy-compilation']);
+      expect(v8.cachedDataVersionTag()).toBe(eager);
+      worker.postMessage('release');
+      expect(await next()).toBe('released');
+      expect(v8.cachedDataVersionTag()).toBe(before);
+    } finally {
+      await worker.terminate();
+    }
+  });
+});

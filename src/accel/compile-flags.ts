@@ -29,17 +29,29 @@ const STATE_KEY = Symbol.for('wkvm.compileFlags');
  */
 const COMPILE_FLAG_NAMES = ['experimental-wasm-branch-hinting', 'experimental-wasm-relaxed-simd'] as const;
 type CompileFlag = (typeof COMPILE_FLAG_NAMES)[number];
-/** [lock, compiles in flight, flags needed (a bit each, COMPILE_FLAG_NAMES' order)] */
+
+/**
+ * V8 flags (on by default) that some compiles turn off for themselves:
+ * dynamic tiering (so that V8 optimizes from the start: compileEager,
+ * compileOptimized) and lazy compilation (every function compiled now:
+ * compileOptimized). Counted process-wide like the others: with a count per
+ * thread, one thread's compile that ended turned dynamic tiering back on
+ * under another thread's compile still setting up.
+ */
+const OFF_FLAG_NAMES = ['wasm-dynamic-tiering', 'wasm-lazy-compilation'] as const;
+export type OffFlag = (typeof OFF_FLAG_NAMES)[number];
+
+/** [lock, compiles in flight, flags needed (a bit each, COMPILE_FLAG_NAMES' order), then per OFF_FLAG_NAMES the compiles holding it off] */
 const compileFlagState: Int32Array = (!isMainThread && (workerData as { compileFlags?: Int32Array } | null)?.compileFlags)
   // one per thread even where bundles hold copies of this module (dist/pool.js and dist/cli.js)
-  || ((globalThis as Record<symbol, Int32Array | undefined>)[STATE_KEY] ??= new Int32Array(new SharedArrayBuffer(12)));
+  || ((globalThis as Record<symbol, Int32Array | undefined>)[STATE_KEY] ??= new Int32Array(new SharedArrayBuffer(4 * (3 + OFF_FLAG_NAMES.length))));
 
 /** The process's compile-flag state, for its worker threads (their workerData.compileFlags). */
 export function compileFlagsShared(): Int32Array {
   return compileFlagState;
 }
 
-const LOCK = 0, COUNT = 1, NEEDED = 2;
+const LOCK = 0, COUNT = 1, NEEDED = 2, OFF = 3;
 
 /**
  * Run `f` under the lock. It is held for a few flag writes only; a thread
@@ -66,17 +78,27 @@ export function needCompileFlag(flag: CompileFlag): void {
   });
 }
 
-/** A compile starts: the flags it needs are set (releaseCompileFlags() when it has settled). */
-export function holdCompileFlags(): void {
+/**
+ * A compile starts: the flags it needs are set, and those in `off` turned off
+ * (flags the user named are left alone); releaseCompileFlags(off) when it has
+ * settled.
+ */
+export function holdCompileFlags(off: readonly OffFlag[] = []): void {
   branchHintsNeeded();
   withFlagLock(() => {
     if (Atomics.add(compileFlagState, COUNT, 1) === 0) setNeeded(true);
+    for (const f of off) {
+      if (!userFlags.includes(f) && Atomics.add(compileFlagState, OFF + OFF_FLAG_NAMES.indexOf(f), 1) === 0) v8.setFlagsFromString(`--no-${f}`);
+    }
   });
 }
 
-/** A compile settled: the last one in flight puts the flags back. */
-export function releaseCompileFlags(): void {
+/** A compile settled: the last one in flight puts the flags back (the last holding one of `off` off, that one). */
+export function releaseCompileFlags(off: readonly OffFlag[] = []): void {
   withFlagLock(() => {
+    for (const f of off) {
+      if (!userFlags.includes(f) && Atomics.sub(compileFlagState, OFF + OFF_FLAG_NAMES.indexOf(f), 1) === 1) v8.setFlagsFromString(`--${f}`);
+    }
     if (Atomics.sub(compileFlagState, COUNT, 1) === 1) setNeeded(false);
   });
 }

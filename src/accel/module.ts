@@ -3,11 +3,10 @@
  * per process and read the shared-memory layout from it (the layout's one
  * source of truth is assembly/layout.ts, exported as Wasm globals).
  */
-import v8 from 'node:v8';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WkvmError } from '../errors.js';
-import { holdCompileFlags, releaseCompileFlags, userFlags } from './compile-flags.js';
+import { holdCompileFlags, releaseCompileFlags, type OffFlag } from './compile-flags.js';
 
 import * as LAYOUT from '../../assembly/layout.js';
 import * as BOARD from '../../assembly/board.js';
@@ -67,25 +66,20 @@ export function wasmPath(): string {
  * (./compile-flags.ts).
  */
 export function compileOptimized(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
-  const flags = ['wasm-dynamic-tiering', 'wasm-lazy-compilation'].filter((f) => !userFlags.includes(f));
-  holdCompileFlags();
-  for (const f of flags) v8.setFlagsFromString(`--no-${f}`);
+  holdCompileFlags(OPTIMIZED);
   try {
     return new WebAssembly.Module(bytes);
   } finally {
-    for (const f of flags) v8.setFlagsFromString(`--${f}`);
-    releaseCompileFlags();
+    releaseCompileFlags(OPTIMIZED);
   }
 }
+const OPTIMIZED: OffFlag[] = ['wasm-dynamic-tiering', 'wasm-lazy-compilation'];
 
 /** A compile with the flags our modules need (holdCompileFlags). */
 export function compileWithFlags(bytes: Uint8Array<ArrayBuffer>): WebAssembly.Module {
   holdCompileFlags();
   try { return new WebAssembly.Module(bytes); } finally { releaseCompileFlags(); }
 }
-
-/** This thread's compiles in flight with V8's dynamic tiering off (compileEager). */
-let eagerCompiles = 0;
 
 /**
  * Compile a module of JIT translations straight to optimized code (TurboFan)
@@ -96,17 +90,14 @@ let eagerCompiles = 0;
  * list 81-98 to 71-78, sort 159-176 to 135-152, and a Linux boot was no
  * slower. V8 reads the flag when it sets the compile up, after this returns:
  * it stays off until the compile settles (process-wide, like all V8 flags: a
- * module the embedding program compiles meanwhile is optimized eagerly too).
+ * module the embedding program compiles meanwhile is optimized eagerly too;
+ * counted with the others' in ./compile-flags.ts).
  */
 export function compileEager(bytes: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
-  holdCompileFlags();
-  const toggle = !userFlags.includes('wasm-dynamic-tiering');
-  if (toggle && eagerCompiles++ === 0) v8.setFlagsFromString('--no-wasm-dynamic-tiering');
-  return WebAssembly.compile(bytes).finally(() => {
-    if (toggle && --eagerCompiles === 0) v8.setFlagsFromString('--wasm-dynamic-tiering');
-    releaseCompileFlags();
-  });
+  holdCompileFlags(EAGER);
+  return WebAssembly.compile(bytes).finally(() => releaseCompileFlags(EAGER));
 }
+const EAGER: OffFlag[] = ['wasm-dynamic-tiering'];
 
 /** The least memory the vCPU module imports, in 64 KiB pages (asconfig.json's initialMemory). */
 export const VCPU_MODULE_MIN_PAGES = 64;
