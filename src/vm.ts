@@ -42,8 +42,15 @@ const STOP_GRACE_MS = 5000;
 const SERIAL_HIGH_WATER_MARK = 64 * 1024;
 /** Signal tasks of this process, numbered (M_SIG_TASK): a VM's memory may go to another VM while its task waits for a thread. */
 let signalTasks = 0;
-/** Batches of translations the vCPUs make themselves before the VM starts its translator thread (startJitThread). */
-const JIT_THREAD_AFTER = 16;
+/**
+ * Batches of translations the vCPUs make before the VM starts its translator
+ * thread (startTranslation): 256, or WKVM_JIT_THREAD_AFTER (the tests' way to
+ * have it start early).
+ */
+function jitThreadAfter(): number {
+  const v = Number(process.env.WKVM_JIT_THREAD_AFTER);
+  return Number.isInteger(v) && v > 0 ? v : 256;
+}
 const nextSignalTask = (): number => (signalTasks = (signalTasks % 0x3fff_ffff) + 1);
 /** Call `then` once the word at `index` is no longer `from` (notified), or at once if it is not now. */
 function onChange(i32: Int32Array, index: number, from: number, then: () => void): void {
@@ -526,11 +533,14 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /**
    * Translate the vCPUs' batches off their threads (src/jit/service.ts): here
    * on the I/O thread from the start, and on the translator thread
-   * (src/jit/thread.ts) once JIT_THREAD_AFTER batches were made: a
-   * guest that keeps finding hot code gets it; a short one does not pay for a
-   * pool thread coming up (~50-200 ms of a core) beside its first
-   * milliseconds, which made the benchmark kernels 12-20% slower at 1000
-   * rounds (~10 batches each).
+   * (src/jit/thread.ts) once jitThreadAfter() batches were made: a guest
+   * that keeps finding hot code gets it; a short one does not pay for a pool
+   * thread coming up (~50-200 ms of a core) beside it. At 16 batches the
+   * benchmark kernels (~10 batches each) were spared but a Linux boot (~50)
+   * was not: to the prompt, 1 vCPU, 8 rounds in turns, 829-887 ms against
+   * 803-836 with no thread (8 vCPUs 1013-1060 against 981-1045), while the
+   * I/O thread translating it all changed neither the awk loop, 64 MiB dd
+   * reads, HTTP from the guest nor bench.elf on 8 vCPUs (2026-12-07).
    */
   private startTranslation(launch: number, channels: MessageChannel[], fused: boolean): void {
     const L = this.layout;
@@ -549,10 +559,11 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
       const done = this.pool!.run(task, { name: 'jitThread', transferList: [...ports, control.port2] }).catch((e: Error) => this.fail(e));
       this.jitTask = { done, control: control.port1 };
     };
+    const after = jitThreadAfter();
     const watch = (): void => {
       if (!live()) return;
       const made = Atomics.load(this.mem.i32, idx);
-      if (made < JIT_THREAD_AFTER) { onChange(this.mem.i32, idx, made, watch); return; }
+      if (made < after) { onChange(this.mem.i32, idx, made, watch); return; }
       io.handOver(startThread);
     };
     watch();

@@ -90,8 +90,9 @@ describe('JIT statistics', () => {
 
   it('a guest that keeps finding hot code gets the translator thread, with the same results (and none with threshold 1)', async () => {
     // every kernel of bench.elf, one after another: each brings batches of new hot code; the VM starts its
-    // translator thread after the 16th, and its thread takes a while to come up (longer on a loaded host), so
-    // the long run is watched until the thread has made a batch, then stopped
+    // translator thread after the 16th here (WKVM_JIT_THREAD_AFTER; 256 by default), and its thread takes a
+    // while to come up (longer on a loaded host), so the long run is watched until the thread has made a
+    // batch, then stopped
     const start = async (opts: { jit?: 'on' | 'off'; jitThreshold?: number }, iters: number) => {
       const vm = await VirtualMachine.create({ bios: 'none', kernel: BENCH, append: `iters=${iters}`, memory: '256M', ...opts });
       let out = '';
@@ -100,7 +101,11 @@ describe('JIT statistics', () => {
       return { vm, output: () => out };
     };
     // (6000 rounds: the 16th batch comes ~3 s in, with ~2 s of kernels and new batches left here)
-    const long = await start({ jit: 'on', jitThreshold: 64 }, 6000);
+    const saved = process.env.WKVM_JIT_THREAD_AFTER;
+    process.env.WKVM_JIT_THREAD_AFTER = '16';
+    const long = await start({ jit: 'on', jitThreshold: 64 }, 6000).finally(() => {
+      if (saved === undefined) delete process.env.WKVM_JIT_THREAD_AFTER; else process.env.WKVM_JIT_THREAD_AFTER = saved;
+    });
     let ended = false;
     long.vm.exited.then(() => { ended = true; }, () => { ended = true; });
     while (long.vm.stats()[0].jit.offloaded === 0n && !ended) await new Promise((r) => setTimeout(r, 20));
