@@ -177,7 +177,7 @@ function fpOffLoop(iterations: number): Uint8Array {
 }
 
 describe('JIT exactness', () => {
-  for (const [name, opts] of [['interpreter', { jit: 'off' as const }], ['threshold 16', { jitThreshold: 16 }], ['threshold 1', { jitThreshold: 1 }]] as const) {
+  for (const [name, opts] of [['interpreter', { jit: 'off' as const }], ['threshold 16', { jit: 'on' as const, jitThreshold: 16 }], ['threshold 1', { jit: 'on' as const, jitThreshold: 1 }]] as const) {
     it(`a translated block that starts with an FP load while mstatus.FS is off traps every time (${name})`, async () => {
       const vm = await VirtualMachine.create({ bios: 'none', kernel: fpOffLoop(300_000), ...opts });
       vm.start();
