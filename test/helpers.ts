@@ -7,6 +7,17 @@ import { join } from 'node:path';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WKVM = join(ROOT, 'bin', 'wkvm.js');
 
+/**
+ * With WKVM_JIT_THRESHOLD=1 (every block translated before it runs again;
+ * .ci/run's third pass) a Linux boot takes ~2 minutes: the Linux tests of a
+ * file that also holds others skip then, saying why (test/linux-jit.test.ts
+ * boots Linux that way; .ci/run leaves out the files that only boot Linux).
+ */
+export const LINUX_TOO_SLOW = process.env.WKVM_JIT_THRESHOLD === '1';
+export function warnLinuxTooSlow(file: string): void {
+  if (LINUX_TOO_SLOW) console.warn(`${file}: WKVM_JIT_THRESHOLD=1 makes a Linux boot take minutes: skipping its Linux tests (test/linux-jit.test.ts boots Linux at threshold 1)`);
+}
+
 export interface RunResult { code: number | null; signal: string | null; stdout: string; stderr: string; ms: number }
 
 /** Run `wkvm ARGS` with optional stdin text; resolves when it exits (killed after timeoutMs). */

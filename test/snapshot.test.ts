@@ -18,7 +18,7 @@ import { createConnection } from 'node:net';
 import { QmpServer, VirtualMachine, WkvmError, type VmOptions } from '../dist/src/index.js';
 import { decodeSnapshot, fileInput, ramRunsAhead, readSnapshotHeader, readSnapshotSections } from '../dist/src/snapshot/format.js';
 import { prefaultPages } from '../dist/src/workers/prefault.js';
-import { ROOT, runWkvm } from './helpers.js';
+import { LINUX_TOO_SLOW, ROOT, runWkvm, warnLinuxTooSlow } from './helpers.js';
 
 const BENCH_ELF = join(ROOT, 'guests', 'bench', 'bench.elf');
 const CONSOLE_ELF = join(ROOT, 'guests', 'console', 'console.elf');
@@ -402,9 +402,10 @@ describe('QMP migrate', () => {
 const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const haveLinux = existsSync(join(GUEST, 'Image')) && existsSync(join(GUEST, 'rootfs.cpio.gz'));
 if (!haveLinux) console.warn(`test/snapshot.test.ts: no Linux guest in ${GUEST}: skipping the Linux round trip (build it with npm run guest:linux)`);
+warnLinuxTooSlow('test/snapshot.test.ts');
 
 describe('Linux', () => {
-  it.skipIf(!haveLinux)('saved right after start (its second vCPU thread not up yet), it boots on after the restore with both harts', async () => {
+  it.skipIf(!haveLinux || LINUX_TOO_SLOW)('saved right after start (its second vCPU thread not up yet), it boots on after the restore with both harts', async () => {
     const vm = await VirtualMachine.create({ kernel: join(GUEST, 'Image'), initrd: join(GUEST, 'rootfs.cpio.gz'), append: 'console=ttyS0', memory: '256M', smp: 2 });
     vm.start();
     const file = join(dir, 'early.snap');
@@ -418,7 +419,7 @@ describe('Linux', () => {
     await back.stop();
   }, 120_000);
 
-  it.skipIf(!haveLinux)('a write to a virtio disk in flight at the save completes after the restore; the clock goes on; it saves again', async () => {
+  it.skipIf(!haveLinux || LINUX_TOO_SLOW)('a write to a virtio disk in flight at the save completes after the restore; the clock goes on; it saves again', async () => {
     const disk = join(dir, 'disk.img');
     writeFileSync(disk, Buffer.alloc(8 << 20));
     const opts = { kernel: join(GUEST, 'Image'), initrd: join(GUEST, 'rootfs.cpio.gz'), append: 'console=ttyS0', memory: '256M', smp: 2, drives: [{ file: disk }] };

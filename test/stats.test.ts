@@ -10,7 +10,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { VirtualMachine, EXIT_REASONS } from '../dist/src/index.js';
-import { ROOT, WKVM, runWkvm } from './helpers.js';
+import { LINUX_TOO_SLOW, ROOT, WKVM, runWkvm, warnLinuxTooSlow } from './helpers.js';
 
 const CONSOLE_ELF = join(ROOT, 'guests', 'console', 'console.elf');
 const IRQ_ELF = join(ROOT, 'guests', 'isa', 'irq_mtimer.elf');
@@ -66,9 +66,10 @@ describe('vm.stats()', () => {
 const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const haveLinux = existsSync(join(GUEST, 'Image')) && existsSync(join(GUEST, 'rootfs.cpio.gz'));
 if (!haveLinux) console.warn(`test/stats.test.ts: no Linux guest in ${GUEST}: skipping the disk statistics (build it with npm run guest:linux)`);
+warnLinuxTooSlow('test/stats.test.ts');
 
 describe('vm.deviceStats()', () => {
-  it.skipIf(!haveLinux)('counts a Linux guest\'s virtio-blk reads, writes and flushes with their bytes', async () => {
+  it.skipIf(!haveLinux || LINUX_TOO_SLOW)('counts a Linux guest\'s virtio-blk reads, writes and flushes with their bytes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wkvm-stats-'));
     const disk = join(dir, 'disk.img');
     writeFileSync(disk, Buffer.alloc(4 << 20));
