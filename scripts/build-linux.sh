@@ -197,7 +197,10 @@ busybox_src_version() {
 [ -f "$FRAGMENT" ] || die "missing $FRAGMENT"
 [ -d "$INITRAMFS" ] || die "missing $INITRAMFS"
 
-ensure_pkgs "$KPKG" gcc-riscv64-linux-gnu
+# every package the key names is installed before the key is made: the
+# cross glibc (libc6-dev-riscv64-cross, for the static busybox) installed
+# only by the build changed the key of the next run, which built again
+ensure_pkgs "$KPKG" gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
 [ -f "$KTAR" ] || die "$KTAR not found (is $KPKG installed?)"
 ensure_deb_src
 BB_VER=$(busybox_src_version)
