@@ -81,9 +81,12 @@ describe('JIT statistics', () => {
     expect(on.stats.jit.blocks).toBeGreaterThan(0n);
     expect(on.stats.jit.modules).toBeGreaterThan(0n);
     expect(on.stats.jit.compileUs).toBeGreaterThan(0n);
-    // the batches were translated off the vCPU's thread (by the I/O thread): it spent only the installing
+    // the vCPU's thread spent at most the whole translating: batches go to the I/O thread once its channel
+    // is up (the vCPU then spends only the installing), but on a loaded host crc's few batches can all come
+    // before that and be translated here (CI saw stalled == compile once). The I/O thread's side is tested in
+    // jit-service.test.ts, the translator thread's offloading in the next test.
     expect(on.stats.jit.stalledUs).toBeGreaterThan(0n);
-    expect(on.stats.jit.stalledUs).toBeLessThan(on.stats.jit.compileUs);
+    expect(on.stats.jit.stalledUs).toBeLessThanOrEqual(on.stats.jit.compileUs);
     // most of the work ran translated
     expect(Number(on.stats.jit.instructions) / Number(on.stats.instructions)).toBeGreaterThan(0.5);
   }, 60_000);
