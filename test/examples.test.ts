@@ -4,11 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, runCmd } from './helpers.js';
+import { ROOT, runCmd, LINUX_GUEST as GUEST } from './helpers.js';
 
-const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const haveLinux = existsSync(join(GUEST, 'Image')) && existsSync(join(GUEST, 'rootfs.cpio.gz'));
 if (!haveLinux) console.warn(`test/examples.test.ts: no Linux guest in ${GUEST}: skipping the Linux example (build it with npm run guest:linux)`);
 

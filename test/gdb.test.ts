@@ -7,16 +7,14 @@ import { describe, expect, it, afterEach } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Socket } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { ROOT, WKVM, runCmd, runWkvm, which } from './helpers.js';
+import { ROOT, WKVM, runCmd, runWkvm, which, LINUX_GUEST as LINUX } from './helpers.js';
 import { PacketReader, encodePacket } from '../src/gdb/packet.js';
 
 const GDB = which('gdb-multiarch');
 const CONSOLE = join(ROOT, 'guests/console/console.elf');
 const DEMO = join(ROOT, 'guests/demo/demo.elf');
-const LINUX = join(homedir(), '.cache/wkvm/linux-current');
 
 /** A free TCP port (the kernel's pick, released for the VM to take). */
 function freePort(): Promise<number> {

@@ -3,9 +3,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { homedir } from 'node:os';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const WKVM = join(ROOT, 'bin', 'wkvm.js');
+/** The Linux guest `npm run guest:linux` builds (scripts/build-linux.sh: its cache, WKVM_CACHE or ~/.cache/wkvm). */
+export const LINUX_GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 
 /**
  * With WKVM_JIT_THRESHOLD=1 (every block translated before it runs again;

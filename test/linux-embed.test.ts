@@ -5,12 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualMachine, InprocessNetBackend } from '../dist/src/index.js';
 import { Console, PROMPT } from './guest-console.js';
+import { LINUX_GUEST as GUEST } from './helpers.js';
 
-const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const KERNEL = join(GUEST, 'Image');
 const INITRD = join(GUEST, 'rootfs.cpio.gz');
 const haveImage = existsSync(KERNEL) && existsSync(INITRD);

@@ -17,12 +17,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WKVM, QEMU, which } from './helpers.js';
+import { WKVM, QEMU, which, LINUX_GUEST as GUEST } from './helpers.js';
 import { Console, PROMPT } from './guest-console.js';
 
-const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const KERNEL = join(GUEST, 'Image');
 const INITRD = join(GUEST, 'rootfs.cpio.gz');
 const ROOT_IMG = join(GUEST, 'root.img');

@@ -11,10 +11,9 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { LINUX_GUEST as GUEST } from './helpers.js';
 
-const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const KERNEL = join(GUEST, 'Image');
 const INITRD = join(GUEST, 'rootfs.cpio.gz');
 const haveImage = existsSync(KERNEL) && existsSync(INITRD);

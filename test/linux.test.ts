@@ -7,13 +7,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { WKVM, runWkvm } from './helpers.js';
+import { WKVM, runWkvm, LINUX_GUEST as GUEST } from './helpers.js';
 import { Console, PROMPT } from './guest-console.js';
 
-const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const KERNEL = join(GUEST, 'Image');
 const INITRD = join(GUEST, 'rootfs.cpio.gz');
 const haveImage = existsSync(KERNEL) && existsSync(INITRD);

@@ -10,7 +10,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
@@ -18,7 +18,7 @@ import { createConnection } from 'node:net';
 import { QmpServer, VirtualMachine, WkvmError, type VmOptions } from '../dist/src/index.js';
 import { decodeSnapshot, fileInput, ramRunsAhead, readSnapshotHeader, readSnapshotSections } from '../dist/src/snapshot/format.js';
 import { prefaultPages } from '../dist/src/workers/prefault.js';
-import { LINUX_TOO_SLOW, ROOT, runWkvm, warnLinuxTooSlow } from './helpers.js';
+import { LINUX_TOO_SLOW, ROOT, runWkvm, warnLinuxTooSlow, LINUX_GUEST as GUEST } from './helpers.js';
 
 const BENCH_ELF = join(ROOT, 'guests', 'bench', 'bench.elf');
 const CONSOLE_ELF = join(ROOT, 'guests', 'console', 'console.elf');
@@ -399,7 +399,6 @@ describe('QMP migrate', () => {
   }, 30_000);
 });
 
-const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const haveLinux = existsSync(join(GUEST, 'Image')) && existsSync(join(GUEST, 'rootfs.cpio.gz'));
 if (!haveLinux) console.warn(`test/snapshot.test.ts: no Linux guest in ${GUEST}: skipping the Linux round trip (build it with npm run guest:linux)`);
 warnLinuxTooSlow('test/snapshot.test.ts');

@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { VirtualMachine, EXIT_REASONS } from '../dist/src/index.js';
-import { LINUX_TOO_SLOW, ROOT, WKVM, runWkvm, warnLinuxTooSlow } from './helpers.js';
+import { LINUX_TOO_SLOW, ROOT, WKVM, runWkvm, warnLinuxTooSlow, LINUX_GUEST as GUEST } from './helpers.js';
 
 const CONSOLE_ELF = join(ROOT, 'guests', 'console', 'console.elf');
 const IRQ_ELF = join(ROOT, 'guests', 'isa', 'irq_mtimer.elf');
@@ -63,7 +63,6 @@ describe('vm.stats()', () => {
   });
 });
 
-const GUEST = join(process.env.WKVM_CACHE ?? join(homedir(), '.cache', 'wkvm'), 'linux-current');
 const haveLinux = existsSync(join(GUEST, 'Image')) && existsSync(join(GUEST, 'rootfs.cpio.gz'));
 if (!haveLinux) console.warn(`test/stats.test.ts: no Linux guest in ${GUEST}: skipping the disk statistics (build it with npm run guest:linux)`);
 warnLinuxTooSlow('test/stats.test.ts');
