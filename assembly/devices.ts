@@ -12,7 +12,7 @@ import {
   CLINT_BASE, CLINT_SIZE, PLIC_BASE, PLIC_SIZE, UART0_BASE, UART0_SIZE, TEST_BASE, TEST_SIZE,
   VIRTIO_BASE, VIRTIO_SIZE, VIRTIO_SLOTS, VIRTIO_MMIO_QUEUE_NOTIFY, VIRTIO_MMIO_INTERRUPT_STATUS, VIRTIO_MMIO_INTERRUPT_ACK,
 } from "./board";
-import { MACHINE_BASE, M_VIRTIO_DOORBELL, M_VIRTIO_NOTIFY, M_VIRTIO_ISR } from "./layout";
+import { MACHINE_BASE, M_VIRTIO_DOORBELL, M_VIRTIO_NOTIFY, M_VIRTIO_OWNED, M_VIRTIO_ISR } from "./layout";
 
 export function isDevice(pa: u64): bool {
   return pa - <u64>CLINT_BASE < <u64>CLINT_SIZE || pa - <u64>PLIC_BASE < <u64>PLIC_SIZE ||
@@ -69,7 +69,13 @@ export function virtioStore(pa: u64, size: u32, v: u64): bool {
   }
   slot = virtioSlot(pa, size, VIRTIO_MMIO_QUEUE_NOTIFY);
   if (slot < 0 || v >= 32) return false;
-  atomic.or<u32>(MACHINE_BASE + M_VIRTIO_NOTIFY + (<u32>slot << 2), <u32>1 << <u32>v);
+  const word = MACHINE_BASE + M_VIRTIO_NOTIFY + (<u32>slot << 2);
+  atomic.or<u32>(word, <u32>1 << <u32>v);
+  // a slot served on a thread of its own: that thread waits on the slot's word, and the I/O loop sleeps on
+  if ((atomic.load<u32>(MACHINE_BASE + M_VIRTIO_OWNED) & (<u32>1 << <u32>slot)) != 0) {
+    atomic.notify(word, 1);
+    return true;
+  }
   atomic.add<i32>(MACHINE_BASE + M_VIRTIO_DOORBELL, 1);
   atomic.notify(MACHINE_BASE + M_VIRTIO_DOORBELL, 1);
   return true;

@@ -41,6 +41,7 @@ export const M_TOUCHED_MAP: u32 = 0x068;  // u32 linear address of the touched-p
 export const TOUCHED_MAP_BYTES: u32 = 0x20000; // 1 bit per 4 KiB RAM page that may be non-zero (written by the guest or the host): a snapshot reads only those
 export const M_SIG_TASK: u32 = 0x06c;     // i32 the signal worker's task: its id until it starts, -id once it runs, 0 once a stop cancelled it
 export const M_JIT_BATCHES: u32 = 0x070;  // i32 batches of translations the vCPU threads made themselves (notified: the VM starts its translator thread after a few)
+export const M_VIRTIO_OWNED: u32 = 0x074; // u32 bit per virtio-mmio slot: its queue notifies go to a thread of its own (a drive's I/O thread, waiting on the slot's M_VIRTIO_NOTIFY word), not to the I/O loop
 export const M_VCPUS_PARKED: u32 = 0x064; // i32 vCPU threads parked by REQ_PAUSE (notified: pause() waits for all of them)
 export const M_VIRTIO_DOORBELL: u32 = 0x060; // bumped when a vCPU rang a virtio queue notify (the I/O loop waits on it)
 export const M_VIRTIO_NOTIFY: u32 = 0x080;   // u32 per virtio-mmio slot: bit q = queue q notified (the I/O loop takes them with exchange)

@@ -21,6 +21,7 @@ import { parseSize } from './machine/size.js';
 import { UartHost } from './devices/uart.js';
 import { DeviceManager, openDevices, type DeviceOptions } from './machine/devices.js';
 import { VirtioBlock, VirtioNet, type VirtioDevice } from './devices/virtio/index.js';
+import type { QueueThreads } from './devices/virtio/device.js';
 import type { NetStats } from './netdev/index.js';
 import * as LAYOUT from '../assembly/layout.js';
 import { IoLoop, type ExitEvent } from './io/main-loop.js';
@@ -134,7 +135,8 @@ export interface VcpuInfo {
 
 /** Device I/O since the VM was created. */
 export interface DeviceStats {
-  blocks: ({ id: string; reads: number; readBytes: number; writes: number; writeBytes: number; flushes: number; discards: number; errors: number })[];
+  /** `ioThread`: the drive's queue is served on its I/O thread now (src/devices/virtio/blk/iothread.ts; from soon after the driver starts it). */
+  blocks: ({ id: string; reads: number; readBytes: number; writes: number; writeBytes: number; flushes: number; discards: number; errors: number; ioThread: boolean })[];
   nics: ({ mac: string; netdev: string } & NetStats)[];
 }
 
@@ -310,10 +312,20 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     // the devices served on the main thread; their ranges are also the vCPUs' MMIO-exit table
     // a virtio slot's InterruptStatus lives in shared memory, where the vCPUs read and acknowledge it
     const isrWord = (slot: number): number => (layout.MACHINE_BASE + layout.M_VIRTIO_ISR + 4 * slot) >> 2;
+    // a drive's queue is served on a thread of its own (src/devices/virtio/blk/iothread.ts), a task of the pool
+    const queueThreads: QueueThreads = {
+      vm: { module, memory: mem.memory, layout, epochMs: this.epochMs, harts: mem.harts, ramBase: mem.ramBase, ramSize: mem.ramSize },
+      run: (name, task, transferList) => {
+        if (!this.pool) throw new Error('the VM has no thread pool now');
+        return this.pool.run(task, { name, transferList: transferList as never });
+      },
+      own: (slot, owned) => this.io.own(slot, owned),
+      wake: (slot) => { Atomics.notify(mem.i32, ((layout.MACHINE_BASE + layout.M_VIRTIO_NOTIFY) >> 2) + slot); },
+    };
     this.devices = new DeviceManager(mem, virtio, (slot) => ({
       read: () => Atomics.load(mem.i32, isrWord(slot)) >>> 0,
       update: (set, clear) => this.main.virtio_interrupt(slot, set, clear),
-    }), (message) => this.emit('warning', new Error(message)));
+    }), (message) => this.emit('warning', new Error(message)), queueThreads);
     // a restore's RAM comes from its snapshot: the boot files are only checked (and read if it reboots)
     this.plan = this.load(epochMs === undefined);
     const inst = new WebAssembly.Instance(module, vcpuImports(mem.memory, this.epochMs));
@@ -991,7 +1003,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
   /** Per-device I/O counters (QMP's query-stats for target vm). */
   deviceStats(): DeviceStats {
     return {
-      blocks: this.virtio.filter((d): d is VirtioBlock => d instanceof VirtioBlock).map((d) => ({ id: d.info.id, ...d.ioStats })),
+      blocks: this.virtio.filter((d): d is VirtioBlock => d instanceof VirtioBlock).map((d) => ({ id: d.info.id, ...d.ioStats, ioThread: d.onIoThread })),
       nics: this.virtio.filter((d): d is VirtioNet => d instanceof VirtioNet).map((d) => ({
         mac: [...d.mac].map((b) => b.toString(16).padStart(2, '0')).join(':'), netdev: d.backend.id, ...d.backend.stats,
       })),

@@ -52,6 +52,8 @@ export class VmMemory {
     readonly ramBase: bigint,
     readonly ramSize: bigint,
     from?: VmMemory,
+    /** A VM's memory, seen from another of its threads (a device's I/O thread): nothing is allocated or cleared. */
+    attach?: WebAssembly.Memory,
   ) {
     const max = maxRamSize(layout, harts);
     if (ramSize > max) {
@@ -67,7 +69,7 @@ export class VmMemory {
     }
     // a new memory takes a page fault at the first write to each page (~12 us here: 35 ms for the 12 MiB
     // a Linux snapshot restores); a stopped VM's has its pages already
-    this.memory = from ? from.handOver() : new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.memory = attach ?? (from ? from.handOver() : new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }));
     this.recycled = from !== undefined;
     const sab = this.memory.buffer as unknown as SharedArrayBuffer;
     this.bytes = new Uint8Array(sab);

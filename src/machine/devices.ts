@@ -16,6 +16,7 @@ import {
   VirtioMmioTransport, openBlockImage, VirtioRng, VirtioConsole, VirtioNet, macBytes,
   type VirtioDevice, type BlockCacheMode,
 } from '../devices/virtio/index.js';
+import type { QueueThreads } from '../devices/virtio/device.js';
 import { createNetBackend, type NetBackend, type NetdevSpec } from '../netdev/index.js';
 
 export interface DriveOptions {
@@ -116,13 +117,14 @@ export class DeviceManager {
   /**
    * @param virtioStatus each slot's InterruptStatus register with its PLIC line (VIRTIO_IRQ_BASE + slot)
    */
-  constructor(mem: VmMemory, devices: readonly VirtioDevice[], virtioStatus: (slot: number) => InterruptStatus, warn: (message: string) => void) {
+  constructor(mem: VmMemory, devices: readonly VirtioDevice[], virtioStatus: (slot: number) => InterruptStatus, warn: (message: string) => void,
+    threads?: QueueThreads) {
     this.bus = [{ base: BigInt(BOARD.RTC_BASE), size: BigInt(BOARD.RTC_SIZE), device: new GoldfishRtc() }];
     const bySlot = new Map<number, VirtioDevice>();
     // the device tree lists the slots from the highest address down and Linux probes them in that order
     devices.forEach((d, i) => bySlot.set(BOARD.VIRTIO_SLOTS - 1 - i, d));
     for (let slot = 0; slot < BOARD.VIRTIO_SLOTS; slot++) {
-      const t = new VirtioMmioTransport(slot, bySlot.get(slot), mem.guest, virtioStatus(slot), limitWarnings(warn));
+      const t = new VirtioMmioTransport(slot, bySlot.get(slot), mem.guest, virtioStatus(slot), limitWarnings(warn), threads);
       this.transports.push(t);
       this.bus.push({ base: BigInt(BOARD.VIRTIO_BASE + slot * BOARD.VIRTIO_SIZE), size: BigInt(BOARD.VIRTIO_SIZE), device: t });
     }

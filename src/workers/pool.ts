@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { MAX_HARTS } from '../../assembly/board.js';
+import { MAX_HARTS, VIRTIO_SLOTS } from '../../assembly/board.js';
 import { compileFlagsShared } from '../accel/compile-flags.js';
 
 /**
@@ -37,10 +37,10 @@ function newPool(): Piscina {
   return new Piscina({
     filename: POOL_THREAD_FILE, // one file: each new thread loads it faster
     minThreads: 1, // the boot hart's, alone: a second one coming up beside it slowed it down; the VM asks for the rest
-    maxThreads: MAX_HARTS + 2, // the vCPUs', the signal thread, the JIT's translator thread
+    maxThreads: MAX_HARTS + 2 + VIRTIO_SLOTS, // the vCPUs', the signal thread, the JIT's translator thread, the drives' I/O threads
     idleTimeout: IDLE_THREAD_MS,
     concurrentTasksPerWorker: 1,
-    maxQueue: MAX_HARTS + 2,
+    maxQueue: MAX_HARTS + 2 + VIRTIO_SLOTS,
     workerData: { compileFlags: compileFlagsShared() }, // the V8 flags set during compiles, counted process-wide
   });
 }

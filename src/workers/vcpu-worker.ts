@@ -12,6 +12,7 @@ import { nextHaltPoll } from './halt-poll.js';
 
 // the VM's signal thread, and a restore's page faults, are tasks of the same pool (piscina runs them by name)
 export { signalThread } from './signal.js';
+export { blkIoThread } from '../devices/virtio/blk/iothread.js';
 export { jitThread } from '../jit/thread.js';
 export { prefaultPages } from './prefault.js';
 

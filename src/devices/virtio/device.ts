@@ -4,6 +4,8 @@
  * and interrupts; the backend owns the device-specific feature bits, the
  * config space and what happens to the buffers of its queues.
  */
+import type { Transferable } from 'node:worker_threads';
+import type { Layout } from '../../accel/module.js';
 import type { GuestMemory } from '../device.js';
 import type { Virtqueue } from './queue.js';
 
@@ -21,6 +23,10 @@ export interface VirtioContext {
   /** The features the driver accepted (device-specific and transport bits). */
   readonly driverFeatures: bigint;
   readonly mem: GuestMemory;
+  /** The virtio-mmio slot: its queue-notify word and its interrupt. */
+  readonly slot: number;
+  /** Serving a queue on a thread of its own, where the VM offers it (QEMU's dataplane: ./blk/iothread.ts). */
+  readonly queueThreads?: QueueThreads;
   /**
    * False once this activation is over (device reset, NEEDS_RESET, close):
    * work started under it must then be dropped, never pushed.
@@ -34,6 +40,28 @@ export interface VirtioContext {
   configChanged(): void;
   /** A host-side problem worth one line to the user (the backend rate-limits its own). */
   warn(message: string): void;
+}
+
+/** What a thread serving a queue needs of the VM: its memory, and the vCPU module to raise interrupts with. */
+export interface QueueThreadVm {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  layout: Layout;
+  epochMs: number;
+  harts: number;
+  ramBase: bigint;
+  ramSize: bigint;
+}
+
+/** The VM's side of queue threads. */
+export interface QueueThreads {
+  readonly vm: QueueThreadVm;
+  /** Run `name` (an export of the VM's pool thread file) with `task` on a thread of the VM's pool. */
+  run(name: string, task: object, transferList?: Transferable[]): Promise<unknown>;
+  /** Slot `slot`'s queue notifies go to its thread (true; the I/O loop leaves them), or to notify() again (false). */
+  own(slot: number, owned: boolean): void;
+  /** Wake slot `slot`'s thread where it waits for a notify (on the slot's notify word): one asked to stop sees it. */
+  wake(slot: number): void;
 }
 
 export interface VirtioDevice {

@@ -17,7 +17,7 @@
 import { GuestMemoryError, type GuestMemory, type InterruptStatus, type MmioDevice } from '../device.js';
 import {
   DEVICE_FEATURE_MASK, VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_EVENT_IDX, VIRTIO_F_VERSION_1,
-  type VirtioContext, type VirtioDevice,
+  type QueueThreads, type VirtioContext, type VirtioDevice,
 } from './device.js';
 import { MAX_QUEUE_SIZE, Virtqueue, VirtqueueError, type VirtqueueIndices } from './queue.js';
 
@@ -118,6 +118,8 @@ class Activation implements VirtioContext {
     readonly driverFeatures: bigint,
     readonly mem: GuestMemory,
   ) {}
+  get slot(): number { return this.transport.index; }
+  get queueThreads(): QueueThreads | undefined { return this.transport.threads; }
   signalUsed(queue: number): void {
     if (!this.active) return;
     const q = this.queues[queue];
@@ -158,6 +160,7 @@ export class VirtioMmioTransport implements MmioDevice {
    * @param mem     guest RAM, every range checked
    * @param isr     this slot's InterruptStatus and PLIC line (high while it is non-zero)
    * @param warn    one line per problem worth telling the user about
+   * @param threads queue threads the VM offers its devices, if any
    */
   constructor(
     readonly index: number,
@@ -165,6 +168,7 @@ export class VirtioMmioTransport implements MmioDevice {
     private readonly mem: GuestMemory,
     private readonly isr: InterruptStatus,
     private readonly warn: WarnFn = () => {},
+    readonly threads?: QueueThreads,
   ) {
     this.name = device ? `virtio-mmio.${index} (${device.name})` : `virtio-mmio.${index}`;
     for (const n of device?.queueSizes ?? []) {

@@ -97,6 +97,9 @@ function viewOf(bytes: Uint8Array): DataView {
 export class Virtqueue {
   /** False for a queue the driver did not enable: pop() gives nothing. */
   readonly ready: boolean;
+  /** Where the driver put the rings (null: a queue it did not enable). */
+  readonly layout: VirtqueueLayout | null;
+  readonly features: VirtqueueFeatures;
   readonly size: number;
   private readonly eventIdx: boolean;
   private readonly indirect: boolean;
@@ -125,6 +128,8 @@ export class Virtqueue {
     features: VirtqueueFeatures,
     indices: VirtqueueIndices = { lastAvail: 0, usedIdx: 0 },
   ) {
+    this.layout = layout;
+    this.features = { ...features };
     this.eventIdx = features.eventIdx;
     this.indirect = features.indirect;
     this.nextAvail = indices.lastAvail & 0xffff;
@@ -171,6 +176,16 @@ export class Virtqueue {
   /** The device's positions: next available entry to take, next used entry to fill. */
   get indices(): VirtqueueIndices {
     return { lastAvail: this.nextAvail, usedIdx: this.nextUsed };
+  }
+
+  /**
+   * Go on from positions another thread reached on these rings (a device's
+   * I/O thread, which served them meanwhile: ./blk/iothread.ts).
+   */
+  adopt(indices: VirtqueueIndices): void {
+    this.nextAvail = indices.lastAvail & 0xffff;
+    this.nextUsed = indices.usedIdx & 0xffff;
+    this.signalledUsed = this.nextUsed;
   }
 
   /**

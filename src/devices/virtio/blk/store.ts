@@ -1,8 +1,10 @@
 /**
  * Where a virtio-blk device's sectors live: a raw image file (I/O through
- * libuv's thread pool, straight into and out of guest RAM), or, in snapshot
+ * libuv's thread pool, straight into and out of guest RAM; or, on the
+ * drive's I/O thread, synchronous calls on its descriptor), or, in snapshot
  * mode, that file read-only under an in-memory copy-on-write overlay.
  */
+import { fdatasyncSync, readvSync, writevSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { dropBytes, SegmentCursor, segmentsLength } from '../segments.js';
 
@@ -17,6 +19,8 @@ export interface BlockStore {
   /** Make every completed write durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** The image's file descriptor, where a thread of the drive's own may do its I/O (./iothread.ts). */
+  readonly fd?: number;
 }
 
 /** Largest single write of zeroes (WRITE_ZEROES is done in pieces of this). */
@@ -48,6 +52,8 @@ async function transferAll(
 export class RawFileStore implements BlockStore {
   constructor(private readonly fh: FileHandle, readonly size: number) {}
 
+  get fd(): number { return this.fh.fd; }
+
   read(segments: readonly Uint8Array[], position: number): Promise<void> {
     return transferAll(segments, position, async (rest, at) => (await this.fh.readv(rest, at)).bytesRead,
       'unexpected end of the image file (was it truncated?)');
@@ -73,6 +79,61 @@ export class RawFileStore implements BlockStore {
 
   async close(): Promise<void> {
     await this.fh.close();
+  }
+}
+
+/**
+ * A raw image's file descriptor, on a thread that does nothing but its I/O
+ * (the drive's I/O thread): each call done synchronously before it returns,
+ * the promises only to fit BlockStore. The descriptor stays its opener's to
+ * close.
+ */
+export class SyncFileStore implements BlockStore {
+  constructor(readonly fd: number, readonly size: number) {}
+
+  read(segments: readonly Uint8Array[], position: number): Promise<void> {
+    return transferAllSync(segments, position, (rest, at) => readvSync(this.fd, rest, at),
+      'unexpected end of the image file (was it truncated?)');
+  }
+
+  write(segments: readonly Uint8Array[], position: number): Promise<void> {
+    return transferAllSync(segments, position, (rest, at) => writevSync(this.fd, rest, at), 'the image file accepted no bytes');
+  }
+
+  writeZeroes(position: number, length: number): Promise<void> {
+    for (; length > 0;) {
+      const piece = zeroes(length);
+      transferAllSync([piece], position, (rest, at) => writevSync(this.fd, rest, at), 'the image file accepted no bytes');
+      position += piece.length;
+      length -= piece.length;
+    }
+    return Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    fdatasyncSync(this.fd);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> { return Promise.resolve(); }
+}
+
+/** transferAll() with synchronous calls; a failure is a rejected promise, as from the asynchronous store. */
+function transferAllSync(
+  segments: readonly Uint8Array[], position: number,
+  once: (rest: Uint8Array[], at: number) => number, stuck: string,
+): Promise<void> {
+  try {
+    let rest = segments.filter((s) => s.length > 0);
+    while (rest.length > 0) {
+      const n = once(rest, position);
+      if (n === 0) throw new Error(stuck);
+      position += n;
+      rest = dropBytes(rest, n);
+    }
+    return Promise.resolve();
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
 }
 
