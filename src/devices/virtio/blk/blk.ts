@@ -372,7 +372,8 @@ export class VirtioBlock implements VirtioDevice {
       port1.close();
       this.threadTasks.delete(t);
       if (this.thread === t) this.thread = undefined;
-      if (t.owned) threads.own(ctx.slot, false);
+      // the slot's notifies come back here, unless the next activation's thread holds the queue by now
+      if (t.owned && !this.thread?.owned) threads.own(ctx.slot, false);
     });
     this.threadTasks.set(t, settled);
   }

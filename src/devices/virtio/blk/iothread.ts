@@ -52,6 +52,10 @@ export interface BlkIoTask {
 export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: string }> {
   const { vm, slot, control: c, warnings } = task;
   const L = vm.layout;
+  const i32 = new Int32Array(vm.memory.buffer as unknown as SharedArrayBuffer);
+  const notifyWord = ((L.MACHINE_BASE + L.M_VIRTIO_NOTIFY) >> 2) + slot;
+  /** The notify bits this thread took last: given back if it stops before serving them (they may be the next driver's). */
+  let taken = 0;
   try {
     const cpu = new WebAssembly.Instance(vm.module, vcpuImports(vm.memory, vm.epochMs)).exports as unknown as VcpuExports;
     cpu.machine_bind();
@@ -59,8 +63,6 @@ export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: st
     const backend: BlockBackend = {
       store: new SyncFileStore(task.fd, task.size), readonly: task.readonly, cache: task.cache, id: task.id, stats: task.stats,
     };
-    const i32 = new Int32Array(vm.memory.buffer as unknown as SharedArrayBuffer);
-    const notifyWord = ((L.MACHINE_BASE + L.M_VIRTIO_NOTIFY) >> 2) + slot;
     const stopped = (): boolean => Atomics.load(c, C_STOP) !== 0;
 
     // up: wait for the queue (the device model serves it until then)
@@ -83,7 +85,8 @@ export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: st
 
     for (;;) {
       // the vCPUs ring this slot's word alone while the queue is handed over (M_VIRTIO_OWNED)
-      Atomics.exchange(i32, notifyWord, 0);
+      if (stopped()) return 0;
+      taken = Atomics.exchange(i32, notifyWord, 0);
       // every request the queue holds, one at a time: this thread's I/O is synchronous
       for (;;) {
         lock(c);
@@ -104,6 +107,7 @@ export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: st
           unlock(c);
         }
         if (!chain) break;
+        taken = 0;
         const { type, sector, status } = parseRequest(chain);
         const outcome = await executeRequest(backend, type, sector, chain, live).catch(hostError);
         lock(c);
@@ -113,6 +117,7 @@ export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: st
         if (queue.needsInterrupt()) cpu.virtio_interrupt(slot, VIRTIO_MMIO_INT_VRING, 0);
         unlock(c);
       }
+      taken = 0; // the queue was empty after them: they were served
       if (stopped()) return 0;
       Atomics.wait(i32, notifyWord, 0, 1000);
     }
@@ -120,6 +125,7 @@ export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: st
     if (e instanceof VirtqueueError || (e instanceof Error && e.name === 'GuestMemoryError')) return { needsReset: e.message };
     throw e;
   } finally {
+    if (taken !== 0) Atomics.or(i32, notifyWord, taken);
     Atomics.store(c, C_BUSY, 0);
     Atomics.notify(c, C_BUSY);
     warnings.close();
