@@ -677,12 +677,13 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
     const clean = await this.stopVcpus();
     this.stoppedCleanly = clean;
     this.io.stop();
+    // first the devices: a drive's I/O thread (a task of the pool) ends with its device
+    await this.devices.close();
     if (this.pool) {
       this.pool.off('error', this.onPoolError);
       // threads that all ended cleanly stay warm for the next VM (a new vCPU thread takes ~200 ms to come up)
       if (clean) givePool(this.pool); else await this.pool.destroy();
     }
-    await this.devices.close();
     this.state = 'stopped';
     this.serial.push(null);
     this.setRunState(err ? 'internal-error' : 'shutdown');
