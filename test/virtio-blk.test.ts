@@ -19,7 +19,7 @@ import {
   VIRTIO_BLK_T_WRITE_ZEROES, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_UNSUPP, type BlockCacheMode,
 } from '../src/devices/virtio/blk/blk.js';
 import { openBlockImage } from '../src/devices/virtio/blk/open.js';
-import { RawFileStore, SnapshotStore, type BlockStore } from '../src/devices/virtio/blk/store.js';
+import { RawFileStore, SnapshotStore, SyncFileStore, type BlockStore } from '../src/devices/virtio/blk/store.js';
 import { type Buf, type DriverQueue, GuestHeap, TestDriver, newMemory, waitFor } from './virtio-driver.js';
 
 const mem: VmMemory = newMemory();
@@ -403,5 +403,41 @@ describe('failures', () => {
     }
     expect(store.maxActive).toBe(4);
     expect(d.status & S.DEVICE_NEEDS_RESET).toBe(0);
+  });
+});
+
+describe('the I/O thread\'s synchronous store (SyncFileStore)', () => {
+  it('reads and writes the image as the asynchronous store does; failures are rejected promises, never throws', async () => {
+    const { file } = makeImage(64 * 1024);
+    const fh = await open(file, 'r+');
+    try {
+      const store = new SyncFileStore(fh.fd, 64 * 1024);
+      const data = randomBytes(8192);
+      await store.write([data.subarray(0, 100), data.subarray(100)], 4096);
+      const back = [new Uint8Array(5000), new Uint8Array(3192)];
+      await store.read(back, 4096);
+      expect(Buffer.concat(back).equals(data)).toBe(true);
+      await store.writeZeroes(4096, 4096);
+      await store.flush();
+      const image = readFileSync(file);
+      expect(image.subarray(4096, 8192).every((b) => b === 0)).toBe(true);
+      expect(image.subarray(8192, 12288).equals(data.subarray(4096))).toBe(true);
+      // past the end of the file: a rejection that names it
+      await expect(store.read([new Uint8Array(512)], 64 * 1024)).rejects.toThrow(/unexpected end of the image file/);
+    } finally {
+      await fh.close();
+    }
+    // a descriptor open for reading only: writes, zeroes and flushes fail as rejections
+    const ro = await open(file, 'r');
+    try {
+      const store = new SyncFileStore(ro.fd, 64 * 1024);
+      const write = store.write([new Uint8Array(512)], 0);
+      const zero = store.writeZeroes(0, 4096);
+      expect(write).toBeInstanceOf(Promise);
+      await expect(write).rejects.toThrow(/EBADF/);
+      await expect(zero).rejects.toThrow(/EBADF/);
+    } finally {
+      await ro.close();
+    }
   });
 });

@@ -120,7 +120,8 @@ export function parseRequest(chain: DescriptorChain): { type: number; sector: bi
 /**
  * Serve one request on `b`: its status and the bytes written into the chain.
  * `live` turns false when the device was reset, stopped or closed: the work
- * stops at the next piece. A host error becomes `hostError`'s outcome.
+ * stops at the next piece. A host I/O error rejects: the caller answers
+ * IOERR (ioErrorOutcome) and warns.
  */
 export async function executeRequest(
   b: BlockBackend, type: number, sector: bigint, chain: DescriptorChain, live: () => boolean,

@@ -92,48 +92,57 @@ export class SyncFileStore implements BlockStore {
   constructor(readonly fd: number, readonly size: number) {}
 
   read(segments: readonly Uint8Array[], position: number): Promise<void> {
-    return transferAllSync(segments, position, (rest, at) => readvSync(this.fd, rest, at),
-      'unexpected end of the image file (was it truncated?)');
+    return settled(() => transferAllSync(segments, position, (rest, at) => readvSync(this.fd, rest, at),
+      'unexpected end of the image file (was it truncated?)'));
   }
 
   write(segments: readonly Uint8Array[], position: number): Promise<void> {
-    return transferAllSync(segments, position, (rest, at) => writevSync(this.fd, rest, at), 'the image file accepted no bytes');
+    return settled(() => this.writeSync(segments, position));
   }
 
   writeZeroes(position: number, length: number): Promise<void> {
-    for (; length > 0;) {
-      const piece = zeroes(length);
-      transferAllSync([piece], position, (rest, at) => writevSync(this.fd, rest, at), 'the image file accepted no bytes');
-      position += piece.length;
-      length -= piece.length;
-    }
-    return Promise.resolve();
+    return settled(() => {
+      for (; length > 0;) {
+        const piece = zeroes(length);
+        this.writeSync([piece], position);
+        position += piece.length;
+        length -= piece.length;
+      }
+    });
   }
 
   flush(): Promise<void> {
-    fdatasyncSync(this.fd);
-    return Promise.resolve();
+    return settled(() => fdatasyncSync(this.fd));
   }
 
   close(): Promise<void> { return Promise.resolve(); }
+
+  private writeSync(segments: readonly Uint8Array[], position: number): void {
+    transferAllSync(segments, position, (rest, at) => writevSync(this.fd, rest, at), 'the image file accepted no bytes');
+  }
 }
 
-/** transferAll() with synchronous calls; a failure is a rejected promise, as from the asynchronous store. */
-function transferAllSync(
-  segments: readonly Uint8Array[], position: number,
-  once: (rest: Uint8Array[], at: number) => number, stuck: string,
-): Promise<void> {
+/** `f` done now; its failure as a rejected promise, as the asynchronous store's would be. */
+function settled(f: () => void): Promise<void> {
   try {
-    let rest = segments.filter((s) => s.length > 0);
-    while (rest.length > 0) {
-      const n = once(rest, position);
-      if (n === 0) throw new Error(stuck);
-      position += n;
-      rest = dropBytes(rest, n);
-    }
+    f();
     return Promise.resolve();
   } catch (e) {
     return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/** transferAll() with synchronous calls (throws on a failure). */
+function transferAllSync(
+  segments: readonly Uint8Array[], position: number,
+  once: (rest: Uint8Array[], at: number) => number, stuck: string,
+): void {
+  let rest = segments.filter((s) => s.length > 0);
+  while (rest.length > 0) {
+    const n = once(rest, position);
+    if (n === 0) throw new Error(stuck);
+    position += n;
+    rest = dropBytes(rest, n);
   }
 }
 
