@@ -320,7 +320,7 @@ export class VirtualMachine extends EventEmitter<VmEvents> {
         return this.pool.run(task, { name, transferList: transferList as never });
       },
       own: (slot, owned) => this.io.own(slot, owned),
-      wake: (slot) => { Atomics.notify(mem.i32, ((layout.MACHINE_BASE + layout.M_VIRTIO_NOTIFY) >> 2) + slot); },
+      wake: (slot) => this.io.wakeOwner(slot),
     };
     this.devices = new DeviceManager(mem, virtio, (slot) => ({
       read: () => Atomics.load(mem.i32, isrWord(slot)) >>> 0,

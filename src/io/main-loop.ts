@@ -27,8 +27,8 @@ export class IoLoop {
   private readonly uartDoorbell: number;
   private readonly virtioDoorbell: number;
   private readonly virtioNotify: number;
-  /** Slots whose queue notifies a thread of their own serves (a drive's I/O thread): left to it. */
-  private readonly owned = new Set<number>();
+  /** M_VIRTIO_OWNED: bit per slot whose queue notifies a thread of its own serves (a drive's I/O thread), left to it. */
+  private readonly virtioOwned: number;
   private rxTimer: NodeJS.Timeout | undefined;
   /** The console's reader is full: leave output in the TX ring (the guest stalls on a full ring). */
   private outputPaused = false;
@@ -50,6 +50,7 @@ export class IoLoop {
     this.uartDoorbell = (L.MACHINE_BASE + L.M_UART_DOORBELL) >> 2;
     this.virtioDoorbell = (L.MACHINE_BASE + L.M_VIRTIO_DOORBELL) >> 2;
     this.virtioNotify = (L.MACHINE_BASE + L.M_VIRTIO_NOTIFY) >> 2;
+    this.virtioOwned = (L.MACHINE_BASE + L.M_VIRTIO_OWNED) >> 2;
   }
 
   start(): void {
@@ -123,24 +124,28 @@ export class IoLoop {
     }
   }
 
-  /** Slot `slot`'s notifies go to a thread of its own (true), or to the device here again (false: served at once). */
+  /**
+   * Slot `slot`'s notifies go to a thread of its own (true), or to the device
+   * here again (false: what was rung meanwhile is served at once). The vCPUs
+   * read the mask as they ring (assembly/devices.ts): an owned slot's thread
+   * waits on the slot's notify word (wakeOwner()).
+   */
   own(slot: number, owned: boolean): void {
-    // the vCPUs read the mask as they ring (assembly/devices.ts): an owned slot's thread waits on its word
-    const mask = (this.mem.layout.MACHINE_BASE + this.mem.layout.M_VIRTIO_OWNED) >> 2;
-    if (owned) {
-      this.owned.add(slot);
-      Atomics.or(this.mem.i32, mask, 1 << slot);
-    } else if (this.owned.delete(slot)) {
-      Atomics.and(this.mem.i32, mask, ~(1 << slot));
-      this.serviceVirtio(); // what was rung meanwhile
-    }
+    if (owned) Atomics.or(this.mem.i32, this.virtioOwned, 1 << slot);
+    else if (Atomics.and(this.mem.i32, this.virtioOwned, ~(1 << slot)) & (1 << slot)) this.serviceVirtio();
+  }
+
+  /** Wake the thread that owns slot `slot` where it waits for a notify (it looks at what its device model asked). */
+  wakeOwner(slot: number): void {
+    Atomics.notify(this.mem.i32, this.virtioNotify + slot);
   }
 
   /** Serve virtio queue notifies (KVM's ioeventfd): a vCPU set a queue's bit and rang, without waiting for us. */
   serviceVirtio(): void {
     const slots = this.mem.layout.VIRTIO_NOTIFY_SLOTS;
+    const owned = Atomics.load(this.mem.i32, this.virtioOwned);
     for (let slot = 0; slot < slots; slot++) {
-      if (this.owned.has(slot)) continue;
+      if (owned & (1 << slot)) continue;
       const queues = Atomics.exchange(this.mem.i32, this.virtioNotify + slot, 0);
       if (queues !== 0) this.onVirtioNotify(slot, queues >>> 0);
     }

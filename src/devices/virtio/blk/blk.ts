@@ -168,6 +168,11 @@ export async function executeRequest(
   }
 }
 
+/** The one warning of a drive's host I/O errors (each place that serves its queue warns once). */
+export function hostIoWarning(e: unknown): string {
+  return `host I/O error (the guest gets IOERR; further errors not reported): ${e instanceof Error ? e.message : String(e)}`;
+}
+
 /** A host I/O error: the guest gets IOERR, counted. */
 export function ioErrorOutcome(stats: Float64Array): Outcome {
   stats[ERRORS]++;
@@ -244,7 +249,7 @@ export class VirtioBlock implements VirtioDevice {
   private generation = 0;
   /** The queue had more requests when host I/O in flight hit its cap: take them as host I/O completes. */
   private throttled = false;
-  private readonly hostIo = new Set<Promise<unknown>>();
+  private readonly hostIo = new Set<Promise<void>>();
   private ioErrorReported = false;
   /** The activation's I/O thread, if the VM offers one (QEMU's dataplane): the queue is served there once handed over. */
   private thread: IoThread | undefined;
@@ -453,7 +458,7 @@ export class VirtioBlock implements VirtioDevice {
   private hostError(ctx: VirtioContext, e: unknown): Outcome {
     if (!this.ioErrorReported) {
       this.ioErrorReported = true;
-      ctx.warn(`host I/O error (the guest gets IOERR; further errors not reported): ${e instanceof Error ? e.message : String(e)}`);
+      ctx.warn(hostIoWarning(e));
     }
     return ioErrorOutcome(this.backend.stats);
   }

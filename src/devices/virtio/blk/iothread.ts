@@ -25,13 +25,13 @@
 import type { MessagePort } from 'node:worker_threads';
 import { VmMemory } from '../../../accel/memory.js';
 import { vcpuImports, type VcpuExports } from '../../../accel/module.js';
+import { GuestMemoryError } from '../../device.js';
 import type { QueueThreadVm } from '../device.js';
+import { VIRTIO_MMIO_INT_VRING } from '../mmio.js';
 import { Virtqueue, VirtqueueError, type VirtqueueFeatures, type VirtqueueLayout } from '../queue.js';
-import { executeRequest, ioErrorOutcome, parseRequest, type BlockBackend, type BlockCacheMode, type Outcome } from './blk.js';
+import { executeRequest, hostIoWarning, ioErrorOutcome, parseRequest, type BlockBackend, type BlockCacheMode, type Outcome } from './blk.js';
 import { C_BUSY, C_LAST_AVAIL, C_OWNED, C_READY, C_STOP, C_USED_IDX, lock, unlock } from './control.js';
 import { SyncFileStore } from './store.js';
-
-const VIRTIO_MMIO_INT_VRING = 1;
 
 export interface BlkIoTask {
   vm: QueueThreadVm;
@@ -77,7 +77,7 @@ export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: st
     const hostError = (e: unknown): Outcome => {
       if (!warned) {
         warned = true;
-        warnings.postMessage({ warn: `host I/O error (the guest gets IOERR; further errors not reported): ${e instanceof Error ? e.message : String(e)}` });
+        warnings.postMessage({ warn: hostIoWarning(e) });
       }
       return ioErrorOutcome(backend.stats);
     };
@@ -122,7 +122,7 @@ export async function blkIoThread(task: BlkIoTask): Promise<0 | { needsReset: st
       Atomics.wait(i32, notifyWord, 0, 1000);
     }
   } catch (e) {
-    if (e instanceof VirtqueueError || (e instanceof Error && e.name === 'GuestMemoryError')) return { needsReset: e.message };
+    if (e instanceof VirtqueueError || e instanceof GuestMemoryError) return { needsReset: e.message };
     throw e;
   } finally {
     if (taken !== 0) Atomics.or(i32, notifyWord, taken);

@@ -48,20 +48,26 @@ async function transferAll(
   }
 }
 
-/** A raw image: sector n is bytes [512n, 512n+512) of the file. */
-export class RawFileStore implements BlockStore {
-  constructor(private readonly fh: FileHandle, readonly size: number) {}
+/**
+ * A raw image: sector n is bytes [512n, 512n+512) of the file. How one
+ * vectored read or write reaches the file is the subclass's.
+ */
+abstract class RawImage implements BlockStore {
+  constructor(readonly size: number) {}
 
-  get fd(): number { return this.fh.fd; }
+  abstract readonly fd: number;
+  /** One readv/writev at `at`: the bytes it moved. */
+  protected abstract readOnce(segments: Uint8Array[], at: number): Promise<number>;
+  protected abstract writeOnce(segments: Uint8Array[], at: number): Promise<number>;
+  abstract flush(): Promise<void>;
+  abstract close(): Promise<void>;
 
   read(segments: readonly Uint8Array[], position: number): Promise<void> {
-    return transferAll(segments, position, async (rest, at) => (await this.fh.readv(rest, at)).bytesRead,
-      'unexpected end of the image file (was it truncated?)');
+    return transferAll(segments, position, (rest, at) => this.readOnce(rest, at), 'unexpected end of the image file (was it truncated?)');
   }
 
   write(segments: readonly Uint8Array[], position: number): Promise<void> {
-    return transferAll(segments, position, async (rest, at) => (await this.fh.writev(rest, at)).bytesWritten,
-      'the image file accepted no bytes');
+    return transferAll(segments, position, (rest, at) => this.writeOnce(rest, at), 'the image file accepted no bytes');
   }
 
   async writeZeroes(position: number, length: number): Promise<void> {
@@ -72,6 +78,16 @@ export class RawFileStore implements BlockStore {
       length -= piece.length;
     }
   }
+}
+
+/** A raw image through its FileHandle (libuv's thread pool). */
+export class RawFileStore extends RawImage {
+  constructor(private readonly fh: FileHandle, size: number) { super(size); }
+
+  get fd(): number { return this.fh.fd; }
+
+  protected async readOnce(segments: Uint8Array[], at: number): Promise<number> { return (await this.fh.readv(segments, at)).bytesRead; }
+  protected async writeOnce(segments: Uint8Array[], at: number): Promise<number> { return (await this.fh.writev(segments, at)).bytesWritten; }
 
   async flush(): Promise<void> {
     await this.fh.datasync();
@@ -84,66 +100,21 @@ export class RawFileStore implements BlockStore {
 
 /**
  * A raw image's file descriptor, on a thread that does nothing but its I/O
- * (the drive's I/O thread): each call done synchronously before it returns,
- * the promises only to fit BlockStore. The descriptor stays its opener's to
- * close.
+ * (the drive's I/O thread): each call is synchronous (a failure still a
+ * rejected promise, as from the other store). The descriptor stays its
+ * opener's to close.
  */
-export class SyncFileStore implements BlockStore {
-  constructor(readonly fd: number, readonly size: number) {}
+export class SyncFileStore extends RawImage {
+  constructor(readonly fd: number, size: number) { super(size); }
 
-  read(segments: readonly Uint8Array[], position: number): Promise<void> {
-    return settled(() => transferAllSync(segments, position, (rest, at) => readvSync(this.fd, rest, at),
-      'unexpected end of the image file (was it truncated?)'));
+  protected async readOnce(segments: Uint8Array[], at: number): Promise<number> { return readvSync(this.fd, segments, at); }
+  protected async writeOnce(segments: Uint8Array[], at: number): Promise<number> { return writevSync(this.fd, segments, at); }
+
+  async flush(): Promise<void> {
+    fdatasyncSync(this.fd);
   }
 
-  write(segments: readonly Uint8Array[], position: number): Promise<void> {
-    return settled(() => this.writeSync(segments, position));
-  }
-
-  writeZeroes(position: number, length: number): Promise<void> {
-    return settled(() => {
-      for (; length > 0;) {
-        const piece = zeroes(length);
-        this.writeSync([piece], position);
-        position += piece.length;
-        length -= piece.length;
-      }
-    });
-  }
-
-  flush(): Promise<void> {
-    return settled(() => fdatasyncSync(this.fd));
-  }
-
-  close(): Promise<void> { return Promise.resolve(); }
-
-  private writeSync(segments: readonly Uint8Array[], position: number): void {
-    transferAllSync(segments, position, (rest, at) => writevSync(this.fd, rest, at), 'the image file accepted no bytes');
-  }
-}
-
-/** `f` done now; its failure as a rejected promise, as the asynchronous store's would be. */
-function settled(f: () => void): Promise<void> {
-  try {
-    f();
-    return Promise.resolve();
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
-}
-
-/** transferAll() with synchronous calls (throws on a failure). */
-function transferAllSync(
-  segments: readonly Uint8Array[], position: number,
-  once: (rest: Uint8Array[], at: number) => number, stuck: string,
-): void {
-  let rest = segments.filter((s) => s.length > 0);
-  while (rest.length > 0) {
-    const n = once(rest, position);
-    if (n === 0) throw new Error(stuck);
-    position += n;
-    rest = dropBytes(rest, n);
-  }
+  async close(): Promise<void> {}
 }
 
 /** Overlay granularity: a guest write copies at most two partial chunks from the image. */
